@@ -1,0 +1,10 @@
+# TASKLOOM_SANITIZE="address;undefined" or "thread" instruments every target of this build.
+if(TASKLOOM_SANITIZE)
+  string(REPLACE ";" "," _taskloom_san "${TASKLOOM_SANITIZE}")
+  if("thread" IN_LIST TASKLOOM_SANITIZE AND "address" IN_LIST TASKLOOM_SANITIZE)
+    message(FATAL_ERROR "TASKLOOM_SANITIZE: 'thread' cannot be combined with 'address'")
+  endif()
+  add_compile_options(-fsanitize=${_taskloom_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_taskloom_san})
+  message(STATUS "taskloom: sanitizers ${_taskloom_san}")
+endif()

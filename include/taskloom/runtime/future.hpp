@@ -1,0 +1,121 @@
+// taskloom/runtime/future.hpp — the result of Executor::submit() and TaskContext::spawn().
+//
+//   taskloom::runtime::Future<int> f = executor.submit([] { return 6 * 7; });
+//   int v = f.get();   // 42; rethrows what the callable threw
+// wait()/get() never idle a worker: called inside a task, the worker runs other ready work until
+// the result is there; called from any other thread, that thread helps run work first.
+// Visibility: everything the callable did happens-before wait()/get() returns.
+// A Future is move-only; dropping it does not cancel the work.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "taskloom/core/error.hpp"
+#include "taskloom/runtime/detail/job.hpp"
+
+namespace taskloom::runtime {
+
+namespace detail {
+
+template <class T>
+class FutureState {
+ public:
+  explicit FutureState(Executor& executor) : executor_(&executor) {}
+  virtual ~FutureState() = default;
+  FutureState(const FutureState&) = delete;
+  FutureState& operator=(const FutureState&) = delete;
+
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  bool ready() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
+  void wait() { help_until(*executor_, done_); }
+
+  T take() {
+    wait();
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+  }
+
+ protected:
+  template <class F>
+  void complete_with(F& fn) noexcept {
+    try {
+      if constexpr (std::is_void_v<T>) {
+        fn();
+      } else {
+        value_.emplace(fn());
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    signal_done(done_);
+  }
+
+ private:
+  struct Empty {};
+  Executor* executor_;
+  std::atomic<int> refs_{2};  // the Future and the executor
+  std::atomic<std::uint32_t> done_{0};
+  std::conditional_t<std::is_void_v<T>, Empty, std::optional<T>> value_;
+  std::exception_ptr error_;
+};
+
+template <class T, class F>
+class SubmittedJob final : public FutureState<T>, public Job {
+ public:
+  SubmittedJob(Executor& executor, F fn) : FutureState<T>(executor), fn_(std::move(fn)) {}
+  void run() noexcept override {
+    this->complete_with(fn_);
+    this->release();
+  }
+
+ private:
+  F fn_;
+};
+
+}  // namespace detail
+
+template <class T>
+class Future {
+ public:
+  Future() = default;
+  explicit Future(detail::FutureState<T>* state) : state_(state) {}
+  Future(Future&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  Future& operator=(Future&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  ~Future() { reset(); }
+
+  bool valid() const noexcept { return state_ != nullptr; }
+  /// True once the callable has returned or thrown.
+  bool ready() const { return check().ready(); }
+  void wait() const { check().wait(); }
+  /// Waits, then returns the value or rethrows the callable's exception. Leaves the future
+  /// invalid.
+  T get() {
+    Future keep = std::move(*this);
+    return keep.check().take();
+  }
+
+ private:
+  detail::FutureState<T>& check() const {
+    if (!state_)
+      throw InvalidStateError("Future has no state — it was moved from or get() was called");
+    return *state_;
+  }
+  void reset() noexcept {
+    if (state_) std::exchange(state_, nullptr)->release();
+  }
+  detail::FutureState<T>* state_ = nullptr;
+};
+
+}  // namespace taskloom::runtime

@@ -1,0 +1,92 @@
+// taskloom/runtime/run.hpp — options for running a graph, and the handle of a run in flight.
+//
+//   runtime::Run run = executor.run(graph, {.max_concurrency = 4,
+//                                           .failure_policy = runtime::FailurePolicy::kFailFast,
+//                                           .trace_path = "trace.json"});
+//   run.progress();   // {done, total}
+//   run.cancel();     // stop starting tasks; running ones see their stop token fire
+//   const runtime::RunReport& r = run.report();   // waits, then reports
+//
+// Semantics (DESIGN.md): a task starts as soon as its own dependencies succeeded; a task whose
+// dependency did not succeed is skipped and names it; a failed attempt with retries left runs
+// again after an exponential backoff with jitter; a timeout requests stop on the attempt's
+// token and counts as a failed attempt; ready tasks go by priority, then by upward rank
+// (longest remaining path first). A task that returns after its run was cancelled ends
+// cancelled, one that returns after its timeout ends timed out, whatever it returned.
+// Thread-safety: every member may be called from any thread. wait() and report() called from
+// a task of the same executor run other ready work instead of blocking the worker.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "taskloom/core/clock.hpp"
+#include "taskloom/runtime/report.hpp"
+#include "taskloom/runtime/shared_state.hpp"
+
+namespace taskloom::runtime {
+
+enum class FailurePolicy {
+  kContinue,  ///< a failure skips only its dependents; independent branches go on (default)
+  kFailFast,  ///< the first failure cancels the rest of the run
+};
+
+enum class ExecutionMode {
+  kEager,            ///< a task starts when its own dependencies are done (default)
+  kWaveSynchronous,  ///< wave k+1 starts only when every task of wave k has ended
+};
+
+/// Delay before attempt n+1: min(max, initial * multiplier^(n-1)), of which a random fraction
+/// up to `jitter` is taken off, so that retries of many tasks spread out.
+struct RetryBackoff {
+  Duration initial = std::chrono::milliseconds(10);
+  double multiplier = 2.0;
+  Duration max = std::chrono::seconds(30);
+  double jitter = 0.5;  ///< in [0, 1]
+};
+
+struct RunOptions {
+  std::size_t max_concurrency = 0;  ///< most tasks of this run running at once; 0: no limit
+  FailurePolicy failure_policy = FailurePolicy::kContinue;
+  ExecutionMode mode = ExecutionMode::kEager;
+  RetryBackoff backoff;
+  std::vector<std::string> targets;     ///< run only these and what they need; empty: all
+  std::string trace_path;               ///< write a Chrome trace here when the run ends
+  std::shared_ptr<SharedState> shared;  ///< state for the tasks; a fresh one when null
+};
+
+struct Progress {
+  std::size_t done = 0;   ///< tasks in a final state
+  std::size_t total = 0;  ///< tasks in this run
+};
+
+namespace detail {
+class RunState;
+}
+
+class Run {
+ public:
+  Run() = default;
+  explicit Run(std::shared_ptr<detail::RunState> state);
+
+  bool valid() const noexcept { return state_ != nullptr; }
+  /// True once every task of the run is in a final state.
+  bool done() const;
+  /// Returns when done(); the calling thread helps run ready work meanwhile.
+  void wait() const;
+  /// Stops starting tasks at once and requests stop on every running task. Idempotent.
+  void cancel();
+  bool cancelled() const;
+  Progress progress() const;
+  /// Waits, then returns the report (built once, then cached).
+  const RunReport& report() const;
+  /// The run's shared state.
+  SharedState& shared() const;
+
+ private:
+  std::shared_ptr<detail::RunState> state_;
+};
+
+}  // namespace taskloom::runtime

@@ -1,0 +1,90 @@
+// taskloom/runtime/task_context.hpp — what a running task can see and do.
+//
+//   g.add("encode", [](runtime::TaskContext& ctx) {
+//     const auto& frames = ctx.result<std::vector<Frame>>("render");   // a dependency's result
+//     if (ctx.stop_requested()) return;                                 // cancelled or timed out
+//     ctx.shared().update<int>("encoded", [](int& n) { ++n; });
+//     auto child = ctx.spawn([] { return 1; });                         // dynamic task
+//     child.get();                                                      // worker keeps working
+//   }, {.after = {"render"}});
+//
+// A context is valid only during the call that received it, on that thread.
+// Cancellation is cooperative: the stop token fires when the run is cancelled or the attempt
+// times out, and the body decides when to look.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "taskloom/core/error.hpp"
+#include "taskloom/runtime/executor.hpp"
+
+namespace taskloom::runtime {
+
+class TaskGraph;
+
+class TaskContext {
+ public:
+  /// The task's id ("#<index>" for an anonymous task).
+  std::string id() const;
+  /// 1 for the first attempt, 2 for the first retry, ...
+  unsigned attempt() const noexcept { return attempt_; }
+  /// Index of the worker running the task (or of the helping thread's slot).
+  unsigned worker() const noexcept { return worker_; }
+
+  /// Fires when the run is cancelled or this attempt times out.
+  std::stop_token stop_token() const;
+  bool stop_requested() const noexcept;
+
+  /// The result of the dependency `id`, as T. InvalidArgumentError if `id` is not a
+  /// dependency of this task; TypeMismatchError if its result is not a T (or it has none).
+  template <class T>
+  const T& result(std::string_view dependency) const {
+    const std::any& value = dependency_result(dependency);
+    if (const T* p = std::any_cast<T>(&value)) return *p;
+    throw_result_type_mismatch(dependency, value);
+  }
+
+  /// The state shared by every task of the run.
+  SharedState& shared() const;
+  /// The value of metadata `key`, "" when absent.
+  std::string_view metadata(std::string_view key) const;
+
+  /// The executor running this task.
+  Executor& executor() const noexcept { return *executor_; }
+  /// Runs `fn` as a child task on this executor; waiting on the Future inside this task keeps
+  /// the worker busy with other work.
+  template <class F>
+  auto spawn(F&& fn, Priority priority = Priority::kNormal) {
+    return executor_->submit(std::forward<F>(fn), priority);
+  }
+  /// Runs `subgraph` as a nested run (it must outlive the run); wait on it from this task.
+  Run run(const TaskGraph& subgraph, RunOptions options = {}) {
+    return executor_->run(subgraph, std::move(options));
+  }
+
+  TaskContext(detail::RunState& run, std::uint32_t node, unsigned attempt, unsigned worker,
+              Executor& executor) noexcept
+      : run_(&run),
+        executor_(&executor),
+        node_(node),
+        attempt_(attempt),
+        worker_(worker) {}  ///< internal
+
+ private:
+  const std::any& dependency_result(std::string_view dependency) const;
+  [[noreturn]] void throw_result_type_mismatch(std::string_view dependency,
+                                               const std::any& value) const;
+
+  detail::RunState* run_;
+  Executor* executor_;
+  std::uint32_t node_;
+  unsigned attempt_;
+  unsigned worker_;
+};
+
+}  // namespace taskloom::runtime

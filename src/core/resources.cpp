@@ -1,0 +1,96 @@
+#include "taskloom/core/resources.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "taskloom/core/error.hpp"
+
+namespace taskloom {
+namespace {
+
+void check_amount(std::string_view name, double amount) {
+  if (name.empty()) {
+    throw InvalidArgumentError("resource name is empty — name it, e.g. \"cpu\" or \"gpu\"");
+  }
+  if (!std::isfinite(amount) || amount < 0) {
+    std::ostringstream msg;
+    msg << "resource '" << name << "' has amount " << amount
+        << " — amounts must be finite and >= 0";
+    throw InvalidArgumentError(msg.str());
+  }
+}
+
+}  // namespace
+
+Resources::Resources(std::initializer_list<std::pair<std::string, double>> amounts) {
+  for (const auto& [name, amount] : amounts) set(name, amount);
+}
+
+void Resources::set(std::string_view name, double amount) {
+  check_amount(name, amount);
+  auto it = std::lower_bound(amounts_.begin(), amounts_.end(), name,
+                             [](const auto& entry, std::string_view n) { return entry.first < n; });
+  const bool present = it != amounts_.end() && it->first == name;
+  if (amount == 0) {
+    if (present) amounts_.erase(it);
+  } else if (present) {
+    it->second = amount;
+  } else {
+    amounts_.insert(it, {std::string(name), amount});
+  }
+}
+
+double Resources::get(std::string_view name) const noexcept {
+  auto it = std::lower_bound(amounts_.begin(), amounts_.end(), name,
+                             [](const auto& entry, std::string_view n) { return entry.first < n; });
+  return it != amounts_.end() && it->first == name ? it->second : 0.0;
+}
+
+bool Resources::contains(std::string_view name) const noexcept {
+  return get(name) > 0;
+}
+
+bool Resources::fits_within(const Resources& capacity) const noexcept {
+  return std::all_of(amounts_.begin(), amounts_.end(),
+                     [&](const auto& entry) { return entry.second <= capacity.get(entry.first); });
+}
+
+std::vector<std::string> Resources::exceeding(const Resources& capacity) const {
+  std::vector<std::string> names;
+  for (const auto& [name, amount] : amounts_) {
+    if (amount > capacity.get(name)) names.push_back(name);
+  }
+  return names;
+}
+
+Resources& Resources::operator+=(const Resources& other) {
+  for (const auto& [name, amount] : other.amounts_) set(name, get(name) + amount);
+  return *this;
+}
+
+Resources& Resources::operator-=(const Resources& other) {
+  for (const auto& [name, amount] : other.amounts_) {
+    if (amount > get(name)) {
+      std::ostringstream msg;
+      msg << "cannot take " << amount << " of resource '" << name << "' from " << get(name)
+          << " — the result would be negative";
+      throw InvalidArgumentError(msg.str());
+    }
+  }
+  for (const auto& [name, amount] : other.amounts_) set(name, get(name) - amount);
+  return *this;
+}
+
+std::string to_string(const Resources& r) {
+  std::ostringstream out;
+  bool first = true;
+  for (const auto& [name, amount] : r) {
+    if (!first) out << ' ';
+    out << name << '=' << amount;
+    first = false;
+  }
+  return out.str();
+}
+
+}  // namespace taskloom
