@@ -1,0 +1,56 @@
+#include "taskloom/core/text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace taskloom {
+namespace {
+
+TEST(EditDistance, KnownValues) {
+  EXPECT_EQ(edit_distance("", ""), 0u);
+  EXPECT_EQ(edit_distance("abc", ""), 3u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("fetch", "fetch"), 0u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("flaw", "lawn"), 2u);
+  EXPECT_EQ(edit_distance("fecth", "fetch"), 2u);  // a transposition is two edits
+  EXPECT_EQ(edit_distance("render", "rendr"), 1u);
+}
+
+TEST(EditDistance, IsSymmetric) {
+  EXPECT_EQ(edit_distance("encode", "decode"), edit_distance("decode", "encode"));
+  EXPECT_EQ(edit_distance("a", "xyz"), edit_distance("xyz", "a"));
+}
+
+TEST(ClosestMatch, PicksNearestCandidate) {
+  const std::vector<std::string> ids{"fetch", "parse", "encode"};
+  EXPECT_EQ(closest_match("fecth", ids), "fetch");
+  EXPECT_EQ(closest_match("pase", ids), "parse");
+  EXPECT_EQ(closest_match("encode", ids), "encode");
+}
+
+TEST(ClosestMatch, TieGoesToFirstCandidate) {
+  const std::vector<std::string> ids{"cat", "bat"};
+  EXPECT_EQ(closest_match("hat", ids), "cat");
+}
+
+TEST(ClosestMatch, NothingCloseGivesEmpty) {
+  const std::vector<std::string> ids{"fetch", "parse"};
+  EXPECT_EQ(closest_match("render_frames", ids), "");
+  EXPECT_EQ(closest_match("x", std::vector<std::string>{}), "");
+}
+
+TEST(ClosestMatch, LimitIsMaxOfTwoAndAThirdOfTheWord) {
+  // Short word: up to 2 edits.
+  EXPECT_EQ(closest_match("ab", std::vector<std::string>{"xy"}), "xy");
+  EXPECT_EQ(closest_match("ab", std::vector<std::string>{"xyz"}), "");
+  // 12 letters: up to 4 edits.
+  EXPECT_EQ(closest_match("abcdefghijkl", std::vector<std::string>{"abcdefghWXYZ"}),
+            "abcdefghWXYZ");
+  EXPECT_EQ(closest_match("abcdefghijkl", std::vector<std::string>{"abcdefgVWXYZ"}), "");
+}
+
+}  // namespace
+}  // namespace taskloom
