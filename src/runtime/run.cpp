@@ -1,1 +1,506 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
 
+#include "taskloom/core/error.hpp"
+#include "taskloom/runtime/task_context.hpp"
+
+#include "runtime/detail/run_state.hpp"
+#include "runtime/detail/ticks.hpp"
+
+namespace taskloom::runtime {
+namespace detail {
+namespace {
+
+std::string describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception (not derived from std::exception)";
+  }
+}
+
+std::string format_duration(Duration d) {
+  using namespace std::chrono;
+  if (d >= seconds(1)) return std::to_string(duration<double>(d).count()) + "s";
+  if (d >= milliseconds(1)) return std::to_string(duration<double, std::milli>(d).count()) + "ms";
+  return std::to_string(duration<double, std::micro>(d).count()) + "us";
+}
+
+Duration backoff_delay(const RetryBackoff& b, unsigned failed_attempt) {
+  double delay = static_cast<double>(b.initial.count()) *
+                 std::pow(b.multiplier, static_cast<double>(failed_attempt - 1));
+  delay = std::min(delay, static_cast<double>(b.max.count()));
+  if (b.jitter > 0) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::uniform_real_distribution<double> fraction(0.0, std::min(b.jitter, 1.0));
+    delay *= 1.0 - fraction(rng);
+  }
+  return Duration(static_cast<Duration::rep>(std::max(delay, 0.0)));
+}
+
+void check_options(const RunOptions& o) {
+  const RetryBackoff& b = o.backoff;
+  if (b.initial < Duration::zero() || b.max < Duration::zero() || !(b.multiplier >= 1.0) ||
+      !(b.jitter >= 0.0 && b.jitter <= 1.0)) {
+    throw InvalidArgumentError(
+        "RunOptions::backoff is invalid — initial and max must be >= 0, multiplier >= 1 and "
+        "jitter in [0, 1]");
+  }
+}
+
+bool key_less(const Item& a, const Item& b) noexcept {
+  return a.key < b.key;
+}
+
+/// Links a run's stop source to one attempt's, for the lifetime of the attempt.
+struct RequestStop {
+  std::stop_source* target;
+  void operator()() const noexcept { target->request_stop(); }
+};
+
+}  // namespace
+
+RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const Compiled> plan,
+                   RunOptions options)
+    : core_(core),
+      graph_(graph),
+      plan_(std::move(plan)),
+      options_(std::move(options)),
+      shared_(options_.shared),
+      runs_of_graph_(graph.runs) {
+  check_options(options_);
+  const std::size_t n = plan_->dag.node_count();
+  if (!options_.targets.empty()) {
+    included_.assign(n, 0);
+    std::vector<std::uint32_t> stack;
+    for (const std::string& target : options_.targets) {
+      auto it = graph_.by_id.find(target);
+      if (it == graph_.by_id.end()) graph_.throw_unknown_task(target, "RunOptions::targets");
+      stack.push_back(it->second);
+    }
+    while (!stack.empty()) {
+      const std::uint32_t v = stack.back();
+      stack.pop_back();
+      if (included_[v]) continue;
+      included_[v] = 1;
+      for (std::uint32_t p : plan_->dag.predecessors(v)) {
+        if (!included_[p]) stack.push_back(p);
+      }
+    }
+    for (std::uint32_t s : plan_->sources) {
+      if (included_[s]) own_sources_.push_back(s);
+    }
+    sources_ = &own_sources_;
+  } else {
+    sources_ = &plan_->sources;
+  }
+
+  nodes_ = std::make_unique<NodeState[]>(n);
+  for (std::uint32_t v = 0; v < n; ++v) {
+    if (!included(v)) continue;
+    nodes_[v].join.store(plan_->dag.in_degree(v), std::memory_order_relaxed);
+    ++total_;
+  }
+  if (plan_->returns_values) results_ = std::make_unique<std::any[]>(n);
+
+  gated_ = options_.max_concurrency > 0 || options_.mode == ExecutionMode::kWaveSynchronous;
+  if (options_.mode == ExecutionMode::kWaveSynchronous) {
+    wave_left_.assign(plan_->analysis.wave_count, 0);
+    wave_parked_.resize(plan_->analysis.wave_count);
+    for (std::uint32_t v = 0; v < n; ++v) {
+      if (included(v)) ++wave_left_[plan_->analysis.level[v]];
+    }
+  }
+
+  if (!options_.trace_path.empty()) {
+    trace_ = std::make_unique<std::ofstream>(options_.trace_path, std::ios::out | std::ios::trunc);
+    if (!*trace_) {
+      throw InvalidArgumentError("cannot write the trace file '" + options_.trace_path +
+                                 "' — check that its directory exists and is writable");
+    }
+  }
+}
+
+RunState::~RunState() = default;
+
+void RunState::start(Worker* caller) {
+  finished_ = std::make_unique<PaddedCounter[]>(core_.worker_count() + 1);
+  start_ticks_ = ticks();
+  start_ns_ = steady_ns();
+  self_ = shared_from_this();
+  runs_of_graph_->fetch_add(1, std::memory_order_relaxed);
+  core_.retain();
+  if (total_ == 0) {
+    complete();
+    return;
+  }
+  units_.store(1, std::memory_order_relaxed);
+  const auto count = static_cast<std::uint32_t>(sources_->size());
+  core_.offer(caller, Item{plan_->keys[(*sources_)[0]], this, 0, count, Item::Kind::kSources});
+}
+
+void RunState::execute(Worker& w, const Item& item) {
+  if (item.kind == Item::Kind::kNode) {
+    run_node(w, item.begin, true);
+    return;
+  }
+  // A range of sources: run the first, keep the rest (and its unit) as this worker's next
+  // item, and hand half of it to the queues when a worker is idle and finds nothing to steal.
+  const std::vector<std::uint32_t>& sources = *sources_;
+  const std::uint32_t node = sources[item.begin];
+  const bool last = item.begin + 1 == item.end;
+  if (!last) {
+    Item rest{plan_->keys[sources[item.begin + 1]], this, item.begin + 1, item.end,
+              Item::Kind::kSources};
+    if (rest.end - rest.begin >= 2 && core_.hungry() && !core_.queued_work(w)) {
+      const std::uint32_t mid = rest.begin + (rest.end - rest.begin) / 2;
+      units_.fetch_add(1, std::memory_order_relaxed);
+      core_.push(&w, Item{plan_->keys[sources[mid]], this, mid, rest.end, Item::Kind::kSources});
+      rest.end = mid;
+    }
+    core_.offer(&w, rest);
+  }
+  run_node(w, node, last);  // may end the run and destroy *this: nothing may follow
+}
+
+void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
+  NodeState& ns = nodes_[node];
+  if (cancelled()) {
+    finish(w, node, TaskStatus::kCancelled, owns_unit);
+    return;
+  }
+  if (gated_) {
+    if (!owns_unit) units_.fetch_add(1, std::memory_order_relaxed);  // parking needs one
+    switch (admit(node)) {
+      case Admission::kRun:
+        break;
+      case Admission::kParked:
+        return;
+      case Admission::kCancelled:
+        finish(w, node, TaskStatus::kCancelled, true);
+        return;
+    }
+    owns_unit = true;
+  }
+
+  const NodeMeta* meta = plan_->meta(node);
+  const unsigned attempt = ++ns.attempts;
+  ns.worker = w.index;
+  ns.status = TaskStatus::kRunning;
+  std::any* result = results_ ? &results_[node] : nullptr;
+  TaskStatus status = TaskStatus::kSucceeded;
+  std::exception_ptr error;
+
+  if (meta == nullptr || meta->timeout <= Duration::zero()) {
+    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop_);
+    ns.start = ticks();
+    try {
+      graph_.bodies[node](ctx, result);
+    } catch (...) {
+      error = std::current_exception();
+      status = TaskStatus::kFailed;
+    }
+    ns.end = ticks();
+  } else {
+    // The attempt gets its own stop source, requested by the timer or by the run's.
+    std::stop_source attempt_stop;
+    std::stop_callback<RequestStop> link(stop_.get_token(), RequestStop{&attempt_stop});
+    std::atomic<bool> fired{false};
+    const TimerService::Id timer =
+        core_.timers().schedule(core_.clock().now() + meta->timeout, [&] {
+          fired.store(true, std::memory_order_relaxed);
+          attempt_stop.request_stop();
+        });
+    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), attempt_stop);
+    ns.start = ticks();
+    try {
+      graph_.bodies[node](ctx, result);
+    } catch (...) {
+      error = std::current_exception();
+      status = TaskStatus::kFailed;
+    }
+    ns.end = ticks();
+    // cancel() returns after a callback that already started has finished.
+    if (!core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
+      status = TaskStatus::kTimedOut;
+    }
+  }
+
+  if (cancelled() && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
+  if (options_.max_concurrency > 0) release_slot(w);
+
+  if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {
+    record_failure(
+        node,
+        {attempt, status,
+         status == TaskStatus::kTimedOut ? "timed out after " + format_duration(meta->timeout)
+                                         : describe(error),
+         ns.start, ns.end, w.index},
+        error);
+    if (meta != nullptr && attempt <= meta->retries && !cancelled()) {
+      if (!owns_unit) units_.fetch_add(1, std::memory_order_relaxed);  // the retry needs one
+      retry_later(w, node, attempt);
+      return;
+    }
+  }
+  finish(w, node, status, owns_unit);
+}
+
+RunState::Admission RunState::admit(std::uint32_t node) {
+  std::lock_guard lock(gate_mutex_);
+  if (cancelled()) return Admission::kCancelled;
+  if (options_.mode == ExecutionMode::kWaveSynchronous) {
+    const std::uint32_t level = plan_->analysis.level[node];
+    if (level > current_wave_) {
+      wave_parked_[level].push_back(node);
+      return Admission::kParked;
+    }
+  }
+  if (options_.max_concurrency > 0) {
+    if (running_ >= options_.max_concurrency) {
+      parked_.push_back(node_item(node));
+      std::push_heap(parked_.begin(), parked_.end(), key_less);
+      return Admission::kParked;
+    }
+    ++running_;
+  }
+  return Admission::kRun;
+}
+
+void RunState::release_slot(Worker& w) {
+  Item next;
+  {
+    std::lock_guard lock(gate_mutex_);
+    --running_;
+    if (!parked_.empty()) {
+      std::pop_heap(parked_.begin(), parked_.end(), key_less);
+      next = parked_.back();
+      parked_.pop_back();
+    }
+  }
+  if (next) core_.push(&w, next);
+}
+
+void RunState::wave_finished(Worker& w, std::uint32_t node) {
+  std::vector<std::uint32_t> released;
+  {
+    std::lock_guard lock(gate_mutex_);
+    --wave_left_[plan_->analysis.level[node]];
+    while (current_wave_ < wave_left_.size() && wave_left_[current_wave_] == 0) {
+      ++current_wave_;
+      if (current_wave_ < wave_parked_.size()) {
+        auto& parked = wave_parked_[current_wave_];
+        released.insert(released.end(), parked.begin(), parked.end());
+        parked.clear();
+      }
+    }
+  }
+  for (std::uint32_t v : released) core_.push(&w, node_item(v));
+}
+
+void RunState::record_failure(std::uint32_t node, FailedAttempt attempt, std::exception_ptr e) {
+  std::lock_guard lock(failures_mutex_);
+  NodeFailure& f = failures_[node];
+  f.exception = std::move(e);
+  f.history.push_back(std::move(attempt));
+}
+
+void RunState::retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt) {
+  nodes_[node].status = TaskStatus::kReady;
+  const Duration delay = backoff_delay(options_.backoff, failed_attempt);
+  if (delay <= Duration::zero()) {
+    core_.push(&w, node_item(node));
+    return;
+  }
+  std::lock_guard lock(failures_mutex_);
+  retry_timers_[node] = core_.timers().schedule(core_.clock().now() + delay, [this, node] {
+    {
+      std::lock_guard inner(failures_mutex_);
+      retry_timers_.erase(node);
+    }
+    core_.push(nullptr, node_item(node));
+  });
+}
+
+void RunState::count_finished(const Worker& w, std::size_t n) noexcept {
+  std::atomic<std::size_t>& c = finished_[w.external ? core_.worker_count() : w.index].value;
+  if (w.external) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // one writer
+  }
+}
+
+void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status, bool owns_unit) {
+  // Successors made ready are collected first and published after the unit count covers
+  // them, so the count cannot touch zero while work is still in flight.
+  constexpr std::size_t kInline = 16;
+  std::uint32_t ready_inline[kInline];
+  std::vector<std::uint32_t> ready_more;
+  std::size_t ready = 0;
+  std::vector<std::pair<std::uint32_t, TaskStatus>> cascade;  // skipped or cancelled unstarted
+  std::size_t finalized = 0;
+  for (;;) {
+    nodes_[node].status = status;
+    ++finalized;
+    if (options_.failure_policy == FailurePolicy::kFailFast &&
+        (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut)) {
+      cancel();
+    }
+    if (options_.mode == ExecutionMode::kWaveSynchronous) wave_finished(w, node);
+    for (std::uint32_t s : plan_->dag.successors(node)) {
+      if (!included(s)) continue;
+      NodeState& succ = nodes_[s];
+      if (status != TaskStatus::kSucceeded) {
+        std::uint32_t none = 0;
+        succ.upstream.compare_exchange_strong(none, node + 1, std::memory_order_relaxed);
+      }
+      if (succ.join.fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+      if (succ.upstream.load(std::memory_order_relaxed) != 0 || cancelled()) {
+        cascade.emplace_back(s, cancelled() ? TaskStatus::kCancelled : TaskStatus::kSkipped);
+      } else if (ready < kInline) {
+        ready_inline[ready++] = s;
+      } else {
+        ready_more.push_back(s);
+        ++ready;
+      }
+    }
+    if (cascade.empty()) break;
+    std::tie(node, status) = cascade.back();
+    cascade.pop_back();
+  }
+  count_finished(w, finalized);
+
+  const auto delta = static_cast<std::int64_t>(ready) - (owns_unit ? 1 : 0);
+  if (delta > 0) units_.fetch_add(delta, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < std::min(ready, kInline); ++i) {
+    core_.offer(&w, node_item(ready_inline[i]));
+  }
+  for (std::uint32_t s : ready_more) core_.offer(&w, node_item(s));
+  if (delta < 0 && units_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    complete();  // may destroy *this
+  }
+}
+
+void RunState::cancel() {
+  if (done() || cancelled_.exchange(true, std::memory_order_acq_rel)) return;
+  stop_.request_stop();
+  std::vector<std::pair<std::uint32_t, TimerService::Id>> timers;
+  {
+    std::lock_guard lock(failures_mutex_);
+    timers.assign(retry_timers_.begin(), retry_timers_.end());
+  }
+  for (const auto& [node, id] : timers) {
+    if (core_.timers().cancel(id)) core_.push(nullptr, node_item(node));
+  }
+  if (!gated_) return;
+  std::vector<Item> released;
+  {
+    std::lock_guard lock(gate_mutex_);
+    released.swap(parked_);
+    for (auto& wave : wave_parked_) {
+      for (std::uint32_t v : wave) released.push_back(node_item(v));
+      wave.clear();
+    }
+  }
+  for (const Item& item : released) core_.push(nullptr, item);
+}
+
+void RunState::complete() {
+  end_ticks_ = ticks();
+  end_ns_ = steady_ns();
+  if (trace_) {
+    *trace_ << report().to_chrome_trace();
+    trace_->close();
+    if (!*trace_) {
+      std::fprintf(stderr, "taskloom: writing the trace file '%s' failed (disk full?)\n",
+                   options_.trace_path.c_str());
+    }
+  }
+  std::shared_ptr<RunState> keep = std::move(self_);
+  std::shared_ptr<std::atomic<int>> runs = runs_of_graph_;
+  if (runs->fetch_sub(1, std::memory_order_acq_rel) == 1) runs->notify_all();
+  ExecutorCore& core = core_;
+  signal_done(core.owner(), done_);
+  core.release();  // the executor may be destroyed from here on: touch nothing of it
+}
+
+SharedState& RunState::shared() const {
+  std::call_once(shared_once_, [&] {
+    if (!shared_) shared_ = std::make_shared<SharedState>();
+  });
+  return *shared_;
+}
+
+Progress RunState::progress() const noexcept {
+  if (done()) return {total_, total_};
+  std::size_t n = 0;
+  for (unsigned i = 0; i <= core_.worker_count(); ++i) {
+    n += finished_[i].value.load(std::memory_order_relaxed);
+  }
+  return {std::min(n, total_), total_};
+}
+
+const std::any& RunState::dependency_result(std::uint32_t node, std::string_view dependency) const {
+  static const std::any kNone;
+  for (std::uint32_t p : plan_->dag.predecessors(node)) {
+    if (plan_->id(p) == dependency) return results_ ? results_[p] : kNone;
+  }
+  std::string deps;
+  for (std::uint32_t p : plan_->dag.predecessors(node)) {
+    deps += deps.empty() ? "" : ", ";
+    deps += plan_->id(p);
+  }
+  throw InvalidArgumentError(
+      "task '" + plan_->id(node) + "' reads the result of '" + std::string(dependency) +
+      "', which is not one of its dependencies — add it to `after`" +
+      (deps.empty() ? std::string(" (it has none)") : " (its dependencies: " + deps + ")"));
+}
+
+}  // namespace detail
+
+Run::Run(std::shared_ptr<detail::RunState> state) : state_(std::move(state)) {}
+
+namespace {
+detail::RunState& checked(const std::shared_ptr<detail::RunState>& s) {
+  if (!s) throw InvalidStateError("Run handle is empty — it was default-constructed");
+  return *s;
+}
+}  // namespace
+
+bool Run::done() const {
+  return checked(state_).done();
+}
+
+void Run::wait() const {
+  detail::RunState& s = checked(state_);
+  if (!s.done()) s.core().help_until(s.done_flag());
+}
+
+void Run::cancel() {
+  checked(state_).cancel();
+}
+
+bool Run::cancelled() const {
+  return checked(state_).cancelled();
+}
+
+Progress Run::progress() const {
+  return checked(state_).progress();
+}
+
+const RunReport& Run::report() const {
+  wait();
+  return state_->report();
+}
+
+SharedState& Run::shared() const {
+  return checked(state_).shared();
+}
+
+}  // namespace taskloom::runtime

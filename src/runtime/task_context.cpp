@@ -1,1 +1,40 @@
+#include "taskloom/runtime/task_context.hpp"
 
+#include "runtime/detail/run_state.hpp"
+
+namespace taskloom::runtime {
+
+std::string TaskContext::id() const {
+  return run_->plan().id(node_);
+}
+
+std::stop_token TaskContext::stop_token() const {
+  return stop_->get_token();
+}
+
+SharedState& TaskContext::shared() const {
+  return run_->shared();
+}
+
+std::string_view TaskContext::metadata(std::string_view key) const {
+  if (const detail::NodeMeta* meta = run_->plan().meta(node_)) {
+    for (const auto& [k, v] : meta->metadata) {
+      if (k == key) return v;
+    }
+  }
+  return {};
+}
+
+const std::any& TaskContext::dependency_result(std::string_view dependency) const {
+  return run_->dependency_result(node_, dependency);
+}
+
+void TaskContext::throw_result_type_mismatch(std::string_view dependency,
+                                             const std::any& value) const {
+  throw TypeMismatchError("task '" + id() + "' reads the result of '" + std::string(dependency) +
+                          "' as another type than it holds (" +
+                          (value.has_value() ? value.type().name() : "no result") +
+                          ") — read it with the type the dependency returns");
+}
+
+}  // namespace taskloom::runtime

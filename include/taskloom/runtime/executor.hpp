@@ -9,8 +9,10 @@
 // Each worker owns a priority-ordered ready queue; a worker that runs out of work steals the
 // best task of another, and a task that readies a successor hands it straight to its own
 // worker. Idle workers spin briefly and then sleep, so an idle executor uses no CPU; new work
-// wakes one. A thread blocked in Run::wait()/Future::get() runs ready work too, so an executor
-// with N workers may run up to N tasks plus one per waiting thread.
+// wakes one. A task that waits (Run::wait, Future::get) runs other ready work meanwhile, so
+// nested waits never deadlock the pool. A thread outside the pool that waits helps too
+// (ExecutorOptions::caller_helps), taking the execution slot of a worker that then sleeps, so
+// the pool keeps to N busy threads (a displaced worker first finishes the task it is running).
 // Thread-safety: every member may be called from any thread, including from inside tasks.
 // Destruction waits for submitted work and runs in flight, then joins the workers.
 #pragma once
@@ -34,6 +36,10 @@ struct ExecutorOptions {
   std::shared_ptr<Clock> clock;  ///< for timeouts and retry backoff; null: steady clock
   Duration spin_before_sleep = std::chrono::microseconds(50);  ///< idle spin, then sleep
   std::string thread_name = "taskloom";  ///< workers are named "<thread_name>-<index>"
+  /// A thread outside the pool that waits (Run::wait, Future::get) runs ready work meanwhile,
+  /// in place of a worker that goes to sleep: no wake-up to wait for, and never more busy
+  /// threads than workers. False: it only sleeps until the result is there.
+  bool caller_helps = true;
 };
 
 namespace detail {

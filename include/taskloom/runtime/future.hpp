@@ -53,7 +53,7 @@ class FutureState {
     } catch (...) {
       error_ = std::current_exception();
     }
-    signal_done(done_);
+    signal_done(*executor_, done_);
   }
 
  private:

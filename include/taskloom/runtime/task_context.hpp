@@ -38,7 +38,7 @@ class TaskContext {
 
   /// Fires when the run is cancelled or this attempt times out.
   std::stop_token stop_token() const;
-  bool stop_requested() const noexcept;
+  bool stop_requested() const noexcept { return stop_->stop_requested(); }
 
   /// The result of the dependency `id`, as T. InvalidArgumentError if `id` is not a
   /// dependency of this task; TypeMismatchError if its result is not a T (or it has none).
@@ -67,13 +67,15 @@ class TaskContext {
     return executor_->run(subgraph, std::move(options));
   }
 
+  /// Internal: made by the executor for each attempt.
   TaskContext(detail::RunState& run, std::uint32_t node, unsigned attempt, unsigned worker,
-              Executor& executor) noexcept
+              Executor& executor, const std::stop_source& stop) noexcept
       : run_(&run),
         executor_(&executor),
+        stop_(&stop),
         node_(node),
         attempt_(attempt),
-        worker_(worker) {}  ///< internal
+        worker_(worker) {}
 
  private:
   const std::any& dependency_result(std::string_view dependency) const;
@@ -82,6 +84,7 @@ class TaskContext {
 
   detail::RunState* run_;
   Executor* executor_;
+  const std::stop_source* stop_;
   std::uint32_t node_;
   unsigned attempt_;
   unsigned worker_;

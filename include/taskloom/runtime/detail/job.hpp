@@ -28,7 +28,7 @@ void schedule(Executor& executor, Job* job, Priority priority);
 /// other thread helps too, then sleeps on `done` when there is nothing to take.
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done);
 
-/// Sets `done` to 1 (release) and wakes every thread sleeping on it in help_until().
-void signal_done(std::atomic<std::uint32_t>& done) noexcept;
+/// Sets `done` to 1 (release) and wakes the threads sleeping in `executor`'s help_until().
+void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept;
 
 }  // namespace taskloom::runtime::detail

@@ -1,0 +1,78 @@
+// Internal: what a TaskGraph stores, and the compiled form a run executes.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "taskloom/graph/algorithms.hpp"
+#include "taskloom/graph/digraph.hpp"
+#include "taskloom/runtime/task_graph.hpp"
+
+#include "runtime/detail/chunked_vector.hpp"
+#include "runtime/detail/ready_queue.hpp"
+
+namespace taskloom::runtime::detail {
+
+/// The options of a named task (anonymous tasks have none, which keeps them small).
+struct NodeMeta {
+  std::string id;
+  Priority priority;
+  unsigned retries = 0;
+  Duration timeout = Duration::zero();
+  double weight = 1.0;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+/// The immutable, validated form of a graph that runs execute. Shared by every run started
+/// while the graph is unchanged, and kept alive by them.
+struct Compiled {
+  graph::Digraph dag;
+  graph::Analysis analysis;
+  std::vector<Key> keys;               // scheduling key per node
+  std::vector<std::uint32_t> sources;  // nodes without dependencies, best key first
+  std::vector<std::uint32_t> meta_of;  // per node (empty when no task is named)
+  std::vector<NodeMeta> metas;         // copies, so reports outlive the graph
+  bool returns_values = false;         // some body returns a value
+  bool has_timeouts_or_retries = false;
+
+  const NodeMeta* meta(std::uint32_t node) const noexcept {
+    return meta_of.empty() || meta_of[node] == 0 ? nullptr : &metas[meta_of[node] - 1];
+  }
+  std::string id(std::uint32_t node) const;
+};
+
+struct GraphData {
+  ChunkedVector<TaskFunction> bodies;  // one per task, never moved
+  std::vector<std::uint32_t> meta_of;  // 1 + index into metas per task; empty while none is named
+  std::deque<NodeMeta> metas;          // stable addresses
+  std::unordered_map<std::string_view, std::uint32_t> by_id;  // views into metas
+  std::vector<graph::Edge> edges;
+  std::vector<std::pair<std::uint32_t, std::string>> named_deps;  // (task, dependency id)
+  bool custom_weights = false;
+
+  /// Runs in flight; shared with them so the last one can signal after the graph is gone.
+  std::shared_ptr<std::atomic<int>> runs = std::make_shared<std::atomic<int>>(0);
+  std::mutex compile_mutex;
+  std::shared_ptr<const Compiled> compiled;  // guarded by compile_mutex; null when stale
+
+  /// Validates and compiles (cached until the next change). Throws CycleError or
+  /// UnknownDependencyError.
+  std::shared_ptr<const Compiled> compile();
+  void modified();  // throws InvalidStateError while a run is in flight
+  std::size_t size() const noexcept { return bodies.size(); }
+  std::uint32_t meta_index(std::uint32_t node) const noexcept {
+    return meta_of.empty() ? 0 : meta_of[node];
+  }
+  std::string id_of(std::uint32_t node) const;
+  /// InvalidArgumentError naming `id`, the closest existing id, and `where` it was used.
+  [[noreturn]] void throw_unknown_task(std::string_view id, std::string_view where) const;
+};
+
+}  // namespace taskloom::runtime::detail

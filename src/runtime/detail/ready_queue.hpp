@@ -1,0 +1,150 @@
+// Internal: the unit of scheduling and the priority-ordered queue that holds it.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "taskloom/core/priority.hpp"
+#include "taskloom/runtime/detail/job.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace taskloom::runtime::detail {
+
+class RunState;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+/// Scheduling key: priority in the top 16 bits, upward rank below, larger runs first. Zero
+/// means "nothing" and is never a real key.
+using Key = std::uint64_t;
+
+inline Key make_key(Priority priority, double rank) noexcept {
+  std::uint64_t rank_bits = 0;
+  static_assert(sizeof(double) == sizeof(std::uint64_t));
+  if (rank > 0) std::memcpy(&rank_bits, &rank, sizeof rank);  // positive doubles order as integers
+  return (static_cast<Key>(priority.value() + 32768) << 48) | (rank_bits >> 16);
+}
+
+/// One schedulable thing: a submitted job, one node of a run, or a range of a run's sources
+/// (split lazily when other workers are hungry).
+struct Item {
+  enum class Kind : std::uint8_t { kJob, kNode, kSources };
+  Key key = 0;
+  void* target = nullptr;  // Job* or RunState*
+  std::uint32_t begin = 0, end = 0;
+  Kind kind = Kind::kJob;
+
+  explicit operator bool() const noexcept { return key != 0; }
+  static Item job(Job* j, Priority p) noexcept { return {make_key(p, 0), j, 0, 0, Kind::kJob}; }
+};
+
+/// Test-and-test-and-set lock for the short critical sections of a ReadyQueue.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) cpu_relax();
+    }
+  }
+  bool try_lock() noexcept {
+    return !locked_.load(std::memory_order_relaxed) &&
+           !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+/// A max-heap of items by key. top_key() is readable without the lock so that a worker can
+/// compare its own best candidate with what is queued without taking it.
+class ReadyQueue {
+ public:
+  void push(const Item& item) {
+    std::lock_guard lock(lock_);
+    heap_.push_back(item);
+    std::push_heap(heap_.begin(), heap_.end(), less);
+    top_key_.store(heap_.front().key, std::memory_order_seq_cst);
+  }
+  /// Pops the best item if its key is at least `min_key`.
+  bool pop(Item& out, Key min_key = 1) {
+    std::lock_guard lock(lock_);
+    return pop_locked(out, min_key);
+  }
+  /// As pop(), but gives up instead of waiting for the lock (for thieves).
+  bool try_pop(Item& out) {
+    std::unique_lock lock(lock_, std::try_to_lock);
+    return lock.owns_lock() && pop_locked(out, 1);
+  }
+  Key top_key() const noexcept { return top_key_.load(std::memory_order_relaxed); }
+  /// Takes every item out (for cancellation and shutdown).
+  std::vector<Item> drain() {
+    std::lock_guard lock(lock_);
+    std::vector<Item> out;
+    out.swap(heap_);
+    top_key_.store(0, std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  static bool less(const Item& a, const Item& b) noexcept { return a.key < b.key; }
+  bool pop_locked(Item& out, Key min_key) {
+    if (heap_.empty() || heap_.front().key < min_key) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), less);
+    out = heap_.back();
+    heap_.pop_back();
+    top_key_.store(heap_.empty() ? 0 : heap_.front().key, std::memory_order_relaxed);
+    return true;
+  }
+
+  SpinLock lock_;
+  std::vector<Item> heap_;       // guarded by lock_
+  std::atomic<Key> top_key_{0};  // written under lock_, read anywhere
+};
+
+/// Sleep/wake for idle workers without lost wake-ups (an "event count"):
+///   auto e = prepare_wait();  if (work is visible) cancel_wait(); else commit_wait(e);
+/// A producer publishes work, issues a seq_cst fence, then calls notify_*_after_fence().
+class EventCount {
+ public:
+  std::uint32_t prepare_wait() noexcept {
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    return epoch_.load(std::memory_order_seq_cst);
+  }
+  void cancel_wait() noexcept { waiters_.fetch_sub(1, std::memory_order_relaxed); }
+  void commit_wait(std::uint32_t epoch) noexcept {
+    epoch_.wait(epoch, std::memory_order_seq_cst);
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  /// Wakes one waiter. The caller has published its change and issued a seq_cst fence.
+  void notify_one_after_fence() noexcept {
+    if (waiters_.load(std::memory_order_relaxed) != 0) {
+      epoch_.fetch_add(1, std::memory_order_seq_cst);
+      epoch_.notify_one();
+    }
+  }
+  /// Wakes every waiter. The caller has published its change and issued a seq_cst fence.
+  void notify_all_after_fence() noexcept {
+    if (waiters_.load(std::memory_order_relaxed) != 0) {
+      epoch_.fetch_add(1, std::memory_order_seq_cst);
+      epoch_.notify_all();
+    }
+  }
+
+ private:
+  std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> waiters_{0};
+};
+
+}  // namespace taskloom::runtime::detail

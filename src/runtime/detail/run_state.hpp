@@ -1,0 +1,142 @@
+// Internal: one run of a compiled graph — per-node counters, the scheduling of ready nodes,
+// retries, timeouts, cancellation, and the report.
+#pragma once
+
+#include <any>
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <unordered_map>
+#include <vector>
+
+#include "taskloom/runtime/run.hpp"
+
+#include "runtime/detail/executor_core.hpp"
+#include "runtime/detail/graph_data.hpp"
+
+namespace taskloom::runtime::detail {
+
+/// Per node, per run. Written by the thread running the node; read by the report after the
+/// run has ended (ordered by the release in finish()).
+struct NodeState {
+  std::atomic<std::uint32_t> join{0};      // unfinished dependencies
+  std::atomic<std::uint32_t> upstream{0};  // 1 + the first dependency that did not succeed
+  std::uint16_t attempts = 0;
+  TaskStatus status = TaskStatus::kPending;
+  std::uint32_t worker = 0;
+  std::int64_t start = 0, end = 0;  // last attempt, in ticks()
+};
+
+/// A failed attempt as recorded during the run (times in ticks, converted by the report).
+struct FailedAttempt {
+  unsigned number;
+  TaskStatus status;
+  std::string error;
+  std::int64_t start, end;
+  unsigned worker;
+};
+
+/// Cold per-node data, only for nodes that failed an attempt.
+struct NodeFailure {
+  std::vector<FailedAttempt> history;
+  std::exception_ptr exception;
+};
+
+/// A counter written by one thread and read by others, alone on its cache line.
+struct alignas(64) PaddedCounter {
+  std::atomic<std::size_t> value{0};
+};
+
+class RunState : public std::enable_shared_from_this<RunState> {
+ public:
+  RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const Compiled> plan,
+           RunOptions options);
+  ~RunState();
+
+  /// Validates targets and the trace path, then schedules the sources. Called once.
+  void start(Worker* caller);
+  /// Runs (or finalises without running) what `item` names.
+  void execute(Worker& w, const Item& item);
+  void cancel();
+
+  bool done() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
+  const std::atomic<std::uint32_t>& done_flag() const noexcept { return done_; }
+  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+  Progress progress() const noexcept;
+  const RunReport& report();
+  SharedState& shared() const;
+  ExecutorCore& core() const noexcept { return core_; }
+  const Compiled& plan() const noexcept { return *plan_; }
+  /// The result of `dependency` as seen by `node`; InvalidArgumentError if not a dependency.
+  const std::any& dependency_result(std::uint32_t node, std::string_view dependency) const;
+
+ private:
+  enum class Admission { kRun, kParked, kCancelled };
+
+  // Completion is tracked in work units rather than nodes, so that the common paths touch no
+  // shared counter: a queued node, a pending retry, a parked node and a source range each hold
+  // one unit; a node that readies k successors turns its unit into k. The run ends when the
+  // last unit is gone. `owns_unit` is false for a source whose range goes on without it.
+  void run_node(Worker& w, std::uint32_t node, bool owns_unit);
+  /// Waits a node for its wave (wave-synchronous) or for a slot (max_concurrency).
+  Admission admit(std::uint32_t node);
+  void release_slot(Worker& w);
+  void wave_finished(Worker& w, std::uint32_t node);
+  /// Sets the final status of `node`, readies or skips its successors, ends the run after the
+  /// last node.
+  void finish(Worker& w, std::uint32_t node, TaskStatus status, bool owns_unit);
+  void retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt);
+  void count_finished(const Worker& w, std::size_t n) noexcept;
+  void complete();
+  void record_failure(std::uint32_t node, FailedAttempt attempt, std::exception_ptr e);
+  Item node_item(std::uint32_t node) const noexcept {
+    return {plan_->keys[node], const_cast<RunState*>(this), node, 0, Item::Kind::kNode};
+  }
+  bool included(std::uint32_t node) const noexcept { return included_.empty() || included_[node]; }
+  RunReport build_report();
+
+  ExecutorCore& core_;
+  GraphData& graph_;
+  std::shared_ptr<const Compiled> plan_;
+  RunOptions options_;
+  mutable std::once_flag shared_once_;
+  mutable std::shared_ptr<SharedState> shared_;      // made on first use unless given
+  std::shared_ptr<RunState> self_;                   // keeps the run alive while it is in flight
+  std::shared_ptr<std::atomic<int>> runs_of_graph_;  // the graph's count of runs in flight
+
+  std::unique_ptr<NodeState[]> nodes_;
+  std::unique_ptr<std::any[]> results_;                  // when some body returns a value
+  std::vector<std::uint8_t> included_;                   // targets only; empty: every node
+  const std::vector<std::uint32_t>* sources_ = nullptr;  // included sources, best first
+  std::vector<std::uint32_t> own_sources_;               // when targets select a subset
+  std::size_t total_ = 0;
+  std::int64_t start_ns_ = 0, end_ns_ = 0;
+  std::int64_t start_ticks_ = 0, end_ticks_ = 0;
+
+  std::stop_source stop_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<std::int64_t> units_{0};
+  std::unique_ptr<PaddedCounter[]> finished_;  // per worker, plus one for helping threads
+  std::atomic<std::uint32_t> done_{0};
+
+  std::mutex failures_mutex_;
+  std::unordered_map<std::uint32_t, NodeFailure> failures_;           // guarded by failures_mutex_
+  std::unordered_map<std::uint32_t, TimerService::Id> retry_timers_;  // guarded by failures_mutex_
+
+  // Admission (max_concurrency) and wave gating; only used when those options are on.
+  bool gated_ = false;
+  std::mutex gate_mutex_;
+  std::size_t running_ = 0;                              // guarded by gate_mutex_
+  std::vector<Item> parked_;                             // heap, guarded by gate_mutex_
+  std::uint32_t current_wave_ = 0;                       // guarded by gate_mutex_
+  std::vector<std::size_t> wave_left_;                   // guarded by gate_mutex_
+  std::vector<std::vector<std::uint32_t>> wave_parked_;  // guarded by gate_mutex_
+
+  std::unique_ptr<std::ofstream> trace_;  // open from start() when a trace is asked for
+  std::once_flag report_once_;
+  RunReport report_;
+};
+
+}  // namespace taskloom::runtime::detail
