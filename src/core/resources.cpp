@@ -21,6 +21,12 @@ void check_amount(std::string_view name, double amount) {
   }
 }
 
+/// Amounts are sums of user-given decimals (0.1 + 0.2 != 0.3 in binary): compare them with a
+/// relative tolerance so that taking back exactly what was given never fails or leaves dust.
+double tolerance(double a, double b) noexcept {
+  return 1e-9 * std::max({1.0, a, b});
+}
+
 }  // namespace
 
 Resources::Resources(std::initializer_list<std::pair<std::string, double>> amounts) {
@@ -52,14 +58,17 @@ bool Resources::contains(std::string_view name) const noexcept {
 }
 
 bool Resources::fits_within(const Resources& capacity) const noexcept {
-  return std::all_of(amounts_.begin(), amounts_.end(),
-                     [&](const auto& entry) { return entry.second <= capacity.get(entry.first); });
+  return std::all_of(amounts_.begin(), amounts_.end(), [&](const auto& entry) {
+    const double cap = capacity.get(entry.first);
+    return entry.second <= cap + tolerance(entry.second, cap);
+  });
 }
 
 std::vector<std::string> Resources::exceeding(const Resources& capacity) const {
   std::vector<std::string> names;
   for (const auto& [name, amount] : amounts_) {
-    if (amount > capacity.get(name)) names.push_back(name);
+    const double cap = capacity.get(name);
+    if (amount > cap + tolerance(amount, cap)) names.push_back(name);
   }
   return names;
 }
@@ -71,14 +80,17 @@ Resources& Resources::operator+=(const Resources& other) {
 
 Resources& Resources::operator-=(const Resources& other) {
   for (const auto& [name, amount] : other.amounts_) {
-    if (amount > get(name)) {
+    if (amount > get(name) + tolerance(amount, get(name))) {
       std::ostringstream msg;
       msg << "cannot take " << amount << " of resource '" << name << "' from " << get(name)
           << " — the result would be negative";
       throw InvalidArgumentError(msg.str());
     }
   }
-  for (const auto& [name, amount] : other.amounts_) set(name, get(name) - amount);
+  for (const auto& [name, amount] : other.amounts_) {
+    const double left = get(name) - amount;
+    set(name, left > tolerance(get(name), amount) ? left : 0.0);
+  }
   return *this;
 }
 

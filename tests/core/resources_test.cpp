@@ -121,6 +121,22 @@ TEST(Resources, MinusEqualsUnderflowThrowsAndLeavesValueUnchanged) {
   EXPECT_EQ(cap, before);
 }
 
+TEST(Resources, TakingBackFractionsInPartsLeavesNothing) {
+  Resources pool{{"cpu", 0.3}};
+  pool -= Resources{{"cpu", 0.1}};
+  pool -= Resources{{"cpu", 0.2}};  // 0.3 - 0.1 is 0.19999999999999998 in binary
+  EXPECT_TRUE(pool.empty());
+  EXPECT_TRUE(
+      (Resources{{"cpu", 0.1}} += Resources{{"cpu", 0.2}}).fits_within(Resources{{"cpu", 0.3}}));
+}
+
+TEST(Resources, ToleranceIsRelativeNotAbsolute) {
+  Resources pool{{"mem", 1e12}};
+  const Resources too_much{{"mem", 1e12 + 1e6}};
+  EXPECT_THROW(pool -= too_much, InvalidArgumentError);
+  EXPECT_FALSE(Resources({{"gpu", 1.001}}).fits_within(Resources{{"gpu", 1}}));
+}
+
 TEST(Resources, ToStringListsSortedNameEqualsAmount) {
   EXPECT_EQ(to_string(Resources{{"gpu", 1}, {"cpu", 2}}), "cpu=2 gpu=1");
   EXPECT_EQ(to_string(Resources{{"cpu", 0.5}}), "cpu=0.5");

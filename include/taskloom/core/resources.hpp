@@ -7,6 +7,8 @@
 //   need.fits_within(cap) == true;  cap -= need;  cap.get("gpu") == 1
 // Negative, NaN or infinite amounts and empty names throw InvalidArgumentError. Amounts of
 // zero are dropped, so two values compare equal exactly when every amount is equal.
+// Comparisons and subtraction allow a relative error of 1e-9, so taking back in parts what
+// was given ({cpu 0.3} - {cpu 0.1} - {cpu 0.2}) succeeds and leaves nothing behind.
 #pragma once
 
 #include <initializer_list>
