@@ -1,7 +1,6 @@
 #include "taskloom/graph/algorithms.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -10,58 +9,6 @@
 
 namespace taskloom::graph {
 namespace {
-
-// The ready set of Kahn's algorithm, ordered by node index: a 64-ary tree of bit sets. Level 0
-// has one bit per node, each higher level one bit per non-empty word of the level below, and
-// the top level is a single word. insert() and pop_min() touch one word per level; a 32-bit
-// NodeIndex needs at most 6 levels, so both are O(1) and "smallest index first" keeps Kahn's
-// pass O(V+E). Memory is about n/8 bytes.
-class ReadySet {
- public:
-  explicit ReadySet(std::size_t n) {
-    std::size_t bits = n;
-    do {
-      const std::size_t words = (bits + 63) / 64;
-      levels_.emplace_back(words, 0);
-      bits = words;
-    } while (bits > 1);
-  }
-
-  bool empty() const noexcept { return size_ == 0; }
-
-  void insert(NodeIndex v) noexcept {
-    std::size_t i = v;
-    for (auto& level : levels_) {
-      std::uint64_t& word = level[i / 64];
-      const bool was_empty = word == 0;
-      word |= std::uint64_t{1} << (i % 64);
-      if (!was_empty) break;  // the levels above already mark this word
-      i /= 64;
-    }
-    ++size_;
-  }
-
-  /// Removes and returns the smallest index. Requires !empty().
-  NodeIndex pop_min() noexcept {
-    std::size_t i = 0;
-    for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
-      i = i * 64 + static_cast<std::size_t>(std::countr_zero((*level)[i]));
-    }
-    const auto v = static_cast<NodeIndex>(i);
-    for (auto& level : levels_) {
-      std::uint64_t& word = level[i / 64];
-      word &= ~(std::uint64_t{1} << (i % 64));
-      if (word != 0) break;  // the word is still non-empty, so the levels above stay set
-      i /= 64;
-    }
-    --size_;
-    return v;
-  }
-
- private:
-  std::vector<std::vector<std::uint64_t>> levels_;  // levels_[0] is the per-node level
-  std::size_t size_ = 0;
-};
 
 void check_weights(std::size_t node_count, std::span<const double> weights) {
   if (weights.empty()) return;
@@ -107,21 +54,20 @@ Analysis analyze(const Digraph& g, std::span<const double> weights) {
   a.order.reserve(n);
   a.level.assign(n, 0);
 
-  // Kahn's algorithm; `remaining` counts the predecessors not yet in the order.
+  // Kahn's algorithm with the order itself as the FIFO of ready nodes; `remaining` counts the
+  // predecessors of a node not yet in the order.
   std::vector<std::uint32_t> remaining(n);
-  ReadySet ready(n);
   for (NodeIndex v = 0; v < n; ++v) {
     remaining[v] = g.in_degree(v);
-    if (remaining[v] == 0) ready.insert(v);
+    if (remaining[v] == 0) a.order.push_back(v);
   }
-  while (!ready.empty()) {
-    const NodeIndex u = ready.pop_min();
-    a.order.push_back(u);
+  for (std::size_t head = 0; head < a.order.size(); ++head) {
+    const NodeIndex u = a.order[head];
     const std::uint32_t next_level = a.level[u] + 1;
     a.wave_count = std::max(a.wave_count, next_level);
     for (const NodeIndex v : g.successors(u)) {
       a.level[v] = std::max(a.level[v], next_level);
-      if (--remaining[v] == 0) ready.insert(v);
+      if (--remaining[v] == 0) a.order.push_back(v);
     }
   }
 

@@ -19,8 +19,9 @@
 namespace taskloom::graph {
 
 struct Analysis {
-  /// Kahn order; among ready nodes the smallest index comes first, so the order is the same on
-  /// every call. Holds every node only when the graph is acyclic.
+  /// Kahn order: the sources by index, then each node as it becomes ready (first in, first
+  /// out, successors in edge order), so the order is the same on every call. Holds every node
+  /// only when the graph is acyclic.
   std::vector<NodeIndex> order;
   /// Wave of each node: 0 for sources, else 1 + max wave of its predecessors.
   std::vector<std::uint32_t> level;
