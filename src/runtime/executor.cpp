@@ -62,6 +62,13 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
     w->rng += i * 0x2545F4914F6CDD1Dull;
     workers_.push_back(std::move(w));
   }
+  for (std::size_t i = 0; i < kHelperSlots; ++i) {
+    Worker& h = helpers_slots_[i];
+    h.core = this;
+    h.index = n;
+    h.external = true;
+    h.rng += (n + i) * 0x2545F4914F6CDD1Dull;
+  }
   external_help_ = options_.caller_helps;
   active_.store(n, std::memory_order_relaxed);
   threads_.reserve(n);
@@ -73,8 +80,13 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
 }
 
 ExecutorCore::~ExecutorCore() {
-  // Wait for submitted jobs and runs in flight; the destroying thread helps.
-  help_until(quiescent_);
+  // Wait for submitted jobs and runs in flight; the destroying thread helps. release() sets
+  // quiescent_ each time outstanding_ drops to zero, so re-arm it before each wait.
+  while (outstanding_.load(std::memory_order_acquire) != 0) {
+    quiescent_.store(0, std::memory_order_relaxed);
+    if (outstanding_.load(std::memory_order_seq_cst) == 0) break;
+    help_until(quiescent_);
+  }
   stopping_.store(true, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   sleep_.notify_all_after_fence();
@@ -94,8 +106,14 @@ Worker* ExecutorCore::this_worker() const noexcept {
 void ExecutorCore::release() noexcept {
   if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     quiescent_.store(1, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    helpers_.notify_all_after_fence();
+    notify_helpers();
+  }
+}
+
+void ExecutorCore::materialize(Item& item) noexcept {
+  if (item.borrowed) {
+    static_cast<RunState*>(item.target)->add_unit();
+    item.borrowed = false;
   }
 }
 
@@ -112,38 +130,95 @@ void ExecutorCore::offer(Worker* w, const Item& item) {
 }
 
 void ExecutorCore::push(Worker* w, const Item& item) {
+  Item published = item;
+  materialize(published);
   if (w != nullptr && !w->external) {
-    w->queue.push(item);
+    w->queue.push(published);
   } else {
-    injection_.push(item);
+    injection_.push(published);
   }
-  // A spinning worker will find the item by itself; otherwise wake a sleeper, if the slot
+  wake_worker();
+  helpers_.notify_all_after_fence();
+}
+
+void ExecutorCore::wake_worker() noexcept {
+  // A spinning worker will find new work by itself; otherwise wake a sleeper, if the slot
   // budget lets one run.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (spinning_.load(std::memory_order_relaxed) == 0 &&
       active_.load(std::memory_order_relaxed) < worker_count()) {
     sleep_.notify_one_after_fence();
   }
-  helpers_.notify_all_after_fence();
+}
+
+void ExecutorCore::wake_another_if_backlog() noexcept {
+  // Pushes made while a worker was spinning woke nobody; whoever takes such work passes the
+  // wake-up on while more is waiting, so a burst reaches every sleeping worker.
+  if (spinning_.load(std::memory_order_relaxed) == 0 &&
+      active_.load(std::memory_order_relaxed) < worker_count() && work_visible()) {
+    sleep_.notify_one_after_fence();
+  }
 }
 
 void ExecutorCore::flush_next(Worker& w) {
   if (w.next) push(&w, std::exchange(w.next, Item{}));
 }
 
+void ExecutorCore::share_next(Worker& w) {
+  if (!w.next) return;
+  if (!w.registered) {
+    flush_next(w);  // nobody could steal it from this thread's stack
+    return;
+  }
+  w.next_state.store(Worker::kShared, std::memory_order_release);
+  wake_worker();
+}
+
+void ExecutorCore::reclaim_next(Worker& w) {
+  if (w.next_state.load(std::memory_order_relaxed) == Worker::kPrivate) return;
+  std::uint32_t shared = Worker::kShared;
+  if (w.next_state.compare_exchange_strong(shared, Worker::kPrivate, std::memory_order_acquire)) {
+    return;
+  }
+  while (w.next_state.load(std::memory_order_acquire) != Worker::kStolen) cpu_relax();
+  w.next = Item{};
+  w.next_state.store(Worker::kPrivate, std::memory_order_relaxed);
+}
+
+bool ExecutorCore::steal_next(Worker& victim, Item& out) {
+  if (victim.next_state.load(std::memory_order_relaxed) != Worker::kShared) return false;
+  std::uint32_t shared = Worker::kShared;
+  if (!victim.next_state.compare_exchange_strong(shared, Worker::kStealing,
+                                                 std::memory_order_acquire)) {
+    return false;
+  }
+  out = victim.next;
+  victim.next_state.store(Worker::kStolen, std::memory_order_release);
+  materialize(out);
+  return true;
+}
+
 bool ExecutorCore::take(Worker& w, Item& out) {
   const Key next_key = w.next.key;
   const Key own_key = w.external ? 0 : w.queue.top_key();
   const Key injected_key = injection_.top_key();
+  w.took_next = false;
   if (next_key != 0 && next_key >= own_key && next_key >= injected_key) {
     out = std::exchange(w.next, Item{});
+    materialize(out);  // only a nested wait takes an item its lender has not finished with
+    w.took_next = true;
     return true;
   }
-  if (own_key != 0 && own_key >= injected_key && w.queue.pop(out)) return true;
-  if (injected_key != 0 && injection_.pop(out)) return true;
-  if (!w.external && w.queue.pop(out)) return true;
+  bool taken = (own_key != 0 && own_key >= injected_key && w.queue.pop(out)) ||
+               (injected_key != 0 && injection_.pop(out)) || (!w.external && w.queue.pop(out));
+  if (taken) {
+    // Something better than `next` came first: `next` may wait a long time, so publish it.
+    flush_next(w);
+    return true;
+  }
   if (w.next) {
     out = std::exchange(w.next, Item{});
+    materialize(out);
     return true;
   }
   return false;
@@ -160,6 +235,30 @@ bool ExecutorCore::steal(Worker& w, Item& out) {
   return injection_.top_key() != 0 && injection_.pop(out);
 }
 
+bool ExecutorCore::steal_shared_next(Worker& w, Item& out) {
+  for (const auto& victim : workers_) {
+    if (victim.get() != &w && steal_next(*victim, out)) return true;
+  }
+  for (Worker& helper : helpers_slots_) {
+    if (&helper != &w && helper.claimed.load(std::memory_order_relaxed) &&
+        steal_next(helper, out)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ExecutorCore::shared_next_visible() const noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (const auto& w : workers_) {
+    if (w->next_state.load(std::memory_order_relaxed) == Worker::kShared) return true;
+  }
+  for (const Worker& h : helpers_slots_) {
+    if (h.next_state.load(std::memory_order_relaxed) == Worker::kShared) return true;
+  }
+  return false;
+}
+
 bool ExecutorCore::work_visible() const noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (injection_.top_key() != 0) return true;
@@ -171,7 +270,9 @@ bool ExecutorCore::work_visible() const noexcept {
 
 void ExecutorCore::execute(Worker& w, Item item) {
   if (item.kind == Item::Kind::kJob) {
+    share_next(w);
     static_cast<Job*>(item.target)->run();
+    reclaim_next(w);
     release();
   } else {
     static_cast<RunState*>(item.target)->execute(w, item);
@@ -182,14 +283,17 @@ void ExecutorCore::worker_main(Worker& w) {
   tl_worker = &w;
   const unsigned slots = worker_count();
   const auto spin = options_.spin_before_sleep;
+  bool overriding = false;  // taking work nobody took, although displaced
   Item item;
   for (;;) {
-    if (active_.load(std::memory_order_relaxed) > slots) {
-      sleep_until_work(w);  // a thread that waits has taken this worker's slot
-    } else if (take(w, item) || steal(w, item)) {
+    if (!overriding && active_.load(std::memory_order_relaxed) > slots) {
+      overriding = sleep_displaced(w);  // a thread that waits has taken this worker's slot
+    } else if (take(w, item) || steal(w, item) || (overriding && steal_shared_next(w, item))) {
+      if (!w.took_next) wake_another_if_backlog();
       execute(w, item);
       continue;
     } else {
+      overriding = false;
       // Idle: look for work for a while, then sleep. The last spinner to find work wakes
       // another worker, so that a burst of work ramps the pool up one wake-up at a time.
       spinning_.fetch_add(1, std::memory_order_seq_cst);
@@ -204,6 +308,11 @@ void ExecutorCore::worker_main(Worker& w) {
       if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found) {
         sleep_.notify_one_after_fence();
       }
+      // Nothing queued for a whole spin: work held by a thread in a long task body is next.
+      if (!found && steal_shared_next(w, item)) {
+        execute(w, item);
+        continue;
+      }
       if (!found) sleep_until_work(w);
     }
     if (stopping_.load(std::memory_order_acquire) && !work_visible()) break;
@@ -217,7 +326,8 @@ void ExecutorCore::sleep_until_work(Worker& w) {
   active_.fetch_sub(1, std::memory_order_seq_cst);
   const std::uint32_t epoch = sleep_.prepare_wait();
   if (stopping_.load(std::memory_order_seq_cst) ||
-      (active_.load(std::memory_order_seq_cst) < slots && work_visible())) {
+      (active_.load(std::memory_order_seq_cst) < slots &&
+       (work_visible() || shared_next_visible()))) {
     sleep_.cancel_wait();
   } else {
     sleep_.commit_wait(epoch);
@@ -225,20 +335,59 @@ void ExecutorCore::sleep_until_work(Worker& w) {
   active_.fetch_add(1, std::memory_order_seq_cst);
 }
 
+bool ExecutorCore::sleep_displaced(Worker& w) {
+  flush_next(w);
+  const unsigned slots = worker_count();
+  active_.fetch_sub(1, std::memory_order_seq_cst);
+  const std::uint32_t epoch = sleep_.prepare_wait();
+  bool expired = false;
+  if (stopping_.load(std::memory_order_seq_cst) ||
+      (active_.load(std::memory_order_seq_cst) < slots && work_visible())) {
+    sleep_.cancel_wait();
+  } else {
+    expired = !sleep_.commit_wait(epoch, std::chrono::milliseconds(1));
+  }
+  active_.fetch_add(1, std::memory_order_seq_cst);
+  // Work left visible for a whole millisecond is work the slot holder is not taking.
+  return expired && (work_visible() || shared_next_visible());
+}
+
+Worker* ExecutorCore::claim_helper_slot() noexcept {
+  for (Worker& h : helpers_slots_) {
+    bool free = false;
+    if (!h.claimed.load(std::memory_order_relaxed) &&
+        h.claimed.compare_exchange_strong(free, true, std::memory_order_acquire)) {
+      return &h;
+    }
+  }
+  return nullptr;
+}
+
 void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   Worker* w = this_worker();
-  Worker external;
-  if (w == nullptr) {
-    external.core = this;
-    external.index = worker_count();
-    external.external = true;
-    w = &external;
+  Worker unregistered;
+  const bool inside = w != nullptr;
+  const bool helps = inside || external_help_;
+  if (inside) {
+    reclaim_next(*w);  // the enclosing task body shared it; this loop uses the slot now
+  } else if (helps) {
+    w = claim_helper_slot();
+    if (w == nullptr) {  // more helping threads than slots: help without a stealable slot
+      unregistered.core = this;
+      unregistered.index = worker_count();
+      unregistered.external = true;
+      unregistered.registered = false;
+      w = &unregistered;
+    }
+  } else {
+    unregistered.core = this;
+    unregistered.external = true;
+    w = &unregistered;
   }
   WorkerScope scope(w);
   // A pool worker already holds an execution slot. A thread from outside takes one while it
   // helps, which sends a spinning worker to sleep: the pool never runs more threads than slots.
-  const bool helps = !w->external || external_help_;
-  const bool takes_slot = w->external && helps;
+  const bool takes_slot = !inside && helps;
   if (takes_slot) active_.fetch_add(1, std::memory_order_seq_cst);
   const auto spin = options_.spin_before_sleep;
   Item item;
@@ -257,6 +406,10 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
       if (!ready && !backoff(i, spin_until)) break;
     }
     if (ready) continue;
+    if (helps && steal_shared_next(*w, item)) {
+      execute(*w, item);
+      continue;
+    }
     if (takes_slot) release_slot_of_helper();
     const std::uint32_t epoch = helpers_.prepare_wait();
     if (done.load(std::memory_order_seq_cst) != 0 || (helps && work_visible())) {
@@ -266,8 +419,13 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     }
     if (takes_slot) active_.fetch_add(1, std::memory_order_seq_cst);
   }
-  flush_next(*w);
-  if (takes_slot) release_slot_of_helper();
+  if (inside) {
+    share_next(*w);  // back to the enclosing body: keep the slot stealable
+  } else {
+    flush_next(*w);
+    if (takes_slot) release_slot_of_helper();
+    if (w != &unregistered) w->claimed.store(false, std::memory_order_release);
+  }
 }
 
 void ExecutorCore::release_slot_of_helper() {

@@ -141,51 +141,51 @@ void RunState::start(Worker* caller) {
   }
   units_.store(1, std::memory_order_relaxed);
   const auto count = static_cast<std::uint32_t>(sources_->size());
-  core_.offer(caller, Item{plan_->keys[(*sources_)[0]], this, 0, count, Item::Kind::kSources});
+  // Pushed, never offered: the caller may be a task body whose next slot is shared.
+  core_.push(caller, Item{plan_->keys[(*sources_)[0]], this, 0, count, Item::Kind::kSources});
 }
 
 void RunState::execute(Worker& w, const Item& item) {
   if (item.kind == Item::Kind::kNode) {
-    run_node(w, item.begin, true);
+    run_node(w, item.begin);
     return;
   }
-  // A range of sources: run the first, keep the rest (and its unit) as this worker's next
-  // item, and hand half of it to the queues when a worker is idle and finds nothing to steal.
+  // A range of sources: run the first, which takes over the range's unit, and keep the rest
+  // as this thread's next item, borrowed (see finish()); hand half of it to the queues when a
+  // worker is idle and finds nothing to steal.
   const std::vector<std::uint32_t>& sources = *sources_;
   const std::uint32_t node = sources[item.begin];
-  const bool last = item.begin + 1 == item.end;
-  if (!last) {
+  if (item.begin + 1 < item.end) {
     Item rest{plan_->keys[sources[item.begin + 1]], this, item.begin + 1, item.end,
               Item::Kind::kSources};
+    rest.borrowed = true;
     if (rest.end - rest.begin >= 2 && core_.hungry() && !core_.queued_work(w)) {
       const std::uint32_t mid = rest.begin + (rest.end - rest.begin) / 2;
-      units_.fetch_add(1, std::memory_order_relaxed);
+      add_unit();
       core_.push(&w, Item{plan_->keys[sources[mid]], this, mid, rest.end, Item::Kind::kSources});
       rest.end = mid;
     }
     core_.offer(&w, rest);
   }
-  run_node(w, node, last);  // may end the run and destroy *this: nothing may follow
+  run_node(w, node);  // may end the run and destroy *this: nothing may follow
 }
 
-void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
+void RunState::run_node(Worker& w, std::uint32_t node) {
   NodeState& ns = nodes_[node];
   if (cancelled()) {
-    finish(w, node, TaskStatus::kCancelled, owns_unit);
+    finish(w, node, TaskStatus::kCancelled);
     return;
   }
   if (gated_) {
-    if (!owns_unit) units_.fetch_add(1, std::memory_order_relaxed);  // parking needs one
     switch (admit(node)) {
       case Admission::kRun:
         break;
       case Admission::kParked:
         return;
       case Admission::kCancelled:
-        finish(w, node, TaskStatus::kCancelled, true);
+        finish(w, node, TaskStatus::kCancelled);
         return;
     }
-    owns_unit = true;
   }
 
   const NodeMeta* meta = plan_->meta(node);
@@ -198,6 +198,7 @@ void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
 
   if (meta == nullptr || meta->timeout <= Duration::zero()) {
     TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop_);
+    core_.share_next(w);
     ns.start = ticks();
     try {
       graph_.bodies[node](ctx, result);
@@ -206,6 +207,7 @@ void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
       status = TaskStatus::kFailed;
     }
     ns.end = ticks();
+    core_.reclaim_next(w);
   } else {
     // The attempt gets its own stop source, requested by the timer or by the run's.
     std::stop_source attempt_stop;
@@ -217,6 +219,7 @@ void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
           attempt_stop.request_stop();
         });
     TaskContext ctx(*this, node, attempt, w.index, core_.owner(), attempt_stop);
+    core_.share_next(w);
     ns.start = ticks();
     try {
       graph_.bodies[node](ctx, result);
@@ -225,6 +228,7 @@ void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
       status = TaskStatus::kFailed;
     }
     ns.end = ticks();
+    core_.reclaim_next(w);
     // cancel() returns after a callback that already started has finished.
     if (!core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
       status = TaskStatus::kTimedOut;
@@ -243,12 +247,11 @@ void RunState::run_node(Worker& w, std::uint32_t node, bool owns_unit) {
          ns.start, ns.end, w.index},
         error);
     if (meta != nullptr && attempt <= meta->retries && !cancelled()) {
-      if (!owns_unit) units_.fetch_add(1, std::memory_order_relaxed);  // the retry needs one
-      retry_later(w, node, attempt);
+      retry_later(w, node, attempt);  // the node keeps its unit while it waits
       return;
     }
   }
-  finish(w, node, status, owns_unit);
+  finish(w, node, status);
 }
 
 RunState::Admission RunState::admit(std::uint32_t node) {
@@ -336,7 +339,7 @@ void RunState::count_finished(const Worker& w, std::size_t n) noexcept {
   }
 }
 
-void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status, bool owns_unit) {
+void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
   // Successors made ready are collected first and published after the unit count covers
   // them, so the count cannot touch zero while work is still in flight.
   constexpr std::size_t kInline = 16;
@@ -358,7 +361,11 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status, bool own
       NodeState& succ = nodes_[s];
       if (status != TaskStatus::kSucceeded) {
         std::uint32_t none = 0;
-        succ.upstream.compare_exchange_strong(none, node + 1, std::memory_order_relaxed);
+        // Name the task that failed, not the skipped ones between it and this successor.
+        const std::uint32_t culprit = status == TaskStatus::kSkipped
+                                          ? nodes_[node].upstream.load(std::memory_order_relaxed)
+                                          : node + 1;
+        succ.upstream.compare_exchange_strong(none, culprit, std::memory_order_relaxed);
       }
       if (succ.join.fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
       if (succ.upstream.load(std::memory_order_relaxed) != 0 || cancelled()) {
@@ -376,7 +383,13 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status, bool own
   }
   count_finished(w, finalized);
 
-  const auto delta = static_cast<std::int64_t>(ready) - (owns_unit ? 1 : 0);
+  // The finishing node holds one unit. It goes to a borrowed range of this run waiting in the
+  // next slot, if any (lent by this node, or by one that finished on top of it), else back.
+  std::int64_t delta = static_cast<std::int64_t>(ready) - 1;
+  if (w.next.borrowed && w.next.target == this) {
+    w.next.borrowed = false;
+    ++delta;
+  }
   if (delta > 0) units_.fetch_add(delta, std::memory_order_relaxed);
   for (std::size_t i = 0; i < std::min(ready, kInline); ++i) {
     core_.offer(&w, node_item(ready_inline[i]));
@@ -494,7 +507,12 @@ Progress Run::progress() const {
   return checked(state_).progress();
 }
 
-const RunReport& Run::report() const {
+const RunReport& Run::report() const& {
+  wait();
+  return state_->report();
+}
+
+RunReport Run::report() && {
   wait();
   return state_->report();
 }

@@ -1,6 +1,7 @@
 #include "taskloom/runtime/task_graph.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "taskloom/core/error.hpp"
@@ -215,9 +216,19 @@ void TaskGraph::add_dependency(std::string_view task, std::string_view dependenc
 }
 
 std::optional<TaskHandle> TaskGraph::find(std::string_view id) {
-  auto it = data_->by_id.find(id);
-  if (it == data_->by_id.end()) return std::nullopt;
-  return TaskHandle(data_.get(), it->second);
+  if (auto it = data_->by_id.find(id); it != data_->by_id.end()) {
+    return TaskHandle(data_.get(), it->second);
+  }
+  // "#<index>", the id an anonymous task reports.
+  std::uint32_t index = 0;
+  if (id.size() > 1 && id[0] == '#') {
+    const char* end = id.data() + id.size();
+    auto [ptr, ec] = std::from_chars(id.data() + 1, end, index);
+    if (ec == std::errc{} && ptr == end && index < data_->size() && data_->meta_index(index) == 0) {
+      return TaskHandle(data_.get(), index);
+    }
+  }
+  return std::nullopt;
 }
 
 std::size_t TaskGraph::size() const noexcept {

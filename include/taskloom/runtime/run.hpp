@@ -80,8 +80,10 @@ class Run {
   void cancel();
   bool cancelled() const;
   Progress progress() const;
-  /// Waits, then returns the report (built once, then cached).
-  const RunReport& report() const;
+  /// Waits, then returns the report (built once, then cached in the run).
+  const RunReport& report() const&;
+  /// On a temporary (`executor.run(g).report()`), a copy that outlives the handle.
+  RunReport report() &&;
   /// The run's shared state.
   SharedState& shared() const;
 

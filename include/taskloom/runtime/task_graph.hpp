@@ -108,7 +108,7 @@ class TaskGraph {
   /// Adds a dependency by id: `task` runs after `dependency` (resolved at plan/run time).
   void add_dependency(std::string_view task, std::string_view dependency);
 
-  /// The handle of the task with this id, if any.
+  /// The handle of the task with this id (or "#<index>" for an anonymous task), if any.
   std::optional<TaskHandle> find(std::string_view id);
   std::size_t size() const noexcept;
   bool empty() const noexcept { return size() == 0; }

@@ -1,14 +1,22 @@
 // Internal: the executor's workers, their queues, stealing, sleeping and helping.
 //
 // Where ready work lives, best first:
-//   1. a worker's `next` slot: the successor (or source range) it will run next, untouched by
-//      any lock — a chain runs without a single queue operation;
+//   1. a thread's `next` slot: the successor (or rest of a source range) it runs next, touched
+//      by no lock, so a chain runs without a single queue operation. While the thread runs a
+//      task body the slot is shared: a thread that found nothing else for a whole spin may
+//      steal it with one CAS, so nothing waits behind a long task;
 //   2. each worker's ReadyQueue (a lock-guarded max-heap), which other workers steal from;
 //   3. the shared injection queue, for work that starts outside the pool.
-// Before running its `next`, a worker checks (lock-free) whether its own queue or the
+// Before running its `next`, a thread checks (lock-free) whether its own queue or the
 // injection queue holds something better; with one worker this gives exact priority order.
+//
+// Execution slots: at most N threads (N = workers) run at once. A thread from outside that
+// waits takes a slot and helps; a spinning worker that sees more than N active gives its slot
+// up and sleeps, waking every millisecond to take work nobody is taking (the helper may be
+// stuck in a long task).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -25,14 +33,20 @@ namespace taskloom::runtime::detail {
 class ExecutorCore;
 
 /// A thread taking part in execution: one of the pool's workers, or a thread helping while it
-/// waits (external; its queue pushes go to the injection queue).
+/// waits (external: its queue pushes go to the injection queue).
 struct Worker {
+  enum NextState : std::uint32_t { kPrivate, kShared, kStealing, kStolen };
+
   ExecutorCore* core = nullptr;
   unsigned index = 0;
   bool external = false;
-  Item next;         // the item this thread runs next; private to the thread
+  bool registered = true;  // visible to thieves (pool workers and claimed helper slots)
+  Item next;               // private to the thread while next_state is kPrivate
+  bool took_next = false;  // the last take() came from `next`, not a queue
+  std::atomic<std::uint32_t> next_state{kPrivate};
   ReadyQueue queue;  // unused by external threads
   std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+  std::atomic<bool> claimed{false};  // helper slots only
 };
 
 class ExecutorCore {
@@ -48,17 +62,28 @@ class ExecutorCore {
   /// The calling thread's Worker if it belongs to this executor, else null.
   Worker* this_worker() const noexcept;
 
-  /// Makes `item` runnable: into `w`'s next slot or queue when `w` is a pool worker of this
-  /// executor, into the injection queue otherwise. Wakes a sleeping worker if one may be
-  /// needed.
+  /// Makes `item` runnable: into `w`'s next slot (displacing a worse item to the queues) when
+  /// there is a `w`, into the injection queue otherwise.
   void offer(Worker* w, const Item& item);
-  /// Queues `item` where thieves can see it (never into a next slot).
+  /// Queues `item` where thieves can see it, waking a sleeping worker if one may be needed.
   void push(Worker* w, const Item& item);
+
+  /// Around a task body: share `w`'s next item with thieves, then take it back (or learn
+  /// that it was stolen).
+  void share_next(Worker& w);
+  void reclaim_next(Worker& w);
 
   /// True when `w`'s queue (the injection queue, for an external thread) holds anything.
   bool queued_work(const Worker& w) const noexcept {
     return (w.external ? injection_.top_key() : w.queue.top_key()) != 0;
   }
+  /// True when a worker is looking for work, or asleep with a slot free: a thread holding a
+  /// large source range then splits it.
+  bool hungry() const noexcept {
+    return spinning_.load(std::memory_order_relaxed) != 0 ||
+           active_.load(std::memory_order_relaxed) < worker_count();
+  }
+
   /// Wakes the threads sleeping in help_until() so they re-check what they wait for.
   void notify_helpers() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -72,37 +97,45 @@ class ExecutorCore {
   void retain() noexcept { outstanding_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept;
 
-  /// True when a worker is looking for work or asleep with a slot free: a worker holding a
-  /// large source range then splits it.
-  bool hungry() const noexcept {
-    return spinning_.load(std::memory_order_relaxed) != 0 ||
-           active_.load(std::memory_order_relaxed) < worker_count();
-  }
-
  private:
+  static constexpr std::size_t kHelperSlots = 4;
+
   void worker_main(Worker& w);
   void sleep_until_work(Worker& w);
+  bool sleep_displaced(Worker& w);
   void release_slot_of_helper();
+  Worker* claim_helper_slot() noexcept;
   bool take(Worker& w, Item& out);
   bool steal(Worker& w, Item& out);
+  bool steal_next(Worker& victim, Item& out);
+  /// Takes the shared next item of a thread in a task body: the last resort of a thread that
+  /// found nothing queued for a whole spin, so short bodies keep their next item.
+  bool steal_shared_next(Worker& w, Item& out);
+  bool shared_next_visible() const noexcept;
   bool work_visible() const noexcept;
   void execute(Worker& w, Item item);
   void flush_next(Worker& w);
+  void wake_worker() noexcept;
+  void wake_another_if_backlog() noexcept;
+  /// Gives a borrowed item its own work unit (it is leaving the slot of the thread that lent
+  /// it while that thread may still be running the lender).
+  static void materialize(Item& item) noexcept;
 
   Executor& owner_;
   ExecutorOptions options_;
   std::shared_ptr<Clock> clock_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::array<Worker, kHelperSlots> helpers_slots_;
   std::vector<std::thread> threads_;
   ReadyQueue injection_;
-  EventCount sleep_;    // idle workers
+  EventCount sleep_;    // idle and displaced workers
   EventCount helpers_;  // threads in help_until()
-  // Execution slots: `active_` counts awake workers plus helping threads and is kept at or
-  // below the worker count, except briefly while a displaced worker finishes its task.
+  // Execution slots: `active_` counts awake workers plus helping threads; a worker that finds
+  // it above the worker count gives its slot up.
   std::atomic<unsigned> active_{0};
   std::atomic<unsigned> spinning_{0};  // workers looking for work before sleeping
   std::atomic<bool> stopping_{false};
-  bool external_help_ = true;                // threads outside the pool help while waiting
+  bool external_help_ = true;
   std::atomic<std::uint32_t> quiescent_{0};  // set when outstanding_ drops to zero
   std::atomic<std::size_t> outstanding_{0};
   std::once_flag timers_once_;

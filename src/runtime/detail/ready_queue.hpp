@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -44,6 +45,9 @@ struct Item {
   void* target = nullptr;  // Job* or RunState*
   std::uint32_t begin = 0, end = 0;
   Kind kind = Kind::kJob;
+  /// A source range whose run counts no work unit for it yet: it lives in the next slot of
+  /// the worker running the element it was split from (see RunState).
+  bool borrowed = false;
 
   explicit operator bool() const noexcept { return key != 0; }
   static Item job(Job* j, Priority p) noexcept { return {make_key(p, 0), j, 0, 0, Kind::kJob}; }
@@ -116,6 +120,7 @@ class ReadyQueue {
 /// Sleep/wake for idle workers without lost wake-ups (an "event count"):
 ///   auto e = prepare_wait();  if (work is visible) cancel_wait(); else commit_wait(e);
 /// A producer publishes work, issues a seq_cst fence, then calls notify_*_after_fence().
+/// Built on the Linux futex directly, for the timed wait that std::atomic::wait lacks.
 class EventCount {
  public:
   std::uint32_t prepare_wait() noexcept {
@@ -123,26 +128,20 @@ class EventCount {
     return epoch_.load(std::memory_order_seq_cst);
   }
   void cancel_wait() noexcept { waiters_.fetch_sub(1, std::memory_order_relaxed); }
-  void commit_wait(std::uint32_t epoch) noexcept {
-    epoch_.wait(epoch, std::memory_order_seq_cst);
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  /// Sleeps until notified (or spuriously). With a timeout, false when it expired.
+  bool commit_wait(std::uint32_t epoch, std::chrono::nanoseconds timeout = {}) noexcept;
+
   /// Wakes one waiter. The caller has published its change and issued a seq_cst fence.
   void notify_one_after_fence() noexcept {
-    if (waiters_.load(std::memory_order_relaxed) != 0) {
-      epoch_.fetch_add(1, std::memory_order_seq_cst);
-      epoch_.notify_one();
-    }
+    if (waiters_.load(std::memory_order_relaxed) != 0) wake(1);
   }
   /// Wakes every waiter. The caller has published its change and issued a seq_cst fence.
   void notify_all_after_fence() noexcept {
-    if (waiters_.load(std::memory_order_relaxed) != 0) {
-      epoch_.fetch_add(1, std::memory_order_seq_cst);
-      epoch_.notify_all();
-    }
+    if (waiters_.load(std::memory_order_relaxed) != 0) wake(-1);
   }
 
  private:
+  void wake(int count) noexcept;
   std::atomic<std::uint32_t> epoch_{0};
   std::atomic<std::uint32_t> waiters_{0};
 };

@@ -60,6 +60,7 @@ class RunState : public std::enable_shared_from_this<RunState> {
   /// Runs (or finalises without running) what `item` names.
   void execute(Worker& w, const Item& item);
   void cancel();
+  void add_unit() noexcept { units_.fetch_add(1, std::memory_order_relaxed); }
 
   bool done() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
   const std::atomic<std::uint32_t>& done_flag() const noexcept { return done_; }
@@ -76,17 +77,19 @@ class RunState : public std::enable_shared_from_this<RunState> {
   enum class Admission { kRun, kParked, kCancelled };
 
   // Completion is tracked in work units rather than nodes, so that the common paths touch no
-  // shared counter: a queued node, a pending retry, a parked node and a source range each hold
-  // one unit; a node that readies k successors turns its unit into k. The run ends when the
-  // last unit is gone. `owns_unit` is false for a source whose range goes on without it.
-  void run_node(Worker& w, std::uint32_t node, bool owns_unit);
+  // shared counter: a queued or running node, a pending retry, a parked node and a published
+  // source range each hold one unit; a node that readies k successors turns its unit into k.
+  // The run ends when the last unit is gone. The rest of a range waiting in the next slot of
+  // the thread running its first element is `borrowed` (holds none): it gets one when it
+  // leaves that slot (ExecutorCore::materialize), or takes over the element's at its finish.
+  void run_node(Worker& w, std::uint32_t node);
   /// Waits a node for its wave (wave-synchronous) or for a slot (max_concurrency).
   Admission admit(std::uint32_t node);
   void release_slot(Worker& w);
   void wave_finished(Worker& w, std::uint32_t node);
   /// Sets the final status of `node`, readies or skips its successors, ends the run after the
   /// last node.
-  void finish(Worker& w, std::uint32_t node, TaskStatus status, bool owns_unit);
+  void finish(Worker& w, std::uint32_t node, TaskStatus status);
   void retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt);
   void count_finished(const Worker& w, std::size_t n) noexcept;
   void complete();
