@@ -88,8 +88,7 @@ ExecutorCore::~ExecutorCore() {
     help_until(quiescent_);
   }
   stopping_.store(true, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  sleep_.notify_all_after_fence();
+  sleep_.notify_all();
   for (std::thread& t : threads_) t.join();
   timers_.reset();
 }
@@ -105,7 +104,7 @@ Worker* ExecutorCore::this_worker() const noexcept {
 
 void ExecutorCore::release() noexcept {
   if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    quiescent_.store(1, std::memory_order_release);
+    quiescent_.store(1, std::memory_order_seq_cst);
     notify_helpers();
   }
 }
@@ -138,25 +137,25 @@ void ExecutorCore::push(Worker* w, const Item& item) {
     injection_.push(published);
   }
   wake_worker();
-  helpers_.notify_all_after_fence();
+  helpers_.notify_all();
 }
 
 void ExecutorCore::wake_worker() noexcept {
   // A spinning worker will find new work by itself; otherwise wake a sleeper, if the slot
-  // budget lets one run.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (spinning_.load(std::memory_order_relaxed) == 0 &&
-      active_.load(std::memory_order_relaxed) < worker_count()) {
-    sleep_.notify_one_after_fence();
+  // budget lets one run. (The caller published with a seq_cst store; these loads are seq_cst
+  // too, so a worker going to sleep either is seen here or sees the work.)
+  if (spinning_.load(std::memory_order_seq_cst) == 0 &&
+      active_.load(std::memory_order_seq_cst) < worker_count()) {
+    sleep_.notify_one();
   }
 }
 
 void ExecutorCore::wake_another_if_backlog() noexcept {
   // Pushes made while a worker was spinning woke nobody; whoever takes such work passes the
   // wake-up on while more is waiting, so a burst reaches every sleeping worker.
-  if (spinning_.load(std::memory_order_relaxed) == 0 &&
-      active_.load(std::memory_order_relaxed) < worker_count() && work_visible()) {
-    sleep_.notify_one_after_fence();
+  if (spinning_.load(std::memory_order_seq_cst) == 0 &&
+      active_.load(std::memory_order_seq_cst) < worker_count() && work_visible()) {
+    sleep_.notify_one();
   }
 }
 
@@ -170,7 +169,7 @@ void ExecutorCore::share_next(Worker& w) {
     flush_next(w);  // nobody could steal it from this thread's stack
     return;
   }
-  w.next_state.store(Worker::kShared, std::memory_order_release);
+  w.next_state.store(Worker::kShared, std::memory_order_seq_cst);
   wake_worker();
 }
 
@@ -249,21 +248,19 @@ bool ExecutorCore::steal_shared_next(Worker& w, Item& out) {
 }
 
 bool ExecutorCore::shared_next_visible() const noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (const auto& w : workers_) {
-    if (w->next_state.load(std::memory_order_relaxed) == Worker::kShared) return true;
+    if (w->next_state.load(std::memory_order_seq_cst) == Worker::kShared) return true;
   }
   for (const Worker& h : helpers_slots_) {
-    if (h.next_state.load(std::memory_order_relaxed) == Worker::kShared) return true;
+    if (h.next_state.load(std::memory_order_seq_cst) == Worker::kShared) return true;
   }
   return false;
 }
 
 bool ExecutorCore::work_visible() const noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (injection_.top_key() != 0) return true;
+  if (injection_.top_key_seq_cst() != 0) return true;
   for (const auto& w : workers_) {
-    if (w->queue.top_key() != 0) return true;
+    if (w->queue.top_key_seq_cst() != 0) return true;
   }
   return false;
 }
@@ -306,7 +303,7 @@ void ExecutorCore::worker_main(Worker& w) {
         if (!backoff(i, spin_until)) break;
       }
       if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found) {
-        sleep_.notify_one_after_fence();
+        sleep_.notify_one();
       }
       // Nothing queued for a whole spin: work held by a thread in a long task body is next.
       if (!found && steal_shared_next(w, item)) {
@@ -430,7 +427,7 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
 
 void ExecutorCore::release_slot_of_helper() {
   active_.fetch_sub(1, std::memory_order_seq_cst);
-  if (work_visible()) sleep_.notify_one_after_fence();
+  if (work_visible()) sleep_.notify_one();
 }
 
 void schedule(Executor& executor, Job* job, Priority priority) {
@@ -445,7 +442,7 @@ void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {
 }
 
 void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept {
-  done.store(1, std::memory_order_release);
+  done.store(1, std::memory_order_seq_cst);  // seq_cst: see EventCount
   executor.core().notify_helpers();
 }
 

@@ -85,10 +85,7 @@ class ExecutorCore {
   }
 
   /// Wakes the threads sleeping in help_until() so they re-check what they wait for.
-  void notify_helpers() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    helpers_.notify_all_after_fence();
-  }
+  void notify_helpers() noexcept { helpers_.notify_all(); }
 
   /// Runs ready work on the calling thread until `done` is non-zero.
   void help_until(const std::atomic<std::uint32_t>& done);

@@ -92,6 +92,8 @@ class ReadyQueue {
     return lock.owns_lock() && pop_locked(out, 1);
   }
   Key top_key() const noexcept { return top_key_.load(std::memory_order_relaxed); }
+  /// For the check before sleeping, ordered against push()'s seq_cst store.
+  Key top_key_seq_cst() const noexcept { return top_key_.load(std::memory_order_seq_cst); }
   /// Takes every item out (for cancellation and shutdown).
   std::vector<Item> drain() {
     std::lock_guard lock(lock_);
@@ -119,7 +121,10 @@ class ReadyQueue {
 
 /// Sleep/wake for idle workers without lost wake-ups (an "event count"):
 ///   auto e = prepare_wait();  if (work is visible) cancel_wait(); else commit_wait(e);
-/// A producer publishes work, issues a seq_cst fence, then calls notify_*_after_fence().
+/// A producer publishes work with a seq_cst store, then calls notify_one()/notify_all(); a
+/// waiter re-checks with seq_cst loads after prepare_wait(). Every step being seq_cst, either
+/// the producer sees the waiter or the waiter sees the work (no fences: ThreadSanitizer does
+/// not model them).
 /// Built on the Linux futex directly, for the timed wait that std::atomic::wait lacks.
 class EventCount {
  public:
@@ -131,13 +136,13 @@ class EventCount {
   /// Sleeps until notified (or spuriously). With a timeout, false when it expired.
   bool commit_wait(std::uint32_t epoch, std::chrono::nanoseconds timeout = {}) noexcept;
 
-  /// Wakes one waiter. The caller has published its change and issued a seq_cst fence.
-  void notify_one_after_fence() noexcept {
-    if (waiters_.load(std::memory_order_relaxed) != 0) wake(1);
+  /// Wakes one waiter, if any, after the caller published its change with a seq_cst store.
+  void notify_one() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(1);
   }
-  /// Wakes every waiter. The caller has published its change and issued a seq_cst fence.
-  void notify_all_after_fence() noexcept {
-    if (waiters_.load(std::memory_order_relaxed) != 0) wake(-1);
+  /// Wakes every waiter, if any, after the caller published its change with a seq_cst store.
+  void notify_all() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(-1);
   }
 
  private:
