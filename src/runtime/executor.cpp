@@ -164,6 +164,7 @@ void ExecutorCore::flush_next(Worker& w) {
 }
 
 void ExecutorCore::share_next(Worker& w) {
+  if (w.external) w.body_token.store(++w.bodies, std::memory_order_relaxed);
   if (!w.next) return;
   if (!w.registered) {
     flush_next(w);  // nobody could steal it from this thread's stack
@@ -174,6 +175,7 @@ void ExecutorCore::share_next(Worker& w) {
 }
 
 void ExecutorCore::reclaim_next(Worker& w) {
+  if (w.external) w.body_token.store(0, std::memory_order_relaxed);
   if (w.next_state.load(std::memory_order_relaxed) == Worker::kPrivate) return;
   std::uint32_t shared = Worker::kShared;
   if (w.next_state.compare_exchange_strong(shared, Worker::kPrivate, std::memory_order_acquire)) {
@@ -280,11 +282,13 @@ void ExecutorCore::worker_main(Worker& w) {
   tl_worker = &w;
   const unsigned slots = worker_count();
   const auto spin = options_.spin_before_sleep;
-  bool overriding = false;  // taking work nobody took, although displaced
+  bool overriding = false;  // working although displaced, because a helper is stuck
+  std::vector<std::uint64_t> seen_tokens(kHelperSlots, 0);
   Item item;
   for (;;) {
     if (!overriding && active_.load(std::memory_order_relaxed) > slots) {
-      overriding = sleep_displaced(w);  // a thread that waits has taken this worker's slot
+      // A thread that waits has taken this worker's slot.
+      overriding = sleep_displaced(w, seen_tokens);
     } else if (take(w, item) || steal(w, item) || (overriding && steal_shared_next(w, item))) {
       if (!w.took_next) wake_another_if_backlog();
       execute(w, item);
@@ -332,7 +336,17 @@ void ExecutorCore::sleep_until_work(Worker& w) {
   active_.fetch_add(1, std::memory_order_seq_cst);
 }
 
-bool ExecutorCore::sleep_displaced(Worker& w) {
+bool ExecutorCore::helper_stuck(std::vector<std::uint64_t>& seen_tokens) const noexcept {
+  bool stuck = false;
+  for (std::size_t i = 0; i < kHelperSlots; ++i) {
+    const std::uint64_t token = helpers_slots_[i].body_token.load(std::memory_order_relaxed);
+    stuck = stuck || (token != 0 && token == seen_tokens[i]);
+    seen_tokens[i] = token;
+  }
+  return stuck;
+}
+
+bool ExecutorCore::sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens) {
   flush_next(w);
   const unsigned slots = worker_count();
   active_.fetch_sub(1, std::memory_order_seq_cst);
@@ -345,8 +359,8 @@ bool ExecutorCore::sleep_displaced(Worker& w) {
     expired = !sleep_.commit_wait(epoch, std::chrono::milliseconds(1));
   }
   active_.fetch_add(1, std::memory_order_seq_cst);
-  // Work left visible for a whole millisecond is work the slot holder is not taking.
-  return expired && (work_visible() || shared_next_visible());
+  // A helper in the same body as a millisecond ago is not taking work: take it up.
+  return expired && helper_stuck(seen_tokens) && (work_visible() || shared_next_visible());
 }
 
 Worker* ExecutorCore::claim_helper_slot() noexcept {

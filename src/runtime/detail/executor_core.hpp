@@ -12,8 +12,8 @@
 //
 // Execution slots: at most N threads (N = workers) run at once. A thread from outside that
 // waits takes a slot and helps; a spinning worker that sees more than N active gives its slot
-// up and sleeps, waking every millisecond to take work nobody is taking (the helper may be
-// stuck in a long task).
+// up and sleeps, looking every millisecond whether a helper is stuck in one task body for
+// that long: then it takes up work again, so a long task never stalls the pool.
 #pragma once
 
 #include <array>
@@ -47,6 +47,10 @@ struct Worker {
   ReadyQueue queue;  // unused by external threads
   std::uint64_t rng = 0x9E3779B97F4A7C15ull;
   std::atomic<bool> claimed{false};  // helper slots only
+  // Helper slots only: non-zero while a task body runs, different for each body, so that a
+  // displaced worker can tell a helper stuck in one long body from one that keeps working.
+  std::atomic<std::uint64_t> body_token{0};
+  std::uint64_t bodies = 0;
 };
 
 class ExecutorCore {
@@ -99,7 +103,8 @@ class ExecutorCore {
 
   void worker_main(Worker& w);
   void sleep_until_work(Worker& w);
-  bool sleep_displaced(Worker& w);
+  bool sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens);
+  bool helper_stuck(std::vector<std::uint64_t>& seen_tokens) const noexcept;
   void release_slot_of_helper();
   Worker* claim_helper_slot() noexcept;
   bool take(Worker& w, Item& out);
