@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "taskloom/core/priority.hpp"
@@ -71,15 +72,18 @@ class SpinLock {
   std::atomic<bool> locked_{false};
 };
 
-/// A max-heap of items by key. top_key() is readable without the lock so that a worker can
-/// compare its own best candidate with what is queued without taking it.
+/// Ready items by key, best first. Ready work comes in few distinct keys with many items each
+/// (a graph level shares one upward rank, a stream of jobs one priority), so the queue is a
+/// max-heap of key buckets, each a FIFO: pushing or popping an existing key is O(1), and items
+/// of equal key leave in the order they came, so none of them starves. top_key() is readable
+/// without the lock so that a thread can compare its own next item with what is queued.
 class ReadyQueue {
  public:
   void push(const Item& item) {
     std::lock_guard lock(lock_);
-    heap_.push_back(item);
-    std::push_heap(heap_.begin(), heap_.end(), less);
-    top_key_.store(heap_.front().key, std::memory_order_seq_cst);
+    Bucket& b = bucket_for(item.key);
+    b.items.push_back(item);
+    top_key_.store(buckets_[heap_.front()].key, std::memory_order_seq_cst);
   }
   /// Pops the best item if its key is at least `min_key`.
   bool pop(Item& out, Key min_key = 1) {
@@ -94,29 +98,65 @@ class ReadyQueue {
   Key top_key() const noexcept { return top_key_.load(std::memory_order_relaxed); }
   /// For the check before sleeping, ordered against push()'s seq_cst store.
   Key top_key_seq_cst() const noexcept { return top_key_.load(std::memory_order_seq_cst); }
-  /// Takes every item out (for cancellation and shutdown).
-  std::vector<Item> drain() {
-    std::lock_guard lock(lock_);
-    std::vector<Item> out;
-    out.swap(heap_);
-    top_key_.store(0, std::memory_order_relaxed);
-    return out;
-  }
 
  private:
-  static bool less(const Item& a, const Item& b) noexcept { return a.key < b.key; }
+  struct Bucket {
+    Key key = 0;
+    std::vector<Item> items;  // FIFO from `head`
+    std::size_t head = 0;
+  };
+
+  bool key_less(std::uint32_t a, std::uint32_t b) const noexcept {
+    return buckets_[a].key < buckets_[b].key;
+  }
+  Bucket& bucket_for(Key key) {
+    if (last_ < buckets_.size() && buckets_[last_].key == key) return buckets_[last_];
+    auto [it, added] = slot_of_.try_emplace(key, 0);
+    if (added) {
+      if (free_.empty()) {
+        free_.push_back(static_cast<std::uint32_t>(buckets_.size()));
+        buckets_.emplace_back();
+      }
+      it->second = free_.back();
+      free_.pop_back();
+      buckets_[it->second].key = key;
+      heap_.push_back(it->second);
+      std::push_heap(heap_.begin(), heap_.end(),
+                     [this](std::uint32_t a, std::uint32_t b) { return key_less(a, b); });
+    }
+    last_ = it->second;
+    return buckets_[last_];
+  }
   bool pop_locked(Item& out, Key min_key) {
-    if (heap_.empty() || heap_.front().key < min_key) return false;
-    std::pop_heap(heap_.begin(), heap_.end(), less);
-    out = heap_.back();
-    heap_.pop_back();
-    top_key_.store(heap_.empty() ? 0 : heap_.front().key, std::memory_order_relaxed);
+    if (heap_.empty() || buckets_[heap_.front()].key < min_key) return false;
+    const std::uint32_t slot = heap_.front();
+    Bucket& b = buckets_[slot];
+    out = b.items[b.head++];
+    if (b.head == b.items.size()) {  // empty: retire the bucket, keep its capacity
+      b.items.clear();
+      b.head = 0;
+      slot_of_.erase(b.key);
+      b.key = 0;
+      std::pop_heap(heap_.begin(), heap_.end(),
+                    [this](std::uint32_t x, std::uint32_t y) { return key_less(x, y); });
+      heap_.pop_back();
+      free_.push_back(slot);
+    } else if (b.head >= 64 && b.head * 2 >= b.items.size()) {
+      b.items.erase(b.items.begin(), b.items.begin() + static_cast<std::ptrdiff_t>(b.head));
+      b.head = 0;
+    }
+    top_key_.store(heap_.empty() ? 0 : buckets_[heap_.front()].key, std::memory_order_relaxed);
     return true;
   }
 
   SpinLock lock_;
-  std::vector<Item> heap_;       // guarded by lock_
-  std::atomic<Key> top_key_{0};  // written under lock_, read anywhere
+  // All guarded by lock_.
+  std::vector<Bucket> buckets_;                     // slots, reused once empty
+  std::vector<std::uint32_t> heap_;                 // non-empty slots, max-heap by key
+  std::vector<std::uint32_t> free_;                 // empty slots
+  std::unordered_map<Key, std::uint32_t> slot_of_;  // key -> slot of its bucket
+  std::size_t last_ = 0;                            // slot used last: the usual next key
+  std::atomic<Key> top_key_{0};                     // written under lock_, read anywhere
 };
 
 /// Sleep/wake for idle workers without lost wake-ups (an "event count"):
