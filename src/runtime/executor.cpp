@@ -59,6 +59,7 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
     auto w = std::make_unique<Worker>();
     w->core = this;
     w->index = i;
+    w->counter = i;
     w->rng += i * 0x2545F4914F6CDD1Dull;
     workers_.push_back(std::move(w));
   }
@@ -66,6 +67,7 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
     Worker& h = helpers_slots_[i];
     h.core = this;
     h.index = n;
+    h.counter = n + static_cast<unsigned>(i);
     h.external = true;
     h.rng += (n + i) * 0x2545F4914F6CDD1Dull;
   }
@@ -116,18 +118,6 @@ void ExecutorCore::materialize(Item& item) noexcept {
   }
 }
 
-void ExecutorCore::offer(Worker* w, const Item& item) {
-  if (w == nullptr) {
-    push(nullptr, item);
-  } else if (!w->next) {
-    w->next = item;
-  } else if (item.key > w->next.key) {
-    push(w, std::exchange(w->next, item));
-  } else {
-    push(w, item);
-  }
-}
-
 void ExecutorCore::push(Worker* w, const Item& item) {
   Item published = item;
   materialize(published);
@@ -163,9 +153,7 @@ void ExecutorCore::flush_next(Worker& w) {
   if (w.next) push(&w, std::exchange(w.next, Item{}));
 }
 
-void ExecutorCore::share_next(Worker& w) {
-  if (w.external) w.body_token.store(++w.bodies, std::memory_order_relaxed);
-  if (!w.next) return;
+void ExecutorCore::share_next_slow(Worker& w) {
   if (!w.registered) {
     flush_next(w);  // nobody could steal it from this thread's stack
     return;
@@ -174,9 +162,7 @@ void ExecutorCore::share_next(Worker& w) {
   wake_worker();
 }
 
-void ExecutorCore::reclaim_next(Worker& w) {
-  if (w.external) w.body_token.store(0, std::memory_order_relaxed);
-  if (w.next_state.load(std::memory_order_relaxed) == Worker::kPrivate) return;
+void ExecutorCore::reclaim_next_slow(Worker& w) {
   std::uint32_t shared = Worker::kShared;
   if (w.next_state.compare_exchange_strong(shared, Worker::kPrivate, std::memory_order_acquire)) {
     return;
@@ -386,13 +372,17 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     if (w == nullptr) {  // more helping threads than slots: help without a stealable slot
       unregistered.core = this;
       unregistered.index = worker_count();
+      unregistered.counter = counter_slots() - 1;
       unregistered.external = true;
       unregistered.registered = false;
       w = &unregistered;
     }
   } else {
     unregistered.core = this;
+    unregistered.index = worker_count();
+    unregistered.counter = counter_slots() - 1;
     unregistered.external = true;
+    unregistered.registered = false;
     w = &unregistered;
   }
   WorkerScope scope(w);

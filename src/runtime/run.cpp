@@ -129,7 +129,7 @@ RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const C
 RunState::~RunState() = default;
 
 void RunState::start(Worker* caller) {
-  finished_ = std::make_unique<PaddedCounter[]>(core_.worker_count() + 1);
+  finished_ = std::make_unique<PaddedCounter[]>(core_.counter_slots());
   start_ticks_ = ticks();
   start_ns_ = steady_ns();
   self_ = shared_from_this();
@@ -331,11 +331,11 @@ void RunState::retry_later(Worker& w, std::uint32_t node, unsigned failed_attemp
 }
 
 void RunState::count_finished(const Worker& w, std::size_t n) noexcept {
-  std::atomic<std::size_t>& c = finished_[w.external ? core_.worker_count() : w.index].value;
-  if (w.external) {
-    c.fetch_add(n, std::memory_order_relaxed);
-  } else {
+  std::atomic<std::size_t>& c = finished_[w.counter].value;
+  if (w.registered) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // one writer
+  } else {
+    c.fetch_add(n, std::memory_order_relaxed);  // shared by unregistered helping threads
   }
 }
 
@@ -367,7 +367,12 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
                                           : node + 1;
         succ.upstream.compare_exchange_strong(none, culprit, std::memory_order_relaxed);
       }
-      if (succ.join.fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+      // Counters only fall, so reading 1 means every other dependency is done: no RMW needed
+      // (the common case: a chain link, the last input of a join).
+      if (succ.join.load(std::memory_order_acquire) != 1 &&
+          succ.join.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+        continue;
+      }
       if (succ.upstream.load(std::memory_order_relaxed) != 0 || cancelled()) {
         cascade.emplace_back(s, cancelled() ? TaskStatus::kCancelled : TaskStatus::kSkipped);
       } else if (ready < kInline) {
@@ -453,7 +458,7 @@ SharedState& RunState::shared() const {
 Progress RunState::progress() const noexcept {
   if (done()) return {total_, total_};
   std::size_t n = 0;
-  for (unsigned i = 0; i <= core_.worker_count(); ++i) {
+  for (unsigned i = 0; i < core_.counter_slots(); ++i) {
     n += finished_[i].value.load(std::memory_order_relaxed);
   }
   return {std::min(n, total_), total_};

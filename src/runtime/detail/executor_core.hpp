@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "taskloom/runtime/executor.hpp"
@@ -38,7 +39,8 @@ struct Worker {
   enum NextState : std::uint32_t { kPrivate, kShared, kStealing, kStolen };
 
   ExecutorCore* core = nullptr;
-  unsigned index = 0;
+  unsigned index = 0;    // reported as the task's worker; worker_count() for helping threads
+  unsigned counter = 0;  // this thread's slot in per-thread counters (see counter_slots())
   bool external = false;
   bool registered = true;  // visible to thieves (pool workers and claimed helper slots)
   Item next;               // private to the thread while next_state is kPrivate
@@ -55,11 +57,18 @@ struct Worker {
 
 class ExecutorCore {
  public:
+  static constexpr std::size_t kHelperSlots = 4;
+
   ExecutorCore(Executor& owner, ExecutorOptions options);
   ~ExecutorCore();
 
   Executor& owner() const noexcept { return owner_; }
   unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  /// Slots of per-thread counters: one per worker, per helper slot, and one shared by the
+  /// helping threads beyond those.
+  unsigned counter_slots() const noexcept {
+    return worker_count() + static_cast<unsigned>(kHelperSlots) + 1;
+  }
   const Clock& clock() const noexcept { return *clock_; }
   TimerService& timers();
 
@@ -68,14 +77,30 @@ class ExecutorCore {
 
   /// Makes `item` runnable: into `w`'s next slot (displacing a worse item to the queues) when
   /// there is a `w`, into the injection queue otherwise.
-  void offer(Worker* w, const Item& item);
+  void offer(Worker* w, const Item& item) {
+    if (w == nullptr) {
+      push(nullptr, item);
+    } else if (!w->next) {
+      w->next = item;
+    } else if (item.key > w->next.key) {
+      push(w, std::exchange(w->next, item));
+    } else {
+      push(w, item);
+    }
+  }
   /// Queues `item` where thieves can see it, waking a sleeping worker if one may be needed.
   void push(Worker* w, const Item& item);
 
   /// Around a task body: share `w`'s next item with thieves, then take it back (or learn
   /// that it was stolen).
-  void share_next(Worker& w);
-  void reclaim_next(Worker& w);
+  void share_next(Worker& w) {
+    if (w.external) w.body_token.store(++w.bodies, std::memory_order_relaxed);
+    if (w.next) share_next_slow(w);
+  }
+  void reclaim_next(Worker& w) {
+    if (w.external) w.body_token.store(0, std::memory_order_relaxed);
+    if (w.next_state.load(std::memory_order_relaxed) != Worker::kPrivate) reclaim_next_slow(w);
+  }
 
   /// True when `w`'s queue (the injection queue, for an external thread) holds anything.
   bool queued_work(const Worker& w) const noexcept {
@@ -99,8 +124,6 @@ class ExecutorCore {
   void release() noexcept;
 
  private:
-  static constexpr std::size_t kHelperSlots = 4;
-
   void worker_main(Worker& w);
   void sleep_until_work(Worker& w);
   bool sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens);
@@ -109,6 +132,8 @@ class ExecutorCore {
   Worker* claim_helper_slot() noexcept;
   bool take(Worker& w, Item& out);
   bool steal(Worker& w, Item& out);
+  void share_next_slow(Worker& w);
+  void reclaim_next_slow(Worker& w);
   bool steal_next(Worker& victim, Item& out);
   /// Takes the shared next item of a thread in a task body: the last resort of a thread that
   /// found nothing queued for a whole spin, so short bodies keep their next item.
