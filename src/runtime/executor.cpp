@@ -111,11 +111,9 @@ void ExecutorCore::release() noexcept {
   }
 }
 
-void ExecutorCore::materialize(Item& item) noexcept {
-  if (item.borrowed) {
-    static_cast<RunState*>(item.target)->add_unit();
-    item.borrowed = false;
-  }
+void ExecutorCore::materialize_borrowed(Item& item) noexcept {
+  static_cast<RunState*>(item.target)->add_unit();
+  item.borrowed = false;
 }
 
 void ExecutorCore::push(Worker* w, const Item& item) {

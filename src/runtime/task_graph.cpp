@@ -45,17 +45,15 @@ void GraphData::throw_unknown_task(std::string_view id, std::string_view where) 
                                                  : " — did you mean '" + suggestion + "'?"));
 }
 
-void GraphData::modified() {
+void GraphData::modified_slow() {
   if (runs->load(std::memory_order_acquire) != 0) {
     throw InvalidStateError(
         "the graph cannot change while a run of it is in flight — wait for the run (or cancel "
         "it) first");
   }
   // Building is single-threaded and no run is in flight, so nothing compiles concurrently.
-  if (compiled) {
-    std::lock_guard lock(compile_mutex);
-    compiled.reset();
-  }
+  std::lock_guard lock(compile_mutex);
+  compiled.reset();
 }
 
 std::shared_ptr<const Compiled> GraphData::compile() {

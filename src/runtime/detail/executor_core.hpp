@@ -146,7 +146,10 @@ class ExecutorCore {
   void wake_another_if_backlog() noexcept;
   /// Gives a borrowed item its own work unit (it is leaving the slot of the thread that lent
   /// it while that thread may still be running the lender).
-  static void materialize(Item& item) noexcept;
+  static void materialize(Item& item) noexcept {
+    if (item.borrowed) materialize_borrowed(item);
+  }
+  static void materialize_borrowed(Item& item) noexcept;
 
   Executor& owner_;
   ExecutorOptions options_;

@@ -65,7 +65,12 @@ struct GraphData {
   /// Validates and compiles (cached until the next change). Throws CycleError or
   /// UnknownDependencyError.
   std::shared_ptr<const Compiled> compile();
-  void modified();  // throws InvalidStateError while a run is in flight
+  /// Before any change: throws InvalidStateError while a run is in flight, drops the
+  /// compiled form. (A graph with a compiled form is the only one a run can be using.)
+  void modified() {
+    if (compiled) modified_slow();
+  }
+  void modified_slow();
   std::size_t size() const noexcept { return bodies.size(); }
   std::uint32_t meta_index(std::uint32_t node) const noexcept {
     return meta_of.empty() ? 0 : meta_of[node];
