@@ -320,7 +320,14 @@ void RunState::retry_later(Worker& w, std::uint32_t node, unsigned failed_attemp
     core_.push(&w, node_item(node));
     return;
   }
-  std::lock_guard lock(failures_mutex_);
+  std::unique_lock lock(failures_mutex_);
+  if (cancelled()) {
+    // cancel() set the flag before it took this lock to collect the pending retries, so it
+    // has collected them already: run the node now, to be finalised as cancelled.
+    lock.unlock();
+    core_.push(&w, node_item(node));
+    return;
+  }
   retry_timers_[node] = core_.timers().schedule(core_.clock().now() + delay, [this, node] {
     {
       std::lock_guard inner(failures_mutex_);
