@@ -360,28 +360,21 @@ Worker* ExecutorCore::claim_helper_slot() noexcept {
 
 void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   Worker* w = this_worker();
-  Worker unregistered;
   const bool inside = w != nullptr;
   const bool helps = inside || external_help_;
+  // A thread from outside without a helper slot (none free, or not helping): its next item
+  // cannot be stolen, so share_next() publishes it instead.
+  Worker unregistered;
+  unregistered.core = this;
+  unregistered.index = worker_count();
+  unregistered.counter = counter_slots() - 1;
+  unregistered.external = true;
+  unregistered.registered = false;
   if (inside) {
     reclaim_next(*w);  // the enclosing task body shared it; this loop uses the slot now
-  } else if (helps) {
-    w = claim_helper_slot();
-    if (w == nullptr) {  // more helping threads than slots: help without a stealable slot
-      unregistered.core = this;
-      unregistered.index = worker_count();
-      unregistered.counter = counter_slots() - 1;
-      unregistered.external = true;
-      unregistered.registered = false;
-      w = &unregistered;
-    }
   } else {
-    unregistered.core = this;
-    unregistered.index = worker_count();
-    unregistered.counter = counter_slots() - 1;
-    unregistered.external = true;
-    unregistered.registered = false;
-    w = &unregistered;
+    w = helps ? claim_helper_slot() : nullptr;
+    if (w == nullptr) w = &unregistered;
   }
   WorkerScope scope(w);
   // A pool worker already holds an execution slot. A thread from outside takes one while it

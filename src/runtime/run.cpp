@@ -24,11 +24,18 @@ std::string describe(const std::exception_ptr& e) {
   }
 }
 
+/// "1.5s", "250ms", "40us".
 std::string format_duration(Duration d) {
   using namespace std::chrono;
-  if (d >= seconds(1)) return std::to_string(duration<double>(d).count()) + "s";
-  if (d >= milliseconds(1)) return std::to_string(duration<double, std::milli>(d).count()) + "ms";
-  return std::to_string(duration<double, std::micro>(d).count()) + "us";
+  char text[32];
+  if (d >= seconds(1)) {
+    std::snprintf(text, sizeof text, "%gs", duration<double>(d).count());
+  } else if (d >= milliseconds(1)) {
+    std::snprintf(text, sizeof text, "%gms", duration<double, std::milli>(d).count());
+  } else {
+    std::snprintf(text, sizeof text, "%gus", duration<double, std::micro>(d).count());
+  }
+  return text;
 }
 
 Duration backoff_delay(const RetryBackoff& b, unsigned failed_attempt) {
