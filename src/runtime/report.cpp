@@ -256,7 +256,9 @@ RunReport RunState::build_report() {
     const graph::Analysis timed = graph::analyze(plan_->dag, measured);
     const graph::CriticalPath path = graph::critical_path(plan_->dag, timed);
     for (graph::NodeIndex v : path.nodes) {
-      if (!included(v) || measured[v] == 0.0) continue;
+      // Tasks that never ran weigh nothing but may tie onto the path's end; a task that ran
+      // stays even when it measured 0 ns (two tick reads can be one tick apart).
+      if (!included(v) || nodes_[v].attempts == 0) continue;
       r.critical_path.push_back(plan_->id(v));
       r.critical_path_time += Duration(static_cast<Duration::rep>(measured[v]));
     }

@@ -53,7 +53,8 @@ class TypeMismatchError : public Error {
   explicit TypeMismatchError(const std::string& message);
 };
 
-/// The dependency graph has a cycle; path() lists it closed, e.g. {"a", "b", "c", "a"}.
+/// The dependency graph has a cycle; path() lists it closed, each task running before the next
+/// one: {"a", "b", "c", "a"} means b is after a, c after b and a after c.
 class CycleError : public Error {
  public:
   explicit CycleError(std::vector<std::string> path);

@@ -3,7 +3,7 @@
 //   const runtime::RunReport& r = run.report();
 //   r.succeeded; r.failed; r.skipped;  r.speedup();   // sequential time / wall time
 //   r.task("parse").status;  r.task("parse").result_as<int>();
-//   r.task("encode").skipped_because;   // "render" when render did not succeed
+//   r.task("encode").skipped_because;   // "render" when render failed (even two hops up)
 //   std::cout << r.summary();  r.write_chrome_trace("run.json");
 // Times are measured on the steady clock, relative to the start of the run.
 #pragma once
@@ -35,11 +35,11 @@ struct TaskReport {
   std::any result;                     ///< the body's return value (empty for void bodies)
   std::string error;                   ///< message of the last failed attempt
   std::exception_ptr exception;        ///< what the last failed attempt threw, if it threw
-  std::string skipped_because;         ///< for kSkipped: the upstream task that did not succeed
+  std::string skipped_because;         ///< for kSkipped: the task whose failure caused it
   unsigned attempts = 0;               ///< attempts started
   std::vector<AttemptRecord> history;  ///< every attempt, in order
   Duration start{}, end{};             ///< first attempt's start, last attempt's end
-  unsigned worker = 0;                 ///< worker of the last attempt
+  unsigned worker = 0;                 ///< worker of the last attempt (see TaskContext::worker)
   unsigned wave = 0;
 
   Duration duration() const noexcept { return end - start; }

@@ -30,7 +30,7 @@ namespace taskloom::runtime {
 
 enum class FailurePolicy {
   kContinue,  ///< a failure skips only its dependents; independent branches go on (default)
-  kFailFast,  ///< the first failure cancels the rest of the run
+  kFailFast,  ///< the first final failure (retries used up) cancels the rest of the run
 };
 
 enum class ExecutionMode {
@@ -68,6 +68,7 @@ class RunState;
 
 class Run {
  public:
+  /// An empty handle: every member but valid() throws InvalidStateError.
   Run() = default;
   explicit Run(std::shared_ptr<detail::RunState> state);
 
@@ -76,7 +77,9 @@ class Run {
   bool done() const;
   /// Returns when done(); the calling thread helps run ready work meanwhile.
   void wait() const;
-  /// Stops starting tasks at once and requests stop on every running task. Idempotent.
+  /// Stops starting tasks at once (a thread that already took a task off a queue may still
+  /// start that one) and requests stop on every running task; pending retries end at once.
+  /// Idempotent; no effect on a run that has ended.
   void cancel();
   bool cancelled() const;
   Progress progress() const;

@@ -33,7 +33,8 @@ class TaskContext {
   std::string id() const;
   /// 1 for the first attempt, 2 for the first retry, ...
   unsigned attempt() const noexcept { return attempt_; }
-  /// Index of the worker running the task (or of the helping thread's slot).
+  /// Index of the worker running the task; Executor::worker_count() on a thread outside the
+  /// pool that runs it while waiting.
   unsigned worker() const noexcept { return worker_; }
 
   /// Fires when the run is cancelled or this attempt times out.

@@ -1,0 +1,256 @@
+// Stress tests for the runtime (executable runtime_stress_tests, labels concurrency;slow):
+// large random DAGs, cancellation storms, many concurrent runs of one graph, exception storms.
+// Sizes shrink under TSan/ASan (see runtime_test_support.hpp), so the suite also runs there.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
+#include "taskloom/runtime/executor.hpp"
+#include "taskloom/runtime/future.hpp"
+#include "taskloom/runtime/run.hpp"
+#include "taskloom/runtime/task_context.hpp"
+#include "taskloom/runtime/task_graph.hpp"
+
+namespace taskloom::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DepLists;
+using testing::scaled;
+
+class RuntimeStressTest : public testing::WorkerCountTest {};
+TASKLOOM_INSTANTIATE_WORKER_COUNTS(RuntimeStressTest);
+
+TEST_P(RuntimeStressTest, LargeRandomDagRunsEveryTaskAfterItsDependencies) {
+  const std::size_t n = scaled(100'000);
+  const DepLists deps = testing::random_dag(n, 4, /*seed=*/2024 + workers());
+  struct State {
+    explicit State(const DepLists& d) : deps(d), finished(d.size()), calls(d.size()) {}
+    const DepLists& deps;
+    std::vector<std::atomic<bool>> finished;
+    std::vector<std::atomic<int>> calls;
+    std::atomic<long> violations{0};
+  } s(deps);
+  TaskGraph g;
+  testing::build(g, deps, [&s](std::uint32_t i) {
+    return [&s, i] {
+      ++s.calls[i];
+      for (std::uint32_t d : s.deps[i]) {
+        if (!s.finished[d].load(std::memory_order_acquire)) ++s.violations;
+      }
+      s.finished[i].store(true, std::memory_order_release);
+    };
+  });
+  runtime::Run run = executor_.run(g);
+  const RunReport& report = run.report();
+  EXPECT_EQ(report.tasks.size(), n);
+  EXPECT_EQ(report.succeeded, n);
+  EXPECT_EQ(s.violations.load(), 0);
+  long not_once = 0;
+  for (auto& c : s.calls) not_once += c.load() != 1;
+  EXPECT_EQ(not_once, 0) << "every body runs exactly once";
+  EXPECT_EQ(run.progress().done, n);
+}
+
+TEST_P(RuntimeStressTest, CancellationStormLeavesEveryRunFullyReported) {
+  // Many runs of one graph in flight together, each cancelled at a random moment.
+  const DepLists deps = testing::layered(40, 50);  // 2000 tasks
+  const std::size_t runs = scaled(16, 4);
+  TaskGraph g;
+  testing::build(g, deps, [](std::uint32_t) {
+    return [](TaskContext& ctx) {
+      for (int k = 0; k < 20 && !ctx.stop_requested(); ++k) testing::spin_for(2us);
+    };
+  });
+  std::vector<runtime::Run> in_flight;
+  for (std::size_t r = 0; r < runs; ++r) in_flight.push_back(executor_.run(g));
+  std::thread canceller([&] {
+    std::mt19937 rng(static_cast<unsigned>(workers()));
+    std::vector<std::size_t> order(runs);
+    for (std::size_t i = 0; i < runs; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    std::uniform_int_distribution<int> delay_us(0, 3000);
+    for (std::size_t i : order) {
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));  // jitter only
+      in_flight[i].cancel();
+    }
+  });
+  canceller.join();
+  std::size_t cancelled_tasks = 0;
+  for (runtime::Run& run : in_flight) {
+    run.wait();
+    const RunReport& report = run.report();
+    ASSERT_EQ(report.tasks.size(), deps.size());
+    EXPECT_EQ(testing::total_of(report), deps.size());
+    EXPECT_EQ(run.progress().done, deps.size());
+    EXPECT_EQ(report.failed, 0u);
+    if (report.cancelled > 0) {
+      EXPECT_TRUE(run.cancelled());
+    }
+    std::size_t inconsistent = 0;
+    for (std::size_t i = 0; i < deps.size(); ++i) {
+      const TaskStatus st = report.tasks[i].status;
+      if (!is_final(st)) ++inconsistent;
+      if (st == TaskStatus::kSucceeded) {
+        for (std::uint32_t d : deps[i]) inconsistent += report.tasks[d].status != TaskStatus::kSucceeded;
+      }
+    }
+    EXPECT_EQ(inconsistent, 0u);
+    cancelled_tasks += report.cancelled;
+  }
+  EXPECT_GT(cancelled_tasks, 0u) << "every run ended before its cancel: the storm tested nothing";
+}
+
+TEST_P(RuntimeStressTest, ManyConcurrentRunsOfOneGraphComputeTheSameResults) {
+  // value(i) = 1 + sum of value(d) over deps, mod a prime — computed by the tasks from their
+  // dependencies' results, and offline here.
+  constexpr long kMod = 1'000'000'007;
+  const DepLists deps = testing::random_dag(scaled(2000), 3, /*seed=*/99);
+  std::vector<long> expected(deps.size());
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    long v = 1;
+    for (std::uint32_t d : deps[i]) v = (v + expected[d]) % kMod;
+    expected[i] = v;
+  }
+  std::vector<std::string> ids(deps.size());
+  TaskGraph g;
+  const std::vector<TaskHandle> handles = testing::build(g, deps, [&](std::uint32_t i) {
+    return [&deps, &ids, i](TaskContext& ctx) {
+      long v = 1;
+      for (std::uint32_t d : deps[i]) v = (v + ctx.result<long>(ids[d])) % kMod;
+      return v;
+    };
+  });
+  for (std::size_t i = 0; i < deps.size(); ++i) ids[i] = handles[i].id();
+
+  constexpr int kThreads = 4;
+  const int runs_per_thread = static_cast<int>(scaled(5, 5));
+  std::atomic<long> wrong{0}, not_ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int r = 0; r < runs_per_thread; ++r) {
+        const RunReport& report = executor_.run(g).report();
+        if (!report.ok()) ++not_ok;
+        for (std::size_t i = 0; i < deps.size() && i < report.tasks.size(); ++i) {
+          const long* v = std::any_cast<long>(&report.tasks[i].result);
+          if (!v || *v != expected[i]) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(not_ok.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_P(RuntimeStressTest, ExceptionStormFailsAndSkipsExactlyTheRightTasks) {
+  // Every 7th task throws; every 5th (that does not throw) fails once and succeeds on retry.
+  const DepLists deps = testing::random_dag(scaled(20'000), 3, /*seed=*/5);
+  auto throws = [](std::uint32_t i) { return i % 7 == 3; };
+  auto flaky = [](std::uint32_t i) { return i % 7 != 3 && i % 5 == 1; };
+  std::vector<TaskStatus> expected(deps.size());
+  for (std::uint32_t i = 0; i < deps.size(); ++i) {
+    bool deps_ok = true;
+    for (std::uint32_t d : deps[i]) deps_ok = deps_ok && expected[d] == TaskStatus::kSucceeded;
+    expected[i] = !deps_ok ? TaskStatus::kSkipped
+                           : throws(i) ? TaskStatus::kFailed : TaskStatus::kSucceeded;
+  }
+  TaskGraph g;
+  for (std::uint32_t i = 0; i < deps.size(); ++i) {
+    TaskHandle h = g.add("t" + std::to_string(i), [i, throws, flaky](TaskContext& ctx) {
+      if (throws(i)) throw std::runtime_error("storm " + std::to_string(i));
+      if (flaky(i) && ctx.attempt() == 1) throw std::logic_error("flaky");
+    }, {.retries = flaky(i) ? 1u : 0u});
+    for (std::uint32_t d : deps[i]) g.add_dependency(h.id(), "t" + std::to_string(d));
+  }
+  const RunReport& report =
+      executor_.run(g, {.backoff = {.initial = Duration::zero(), .jitter = 0.0}}).report();
+  ASSERT_EQ(report.tasks.size(), deps.size());
+  std::size_t wrong_status = 0, bad_skip_reason = 0, bad_attempts = 0;
+  std::size_t failed = 0, skipped = 0;
+  for (std::uint32_t i = 0; i < deps.size(); ++i) {
+    const TaskReport& t = report.tasks[i];
+    wrong_status += t.status != expected[i];
+    failed += expected[i] == TaskStatus::kFailed;
+    skipped += expected[i] == TaskStatus::kSkipped;
+    if (t.status == TaskStatus::kSkipped) {
+      // Names a task that did not succeed.
+      const std::string& why = t.skipped_because;
+      bad_skip_reason += why.size() < 2 || why[0] != 't' ||
+                         report.tasks[std::stoul(why.substr(1))].status == TaskStatus::kSucceeded;
+    }
+    if (expected[i] == TaskStatus::kSucceeded) bad_attempts += t.attempts != (flaky(i) ? 2u : 1u);
+  }
+  EXPECT_EQ(wrong_status, 0u);
+  EXPECT_EQ(bad_skip_reason, 0u);
+  EXPECT_EQ(bad_attempts, 0u);
+  EXPECT_EQ(report.failed, failed);
+  EXPECT_EQ(report.skipped, skipped);
+  EXPECT_EQ(testing::total_of(report), deps.size());
+}
+
+TEST_P(RuntimeStressTest, SubmitStormFromManyThreadsWithExceptions) {
+  constexpr int kThreads = 8;
+  const int per_thread = static_cast<int>(scaled(20'000));
+  std::atomic<long> values{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<Future<int>> futures;
+      futures.reserve(per_thread);
+      for (int i = 0; i < per_thread; ++i) {
+        futures.push_back(executor_.submit([i]() -> int {
+          if (i % 10 == 0) throw std::runtime_error("x");
+          return 1;
+        }, i % 3 == 0 ? Priority::kHigh : Priority::kNormal));
+      }
+      for (auto& f : futures) {
+        try {
+          values += f.get();
+        } catch (const std::runtime_error&) {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const long throwing = kThreads * ((per_thread + 9) / 10);
+  EXPECT_EQ(errors.load(), throwing);
+  EXPECT_EQ(values.load(), static_cast<long>(kThreads) * per_thread - throwing);
+}
+
+TEST_P(RuntimeStressTest, SpawnTreeFromManyTasks) {
+  // Every task of a wide graph spawns children that spawn grandchildren, all waited on.
+  std::atomic<long> leaves{0};
+  TaskGraph g;
+  const int width = static_cast<int>(scaled(64, 4));
+  for (int i = 0; i < width; ++i) {
+    g.add([&](TaskContext& ctx) {
+      std::vector<Future<void>> children;
+      for (int c = 0; c < 8; ++c) {
+        children.push_back(ctx.spawn([&leaves, &executor = ctx.executor()] {
+          std::vector<Future<void>> grandchildren;
+          for (int k = 0; k < 8; ++k) grandchildren.push_back(executor.submit([&leaves] { ++leaves; }));
+          for (auto& f : grandchildren) f.get();
+        }));
+      }
+      for (auto& f : children) f.get();
+    });
+  }
+  EXPECT_TRUE(executor_.run(g).report().ok());
+  EXPECT_EQ(leaves.load(), static_cast<long>(width) * 64);
+}
+
+}  // namespace
+}  // namespace taskloom::runtime
