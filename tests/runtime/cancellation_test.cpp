@@ -10,13 +10,14 @@
 #include <stop_token>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/core/clock.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
@@ -89,8 +90,8 @@ TEST_P(CancellationTest, CancelMidRunEndsEveryTaskInAFinalState) {
   for (std::size_t i = 0; i < deps.size(); ++i) {
     const TaskReport& t = report.tasks[i];
     EXPECT_LE(s.calls[i].load(), 1) << t.id << " started twice";
-    EXPECT_THAT(t.status, AnyOf(TaskStatus::kSucceeded, TaskStatus::kCancelled,
-                                TaskStatus::kSkipped))
+    EXPECT_THAT(t.status,
+                AnyOf(TaskStatus::kSucceeded, TaskStatus::kCancelled, TaskStatus::kSkipped))
         << t.id;
     if (s.blocked[i]) {
       // It returned after the run was cancelled: it ends cancelled, whatever it returned.
@@ -170,10 +171,12 @@ TEST_P(CancellationTest, TasksThatEndedBeforeTheCancelKeepTheirOutcome) {
   Signal started;
   TaskGraph g;
   g.add("done_early", [] { return 1; });
-  g.add("blocker", [&](TaskContext& ctx) {
-    started.notify();
-    (void)eventually([&] { return ctx.stop_requested(); });
-  }, {.after = {"done_early"}});
+  g.add("blocker",
+        [&](TaskContext& ctx) {
+          started.notify();
+          (void)eventually([&] { return ctx.stop_requested(); });
+        },
+        {.after = {"done_early"}});
   g.add("never", [] {}, {.after = {"blocker"}});
   runtime::Run run = executor_.run(g);
   ASSERT_TRUE(started.wait());
@@ -211,17 +214,20 @@ TEST_P(CancellationTest, CancelDoesNotWaitForAPendingRetry) {
   Executor executor(options);
   std::atomic<int> attempts{0};
   TaskGraph g;
-  g.add("flaky", [&] {
-    ++attempts;
-    throw std::runtime_error("fails");
-  }, {.retries = 3});
+  g.add("flaky",
+        [&] {
+          ++attempts;
+          throw std::runtime_error("fails");
+        },
+        {.retries = 3});
   struct AdvanceOnExit {
     ManualClock& clock;
     ~AdvanceOnExit() { clock.advance(std::chrono::hours(100)); }
   } unblock_teardown{*clock};  // destroyed before g, whose destructor waits for the run
-  runtime::Run run = executor.run(
-      g, {.backoff = {.initial = std::chrono::hours(1), .multiplier = 2.0,
-                      .max = std::chrono::hours(1), .jitter = 0.0}});
+  runtime::Run run = executor.run(g, {.backoff = {.initial = std::chrono::hours(1),
+                                                  .multiplier = 2.0,
+                                                  .max = std::chrono::hours(1),
+                                                  .jitter = 0.0}});
   ASSERT_TRUE(eventually([&] { return attempts.load() == 1; }));
   run.cancel();
   ASSERT_TRUE(eventually([&] { return run.done(); })) << "cancel waited for the backoff";

@@ -1,5 +1,7 @@
 // Contract tests for Executor (executor.hpp) and Future (future.hpp): submit, futures, worker
 // identity, dynamic tasking (spawn, nested runs), helping waits, idle sleep and destruction.
+#include "taskloom/runtime/executor.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -12,14 +14,14 @@
 #include <thread>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/core/error.hpp"
-#include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/future.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
@@ -167,8 +169,8 @@ TEST_P(ExecutorTest, ThisWorkerIsMinusOneOutsideAndAnIndexInside) {
   Executor other(1);
   std::vector<Future<std::pair<int, int>>> futures;
   for (int i = 0; i < 50; ++i) {
-    futures.push_back(
-        executor_.submit([&] { return std::make_pair(executor_.this_worker(), other.this_worker()); }));
+    futures.push_back(executor_.submit(
+        [&] { return std::make_pair(executor_.this_worker(), other.this_worker()); }));
   }
   for (auto& f : futures) {
     ASSERT_TRUE(ready_without_helping(f));
@@ -313,7 +315,8 @@ TEST_P(ExecutorTest, RecursiveSpawnComputesFibonacci) {
   constexpr int kDepth = 15;  // fib(15) = 610, about a thousand nested submits
   TaskGraph g;
   g.add("fib", [](TaskContext& ctx) {
-    Future<int> top = ctx.spawn([&executor = ctx.executor()] { return fibonacci(executor, kDepth); });
+    Future<int> top =
+        ctx.spawn([&executor = ctx.executor()] { return fibonacci(executor, kDepth); });
     return top.get();
   });
   runtime::Run run = executor_.run(g);

@@ -12,14 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
@@ -177,11 +178,9 @@ TEST_P(FailureTest, FailFastCancelsTheRestOfTheRun) {
   g.add("a", [] { throw std::runtime_error("fatal"); }, {.priority = Priority::kHighest});
   g.add("b", [&] { ++chain_bodies; }, {.after = {"a"}});
   g.add("c", [&] { ++chain_bodies; }, {.after = {"b"}});
-  g.add("slow", [](TaskContext& ctx) {
-    return eventually([&] { return ctx.stop_requested(); }, 20s);
-  });
-  const RunReport& report =
-      executor_.run(g, {.failure_policy = FailurePolicy::kFailFast}).report();
+  g.add("slow",
+        [](TaskContext& ctx) { return eventually([&] { return ctx.stop_requested(); }, 20s); });
+  const RunReport& report = executor_.run(g, {.failure_policy = FailurePolicy::kFailFast}).report();
   EXPECT_EQ(report.task("a").status, TaskStatus::kFailed);
   for (const char* id : {"b", "c"}) {
     EXPECT_THAT(report.task(id).status,
@@ -208,8 +207,8 @@ TEST(FailFast, WithOneWorkerNothingStartsAfterTheFailure) {
     g.add("other" + std::to_string(i), [&] { ++others; },
           {.after = {"gate"}, .priority = Priority::kLow});
   }
-  runtime::Run run = executor.run(
-      g, {.max_concurrency = 1, .failure_policy = FailurePolicy::kFailFast});
+  runtime::Run run =
+      executor.run(g, {.max_concurrency = 1, .failure_policy = FailurePolicy::kFailFast});
   ASSERT_TRUE(testing::finishes_without_helping(run));
   const RunReport& report = run.report();
   EXPECT_EQ(others.load(), 0);
@@ -235,9 +234,9 @@ TEST_P(FailureTest, TimeoutFiresOnTheRealClock) {
   // the outcome is asserted, never how long it took.
   std::atomic<bool> saw_stop{false};
   TaskGraph g;
-  g.add("stuck", [&](TaskContext& ctx) {
-    saw_stop = eventually([&] { return ctx.stop_requested(); });
-  }, {.timeout = 20ms});
+  g.add("stuck",
+        [&](TaskContext& ctx) { saw_stop = eventually([&] { return ctx.stop_requested(); }); },
+        {.timeout = 20ms});
   const RunReport report = executor_.run(g).report();  // a copy: the Run is a temporary
   const TaskReport& t = report.task("stuck");
   EXPECT_TRUE(saw_stop.load());
@@ -249,11 +248,13 @@ TEST_P(FailureTest, TimeoutFiresOnTheRealClock) {
 TEST_P(FailureTest, TaskFailingTwiceThenSucceedingWithTwoRetriesSucceeds) {
   std::vector<unsigned> seen;  // written only by the task's attempts, which never overlap
   TaskGraph g;
-  g.add("flaky", [&](TaskContext& ctx) {
-    seen.push_back(ctx.attempt());
-    if (ctx.attempt() < 3) throw std::runtime_error("try " + std::to_string(ctx.attempt()));
-    return 7;
-  }, {.retries = 2});
+  g.add("flaky",
+        [&](TaskContext& ctx) {
+          seen.push_back(ctx.attempt());
+          if (ctx.attempt() < 3) throw std::runtime_error("try " + std::to_string(ctx.attempt()));
+          return 7;
+        },
+        {.retries = 2});
   const RunReport& report = executor_.run(g, {.backoff = kQuickBackoff}).report();
   const TaskReport& t = report.task("flaky");
   EXPECT_EQ(t.status, TaskStatus::kSucceeded);
@@ -277,10 +278,12 @@ TEST_P(FailureTest, TaskFailingTwiceThenSucceedingWithTwoRetriesSucceeds) {
 TEST_P(FailureTest, ExhaustedRetriesFailWithEveryAttemptRecorded) {
   std::atomic<int> calls{0};
   TaskGraph g;
-  g.add("doomed", [&](TaskContext& ctx) {
-    ++calls;
-    throw std::runtime_error("attempt " + std::to_string(ctx.attempt()));
-  }, {.retries = 2});
+  g.add("doomed",
+        [&](TaskContext& ctx) {
+          ++calls;
+          throw std::runtime_error("attempt " + std::to_string(ctx.attempt()));
+        },
+        {.retries = 2});
   g.add("after", [] {}, {.after = {"doomed"}});
   const RunReport& report = executor_.run(g, {.backoff = kQuickBackoff}).report();
   const TaskReport& t = report.task("doomed");
@@ -300,13 +303,22 @@ TEST_P(FailureTest, ExhaustedRetriesFailWithEveryAttemptRecorded) {
 TEST_P(FailureTest, RetryReRunsOnlyTheFailedTask) {
   std::atomic<int> a_calls{0}, b_calls{0}, c_calls{0}, d_calls{0};
   TaskGraph g;
-  g.add("a", [&] { ++a_calls; return 10; });
-  g.add("b", [&](TaskContext& ctx) {
-    ++b_calls;
-    if (ctx.attempt() == 1) throw std::runtime_error("transient");
-    return ctx.result<int>("a") + 1;
-  }, {.after = {"a"}, .retries = 1});
-  g.add("c", [&](TaskContext& ctx) { ++c_calls; return ctx.result<int>("b") + 1; },
+  g.add("a", [&] {
+    ++a_calls;
+    return 10;
+  });
+  g.add("b",
+        [&](TaskContext& ctx) {
+          ++b_calls;
+          if (ctx.attempt() == 1) throw std::runtime_error("transient");
+          return ctx.result<int>("a") + 1;
+        },
+        {.after = {"a"}, .retries = 1});
+  g.add("c",
+        [&](TaskContext& ctx) {
+          ++c_calls;
+          return ctx.result<int>("b") + 1;
+        },
         {.after = {"b"}});
   g.add("d", [&] { ++d_calls; });
   const RunReport& report = executor_.run(g, {.backoff = kQuickBackoff}).report();
@@ -325,11 +337,13 @@ TEST_P(FailureTest, RetryReRunsOnlyTheFailedTask) {
 TEST_P(ManualClockTest, RetryWaitsForExponentialBackoffOnTheInjectedClock) {
   std::atomic<unsigned> attempt{0};
   TaskGraph g;
-  g.add("flaky", [&](TaskContext& ctx) {
-    attempt = ctx.attempt();
-    if (ctx.attempt() < 3) throw std::runtime_error("not yet");
-    return ctx.attempt();
-  }, {.retries = 2});
+  g.add("flaky",
+        [&](TaskContext& ctx) {
+          attempt = ctx.attempt();
+          if (ctx.attempt() < 3) throw std::runtime_error("not yet");
+          return ctx.attempt();
+        },
+        {.retries = 2});
   const RetryBackoff backoff{.initial = 1s, .multiplier = 2.0, .max = 30s, .jitter = 0.0};
   runtime::Run run = executor_.run(g, {.backoff = backoff});
   auto attempts_above = [&](unsigned n) { return [&, n] { return attempt.load() > n; }; };
@@ -358,10 +372,12 @@ TEST_P(ManualClockTest, RetryWaitsForExponentialBackoffOnTheInjectedClock) {
 TEST_P(ManualClockTest, BackoffIsCappedByMax) {
   std::atomic<unsigned> attempt{0};
   TaskGraph g;
-  g.add("flaky", [&](TaskContext& ctx) {
-    attempt = ctx.attempt();
-    if (ctx.attempt() < 3) throw std::runtime_error("not yet");
-  }, {.retries = 2});
+  g.add("flaky",
+        [&](TaskContext& ctx) {
+          attempt = ctx.attempt();
+          if (ctx.attempt() < 3) throw std::runtime_error("not yet");
+        },
+        {.retries = 2});
   // Uncapped, the second delay would be 100s; max caps it at 1.5s.
   const RetryBackoff backoff{.initial = 1s, .multiplier = 100.0, .max = 1500ms, .jitter = 0.0};
   runtime::Run run = executor_.run(g, {.backoff = backoff});
@@ -382,10 +398,12 @@ TEST_P(ManualClockTest, JitterOnlyShortensTheDelay) {
   // jitter 0.5 takes a random fraction of up to half off 1s: the retry comes in [0.5s, 1s].
   std::atomic<unsigned> attempt{0};
   TaskGraph g;
-  g.add("flaky", [&](TaskContext& ctx) {
-    attempt = ctx.attempt();
-    if (ctx.attempt() == 1) throw std::runtime_error("not yet");
-  }, {.retries = 1});
+  g.add("flaky",
+        [&](TaskContext& ctx) {
+          attempt = ctx.attempt();
+          if (ctx.attempt() == 1) throw std::runtime_error("not yet");
+        },
+        {.retries = 1});
   const RetryBackoff backoff{.initial = 1s, .multiplier = 2.0, .max = 30s, .jitter = 0.5};
   runtime::Run run = executor_.run(g, {.backoff = backoff});
   ASSERT_TRUE(eventually([&] { return attempt.load() == 1; }));
@@ -444,10 +462,12 @@ TEST_P(ManualClockTest, TimeoutCountsAsAFailedAttemptAndIsRetried) {
   Signal started;
   std::atomic<bool> saw_stop{false};
   TaskGraph g;
-  g.add("slow", [&](TaskContext& ctx) {
-    if (ctx.attempt() == 1) return run_until_stopped(started, saw_stop)(ctx);
-    return 2;  // the retry finishes at once
-  }, {.retries = 1, .timeout = 1s});
+  g.add("slow",
+        [&](TaskContext& ctx) {
+          if (ctx.attempt() == 1) return run_until_stopped(started, saw_stop)(ctx);
+          return 2;  // the retry finishes at once
+        },
+        {.retries = 1, .timeout = 1s});
   runtime::Run run = executor_.run(
       g, {.backoff = {.initial = Duration::zero(), .multiplier = 2.0, .max = 1s, .jitter = 0.0}});
   ASSERT_TRUE(started.wait());
@@ -466,10 +486,12 @@ TEST_P(ManualClockTest, TimeoutCountsAsAFailedAttemptAndIsRetried) {
 TEST_P(ManualClockTest, TimeoutOnEveryAttemptEndsTimedOut) {
   std::atomic<unsigned> started_attempts{0};
   TaskGraph g;
-  g.add("slow", [&](TaskContext& ctx) {
-    started_attempts = ctx.attempt();
-    (void)eventually([&] { return ctx.stop_requested(); });
-  }, {.retries = 1, .timeout = 1s});
+  g.add("slow",
+        [&](TaskContext& ctx) {
+          started_attempts = ctx.attempt();
+          (void)eventually([&] { return ctx.stop_requested(); });
+        },
+        {.retries = 1, .timeout = 1s});
   runtime::Run run = executor_.run(
       g, {.backoff = {.initial = Duration::zero(), .multiplier = 2.0, .max = 1s, .jitter = 0.0}});
   ASSERT_TRUE(eventually([&] { return started_attempts.load() == 1; }));

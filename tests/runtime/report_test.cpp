@@ -1,5 +1,7 @@
 // Contract tests for RunReport (report.hpp): totals, times, waves, critical path, summary,
 // JSON and Chrome trace export.
+#include "taskloom/runtime/report.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,14 +16,14 @@
 #include <string>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/executor.hpp"
-#include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
@@ -129,10 +131,10 @@ TEST_P(ReportTest, TotalsAddUpAndTimesAreConsistent) {
               static_cast<double>(attempts_sum.count()), 1000.0 * attempts);
   EXPECT_GE(r.sequential_time, Duration(8ms)) << "four tasks spun 2 ms each";
   EXPECT_GT(r.speedup(), 0.0);
-  EXPECT_NEAR(r.speedup(),
-              static_cast<double>(r.sequential_time.count()) /
-                  static_cast<double>(r.wall_time.count()),
-              1e-6 * r.speedup());
+  EXPECT_NEAR(
+      r.speedup(),
+      static_cast<double>(r.sequential_time.count()) / static_cast<double>(r.wall_time.count()),
+      1e-6 * r.speedup());
   // Dependencies ran first, as the times show.
   EXPECT_LE(r.task("a").end, r.task("b").start);
   EXPECT_LE(r.task("a").end, r.task("c").start);
@@ -143,8 +145,7 @@ TEST_P(ReportTest, TaskReportsDescribeEachTask) {
   TaskGraph g;
   build_mixed(g);
   const RunReport& r = executor_.run(g).report();
-  EXPECT_EQ(testing::ids_of(r),
-            (std::vector<std::string>{"a", "b", "c", "d", "bad", "bad_child"}))
+  EXPECT_EQ(testing::ids_of(r), (std::vector<std::string>{"a", "b", "c", "d", "bad", "bad_child"}))
       << "tasks are reported in the order they were added";
   const TaskReport& a = r.task("a");
   EXPECT_EQ(a.id, "a");
@@ -185,7 +186,8 @@ TEST_P(ReportTest, ReportIsBuiltOnceAndCached) {
 
 TEST_P(ReportTest, WavesAreCountedPerWave) {
   TaskGraph g;
-  testing::diamond(g, [] {}, [] {}, [] {}, [] {});
+  testing::diamond(
+      g, [] {}, [] {}, [] {}, [] {});
   g.add("lone", [] {});
   const RunReport& r = executor_.run(g).report();
   ASSERT_EQ(r.waves.size(), 3u);
@@ -212,8 +214,8 @@ TEST_P(ReportTest, CriticalPathIsTheHeaviestMeasuredDependencyChain) {
   g.add("lone", [] { spin_for(2ms); });
   const RunReport& r = executor_.run(g).report();
   ASSERT_FALSE(r.critical_path.empty());
-  EXPECT_TRUE(testing::follows_edges(r.critical_path,
-                                     {{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}}))
+  EXPECT_TRUE(
+      testing::follows_edges(r.critical_path, {{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}}))
       << ::testing::PrintToString(r.critical_path);
   EXPECT_EQ(r.critical_path, (std::vector<std::string>{"a", "b", "d"}));
   EXPECT_GE(r.critical_path_time, r.task("b").duration());
@@ -258,9 +260,11 @@ TEST_P(ReportTest, JsonParsesAndNamesEveryTask) {
 TEST_P(ReportTest, ChromeTraceHasOneCompleteEventPerAttempt) {
   TaskGraph g;
   g.add("once", [] {});
-  g.add("twice", [](TaskContext& ctx) {
-    if (ctx.attempt() == 1) throw std::runtime_error("first try fails");
-  }, {.retries = 1});
+  g.add("twice",
+        [](TaskContext& ctx) {
+          if (ctx.attempt() == 1) throw std::runtime_error("first try fails");
+        },
+        {.retries = 1});
   g.add("after", [] {}, {.after = {"twice"}});
   g.add("never", [] {}, {.after = {"doomed"}});
   g.add("doomed", [] { throw std::runtime_error("x"); });
@@ -276,8 +280,8 @@ TEST_P(ReportTest, ChromeTraceHasOneCompleteEventPerAttempt) {
   const std::vector<json> events = complete_events(trace);
   EXPECT_EQ(events.size(), attempts);
   for (const json& e : events) {
-    EXPECT_TRUE(e.contains("name") && e.contains("ts") && e.contains("dur") &&
-                e.contains("pid") && e.contains("tid"))
+    EXPECT_TRUE(e.contains("name") && e.contains("ts") && e.contains("dur") && e.contains("pid") &&
+                e.contains("tid"))
         << e.dump();
   }
   for (const char* id : {"once", "twice", "after", "doomed"}) {

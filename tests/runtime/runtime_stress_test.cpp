@@ -13,13 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/future.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
@@ -102,7 +103,8 @@ TEST_P(RuntimeStressTest, CancellationStormLeavesEveryRunFullyReported) {
       const TaskStatus st = report.tasks[i].status;
       if (!is_final(st)) ++inconsistent;
       if (st == TaskStatus::kSucceeded) {
-        for (std::uint32_t d : deps[i]) inconsistent += report.tasks[d].status != TaskStatus::kSucceeded;
+        for (std::uint32_t d : deps[i])
+          inconsistent += report.tasks[d].status != TaskStatus::kSucceeded;
       }
     }
     EXPECT_EQ(inconsistent, 0u);
@@ -163,15 +165,18 @@ TEST_P(RuntimeStressTest, ExceptionStormFailsAndSkipsExactlyTheRightTasks) {
   for (std::uint32_t i = 0; i < deps.size(); ++i) {
     bool deps_ok = true;
     for (std::uint32_t d : deps[i]) deps_ok = deps_ok && expected[d] == TaskStatus::kSucceeded;
-    expected[i] = !deps_ok ? TaskStatus::kSkipped
-                           : throws(i) ? TaskStatus::kFailed : TaskStatus::kSucceeded;
+    expected[i] = !deps_ok    ? TaskStatus::kSkipped
+                  : throws(i) ? TaskStatus::kFailed
+                              : TaskStatus::kSucceeded;
   }
   TaskGraph g;
   for (std::uint32_t i = 0; i < deps.size(); ++i) {
-    TaskHandle h = g.add("t" + std::to_string(i), [i, throws, flaky](TaskContext& ctx) {
-      if (throws(i)) throw std::runtime_error("storm " + std::to_string(i));
-      if (flaky(i) && ctx.attempt() == 1) throw std::logic_error("flaky");
-    }, {.retries = flaky(i) ? 1u : 0u});
+    TaskHandle h = g.add("t" + std::to_string(i),
+                         [i, throws, flaky](TaskContext& ctx) {
+                           if (throws(i)) throw std::runtime_error("storm " + std::to_string(i));
+                           if (flaky(i) && ctx.attempt() == 1) throw std::logic_error("flaky");
+                         },
+                         {.retries = flaky(i) ? 1u : 0u});
     for (std::uint32_t d : deps[i]) g.add_dependency(h.id(), "t" + std::to_string(d));
   }
   const RunReport& report =
@@ -210,10 +215,12 @@ TEST_P(RuntimeStressTest, SubmitStormFromManyThreadsWithExceptions) {
       std::vector<Future<int>> futures;
       futures.reserve(per_thread);
       for (int i = 0; i < per_thread; ++i) {
-        futures.push_back(executor_.submit([i]() -> int {
-          if (i % 10 == 0) throw std::runtime_error("x");
-          return 1;
-        }, i % 3 == 0 ? Priority::kHigh : Priority::kNormal));
+        futures.push_back(executor_.submit(
+            [i]() -> int {
+              if (i % 10 == 0) throw std::runtime_error("x");
+              return 1;
+            },
+            i % 3 == 0 ? Priority::kHigh : Priority::kNormal));
       }
       for (auto& f : futures) {
         try {
@@ -241,7 +248,8 @@ TEST_P(RuntimeStressTest, SpawnTreeFromManyTasks) {
       for (int c = 0; c < 8; ++c) {
         children.push_back(ctx.spawn([&leaves, &executor = ctx.executor()] {
           std::vector<Future<void>> grandchildren;
-          for (int k = 0; k < 8; ++k) grandchildren.push_back(executor.submit([&leaves] { ++leaves; }));
+          for (int k = 0; k < 8; ++k)
+            grandchildren.push_back(executor.submit([&leaves] { ++leaves; }));
           for (auto& f : grandchildren) f.get();
         }));
       }

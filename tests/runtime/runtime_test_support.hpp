@@ -41,7 +41,9 @@
 
 // gtest prints enums as numbers; name the statuses instead (found by ADL).
 namespace taskloom {
-inline void PrintTo(TaskStatus s, std::ostream* os) { *os << to_string(s); }
+inline void PrintTo(TaskStatus s, std::ostream* os) {
+  *os << to_string(s);
+}
 }  // namespace taskloom
 
 namespace taskloom::runtime::testing {
@@ -183,6 +185,6 @@ inline std::string worker_count_name(const ::testing::TestParamInfo<unsigned>& i
 }  // namespace taskloom::runtime::testing
 
 /// Instantiates a WorkerCountTest-derived suite at 1, 2 and 8 workers.
-#define TASKLOOM_INSTANTIATE_WORKER_COUNTS(Suite)                                       \
-  INSTANTIATE_TEST_SUITE_P(Workers, Suite, ::testing::Values(1u, 2u, 8u),                \
+#define TASKLOOM_INSTANTIATE_WORKER_COUNTS(Suite)                         \
+  INSTANTIATE_TEST_SUITE_P(Workers, Suite, ::testing::Values(1u, 2u, 8u), \
                            ::taskloom::runtime::testing::worker_count_name)

@@ -12,22 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "graph_shapes.hpp"
-#include "runtime_test_support.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/task_context.hpp"
+
+#include "graph_shapes.hpp"
+#include "runtime_test_support.hpp"
 
 namespace taskloom::runtime {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::ElementsAre;
-using ::testing::UnorderedElementsAre;
 using testing::Edges;
+using ::testing::ElementsAre;
 using testing::follows_edges;
 using testing::follows_edges_either_way;
 using testing::Signal;
+using ::testing::UnorderedElementsAre;
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
