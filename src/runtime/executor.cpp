@@ -178,8 +178,10 @@ bool ExecutorCore::steal_next(Worker& victim, Item& out) {
     return false;
   }
   out = victim.next;
-  victim.next_state.store(Worker::kStolen, std::memory_order_release);
+  // Count the item's unit before releasing the owner: once it sees kStolen it may finish its
+  // element, give back the last unit and end the run.
   materialize(out);
+  victim.next_state.store(Worker::kStolen, std::memory_order_release);
   return true;
 }
 
