@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI). Stops at the first failure.
+#   1. deps     scripts/install-deps.sh
+#   2. dev      dev preset: build everything, full ctest, run every example
+#   3. asan     asan preset (AddressSanitizer + UBSan): build everything, full ctest
+#   4. tsan     tsan preset (ThreadSanitizer): build the runtime tests only, ctest -L runtime
+#   5. install  cmake --install to a temporary prefix, build and run tests/install against it
+#   6. format   clang-format --dry-run --Werror on every tracked (or new, unignored) C++ file;
+#               README.md's C++ example is examples/00_quickstart.cpp
+# Usage: scripts/test.sh [STAGE...]    e.g. `scripts/test.sh tsan format`; default: all, in order
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+JOBS=2  # the machine has 2 cores, shared
+export CTEST_PARALLEL_LEVEL=$JOBS CMAKE_BUILD_PARALLEL_LEVEL=$JOBS
+# Sanitizer settings also apply at build time, when gtest_discover_tests runs the binaries.
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+
+start_all=$SECONDS
+stage_name=""
+stage_start=$SECONDS
+timings=()
+passed_total=0
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/taskloom-test.XXXXXX")
+
+on_exit() {
+  local rc=$?
+  rm -rf "$logdir"
+  if [[ $rc -ne 0 ]]; then
+    echo
+    if [[ -n "$stage_name" ]]; then
+      [[ ${#timings[@]} -eq 0 ]] || echo "test.sh: stages passed: ${timings[*]}"
+      echo "test.sh: FAILED in stage '${stage_name}' after $((SECONDS - stage_start))s" \
+        "(exit $rc; total $((SECONDS - start_all))s)"
+    else
+      echo "test.sh: FAILED (exit $rc)"
+    fi
+  fi
+}
+trap on_exit EXIT
+
+stage() {
+  end_stage
+  stage_name=$1
+  stage_start=$SECONDS
+  echo
+  echo "================================================================================"
+  echo "== $1: $2"
+  echo "================================================================================"
+}
+end_stage() {
+  if [[ -n "$stage_name" ]]; then timings+=("$stage_name $((SECONDS - stage_start))s"); fi
+  stage_name=""
+}
+
+# ctest with its output kept, so the summary can count the tests that ran.
+run_ctest() {
+  local log="$logdir/ctest-$stage_name.log"
+  ctest "$@" 2>&1 | tee "$log"
+  local n
+  n=$(sed -nE 's/^[0-9]+% tests passed, 0 tests failed out of ([0-9]+).*/\1/p' "$log" | tail -n 1)
+  passed_total=$((passed_total + ${n:-0}))
+}
+
+stage_deps() {
+  scripts/install-deps.sh
+}
+
+stage_dev() {
+  cmake --preset dev
+  cmake --build --preset dev
+  run_ctest --preset dev
+  local example
+  for example in build/dev/examples/example_*; do
+    [[ -x "$example" ]] || continue
+    echo "-- running $example"
+    # Run from the log folder so that files the examples write (traces) stay out of the tree.
+    (cd "$logdir" && timeout 120 "$root/$example" >"$logdir/example.log" 2>&1) || {
+      cat "$logdir/example.log"
+      echo "example $example failed"
+      return 1
+    }
+    tail -n 3 "$logdir/example.log"
+  done
+}
+
+stage_asan() {
+  cmake --preset asan
+  cmake --build --preset asan
+  run_ctest --preset asan
+}
+
+stage_tsan() {
+  cmake --preset tsan
+  # Build only the runtime test executables that exist (a stress suite may not be written yet).
+  local available t targets=()
+  available=$(cmake --build build/tsan --target help)
+  for t in runtime_tests runtime_stress_tests runtime_internal_tests; do
+    if grep -qE "^$t:" <<<"$available"; then targets+=("$t"); fi
+  done
+  [[ ${#targets[@]} -gt 0 ]] || { echo "no runtime test executables to build"; return 1; }
+  cmake --build --preset tsan --target "${targets[@]}"
+  run_ctest --preset tsan -L runtime
+}
+
+stage_install() {
+  [[ -f build/dev/CMakeCache.txt ]] || cmake --preset dev
+  tests/install/check.sh build/dev
+}
+
+stage_format() {
+  local sources
+  mapfile -t sources < <(git ls-files --cached --others --exclude-standard -- '*.cpp' '*.hpp' |
+    sort -u | while IFS= read -r f; do if [[ -f "$f" ]]; then printf '%s\n' "$f"; fi; done)
+  [[ ${#sources[@]} -gt 0 ]] || { echo "no C++ files found (is this a git checkout?)"; return 1; }
+  echo "checking ${#sources[@]} files"
+  clang-format --dry-run --Werror "${sources[@]}"
+  # The README's API example is examples/00_quickstart.cpp, word for word.
+  diff <(awk '/^```cpp$/ {on = 1; next} on && /^```$/ {exit} on' README.md) \
+    examples/00_quickstart.cpp || {
+    echo "README.md's C++ example differs from examples/00_quickstart.cpp"
+    return 1
+  }
+}
+
+declare -A about=(
+  [deps]="install the Debian packages"
+  [dev]="dev preset: build, ctest, examples"
+  [asan]="asan preset (address;undefined): build, ctest"
+  [tsan]="tsan preset (thread): runtime tests only, ctest -L runtime"
+  [install]="install to a temporary prefix and build tests/install against it"
+  [format]="clang-format --dry-run --Werror; README example == examples/00_quickstart.cpp"
+)
+selected=("$@")
+[[ ${#selected[@]} -gt 0 ]] || selected=(deps dev asan tsan install format)
+for name in "${selected[@]}"; do
+  [[ -n "${about[$name]:-}" ]] || { echo "unknown stage '$name' (stages: ${!about[*]})"; exit 2; }
+done
+for name in "${selected[@]}"; do
+  stage "$name" "${about[$name]}"
+  "stage_$name"
+done
+end_stage
+
+echo
+echo "test.sh: stage times: ${timings[*]}; total $((SECONDS - start_all))s"
+echo "test.sh: ${passed_total} passed, 0 failed"
