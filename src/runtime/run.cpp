@@ -199,22 +199,25 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   const unsigned attempt = ++ns.attempts;
   ns.worker = w.index;
   ns.status = TaskStatus::kRunning;
-  std::any* result = results_ ? &results_[node] : nullptr;
   TaskStatus status = TaskStatus::kSucceeded;
   std::exception_ptr error;
-
-  if (meta == nullptr || meta->timeout <= Duration::zero()) {
-    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop_);
+  // Runs the body once with `stop` as its stop source; the next slot is stealable meanwhile.
+  const auto attempt_body = [&](const std::stop_source& stop) {
+    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop);
     core_.share_next(w);
     ns.start = ticks();
     try {
-      graph_.bodies[node](ctx, result);
+      graph_.bodies[node](ctx, results_ ? &results_[node] : nullptr);
     } catch (...) {
       error = std::current_exception();
       status = TaskStatus::kFailed;
     }
     ns.end = ticks();
     core_.reclaim_next(w);
+  };
+
+  if (meta == nullptr || meta->timeout <= Duration::zero()) {
+    attempt_body(stop_);
   } else {
     // The attempt gets its own stop source, requested by the timer or by the run's.
     std::stop_source attempt_stop;
@@ -225,17 +228,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
           fired.store(true, std::memory_order_relaxed);
           attempt_stop.request_stop();
         });
-    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), attempt_stop);
-    core_.share_next(w);
-    ns.start = ticks();
-    try {
-      graph_.bodies[node](ctx, result);
-    } catch (...) {
-      error = std::current_exception();
-      status = TaskStatus::kFailed;
-    }
-    ns.end = ticks();
-    core_.reclaim_next(w);
+    attempt_body(attempt_stop);
     // cancel() returns after a callback that already started has finished.
     if (!core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
       status = TaskStatus::kTimedOut;
