@@ -45,6 +45,34 @@ bool ready_without_helping(const Future<T>& f) {
   return eventually([&] { return f.ready(); });
 }
 
+/// Occupies one worker of `executor` with a job until release(), so that a test can queue work
+/// behind it. The job gives up after 20 s, which gave_up() then reports; release() does not
+/// wait (a waiting thread would help run the queued work), the destructor does, without helping.
+class HeldWorker {
+ public:
+  explicit HeldWorker(Executor& executor)
+      : job_(executor.submit([this] {
+          started_.notify();
+          if (!release_.wait_for(std::chrono::seconds(20))) gave_up_ = true;
+        })) {}
+  ~HeldWorker() {
+    release_.notify();
+    (void)ready_without_helping(job_);
+  }
+  HeldWorker(const HeldWorker&) = delete;
+  HeldWorker& operator=(const HeldWorker&) = delete;
+
+  /// True once the job holds its worker.
+  bool started() const { return started_.wait(); }
+  void release() { release_.notify(); }
+  bool gave_up() const { return gave_up_.load(); }
+
+ private:
+  Signal started_, release_;
+  std::atomic<bool> gave_up_{false};
+  Future<void> job_;  // last: the job uses the members above
+};
+
 // ---------------------------------------------------------------- submit & Future
 
 TEST_P(ExecutorTest, SubmitDeliversTheValue) {
@@ -128,12 +156,8 @@ TEST_P(ExecutorTest, ManyThreadsSubmitConcurrently) {
 TEST(ExecutorSubmit, PriorityOrdersQueuedJobs) {
   // One worker, held by a blocker while jobs queue up; once released it takes them by priority.
   Executor executor(1);
-  Signal started, release;
-  Future<void> blocker = executor.submit([&] {
-    started.notify();
-    (void)release.wait();
-  });
-  ASSERT_TRUE(started.wait());
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
   Recorder order;
   std::vector<Future<void>> jobs;
   auto submit = [&](const std::string& name, Priority p) {
@@ -144,11 +168,10 @@ TEST(ExecutorSubmit, PriorityOrdersQueuedJobs) {
   submit("highest", Priority::kHighest);
   submit("lowest", Priority::kLowest);
   submit("high", Priority::kHigh);
-  release.notify();
+  held.release();
   for (auto& f : jobs) ASSERT_TRUE(ready_without_helping(f));  // no helping: strict order
   EXPECT_EQ(order.snapshot(),
             (std::vector<std::string>{"highest", "high", "normal", "low", "lowest"}));
-  blocker.get();
 }
 
 // ---------------------------------------------------------------- worker identity
@@ -223,13 +246,8 @@ TEST(ExecutorHelping, ThreadWaitingOnARunRunsItsTasksWhileTheWorkersAreBusy) {
   // The only worker is held until after run.wait() returns, so the waiting thread must have run
   // every task itself. The blocker gives up after 20 s, which the test detects.
   Executor executor(1);
-  Signal started, release;
-  std::atomic<bool> gave_up{false};
-  Future<void> blocker = executor.submit([&] {
-    started.notify();
-    if (!release.wait_for(20s)) gave_up = true;
-  });
-  ASSERT_TRUE(started.wait());
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
   std::atomic<int> on_this_thread{0};
   TaskGraph g;
   testing::build(g, testing::layered(3, 4), [&](std::uint32_t) {
@@ -239,27 +257,20 @@ TEST(ExecutorHelping, ThreadWaitingOnARunRunsItsTasksWhileTheWorkersAreBusy) {
   });
   runtime::Run run = executor.run(g);
   run.wait();
-  release.notify();
-  blocker.get();
-  EXPECT_FALSE(gave_up.load()) << "wait() did not help: the run needed the blocked worker";
+  held.release();
+  EXPECT_FALSE(held.gave_up()) << "wait() did not help: the run needed the blocked worker";
   EXPECT_TRUE(run.report().ok());
   EXPECT_EQ(on_this_thread.load(), 12);
 }
 
 TEST(ExecutorHelping, ThreadWaitingOnAFutureRunsTheCallable) {
   Executor executor(1);
-  Signal started, release;
-  std::atomic<bool> gave_up{false};
-  Future<void> blocker = executor.submit([&] {
-    started.notify();
-    if (!release.wait_for(20s)) gave_up = true;
-  });
-  ASSERT_TRUE(started.wait());
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
   Future<int> f = executor.submit([&] { return executor.this_worker(); });
   EXPECT_EQ(f.get(), -1) << "the callable ran on the waiting (non-worker) thread";
-  release.notify();
-  blocker.get();
-  EXPECT_FALSE(gave_up.load());
+  held.release();
+  EXPECT_FALSE(held.gave_up());
 }
 
 TEST(ExecutorHelping, WithCallerHelpsOffAWaitingThreadRunsNothing) {
