@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh
 set -euo pipefail
 
-# The one list of packages. Later layers add theirs here (yaml-cpp, sqlite, ...).
+# The one list of packages; a layer that needs a library adds it here.
 PACKAGES=(
   build-essential     # g++ 12, make, libc headers
   g++
@@ -19,6 +19,11 @@ PACKAGES=(
   libbenchmark-dev    # benchmarks
   libtbb-dev          # oneTBB, the benchmarks' baseline
   nlohmann-json3-dev  # runtime: reports and traces as JSON
+  libyaml-cpp-dev     # workflow files
+  libsqlite3-dev      # store: the embedded SQLite database
+  sqlite3             # tests inspect a run's database with the sqlite3 shell
+  libcli11-dev        # the taskloom command line
+  libfmt-dev          # formatting in the CLI and store
 )
 
 missing=()

@@ -25,6 +25,43 @@ std::string unknown_dependency_message(const std::string& task, const std::strin
   return msg;
 }
 
+std::string format_amount(double v) {
+  std::string s = std::to_string(v);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string resource_request_message(const std::string& task, const std::string& pool,
+                                     double requested, double capacity) {
+  if (capacity < 0) {
+    return "task '" + task + "' needs " + format_amount(requested) + " of unknown resource '" +
+           pool + "' — declare a pool named '" + pool + "' or remove it from the task's needs";
+  }
+  return "task '" + task + "' needs " + format_amount(requested) + " of '" + pool +
+         "' but the pool's capacity is " + format_amount(capacity) +
+         " — lower the request or raise the capacity";
+}
+
+std::string join_lines(const std::vector<Diagnostic>& diagnostics) {
+  std::string out;
+  for (const Diagnostic& d : diagnostics) {
+    if (!out.empty()) out += '\n';
+    out += to_string(d);
+  }
+  return out;
+}
+
+std::string unknown_name_message(const std::string& kind, const std::string& name,
+                                 const std::vector<std::string>& known) {
+  std::string msg = "unknown " + kind + " '" + name + "'";
+  const std::string suggestion = closest_match(name, known);
+  if (!suggestion.empty()) msg += " — did you mean '" + suggestion + "'?";
+  msg += " (known: ";
+  for (std::size_t i = 0; i < known.size(); ++i) msg += (i ? ", " : "") + known[i];
+  return msg + ")";
+}
+
 }  // namespace
 
 std::string_view to_string(ErrorCode code) noexcept {
@@ -41,6 +78,18 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "duplicate_id";
     case ErrorCode::kTypeMismatch:
       return "type_mismatch";
+    case ErrorCode::kResourceRequest:
+      return "resource_request";
+    case ErrorCode::kQueueFull:
+      return "queue_full";
+    case ErrorCode::kBadInput:
+      return "bad_input";
+    case ErrorCode::kUnknownName:
+      return "unknown_name";
+    case ErrorCode::kStorage:
+      return "storage";
+    case ErrorCode::kBusy:
+      return "busy";
   }
   return "unknown";
 }
@@ -70,6 +119,43 @@ UnknownDependencyError::UnknownDependencyError(std::string task, std::string mis
       missing_(std::move(missing)),
       known_(std::move(known)),
       suggestion_(closest_match(missing_, known_)) {}
+
+ResourceRequestError::ResourceRequestError(std::string task, std::string pool, double requested,
+                                           double capacity)
+    : Error(ErrorCode::kResourceRequest, resource_request_message(task, pool, requested, capacity)),
+      task_(std::move(task)),
+      pool_(std::move(pool)),
+      requested_(requested),
+      capacity_(capacity) {}
+
+std::string to_string(const Diagnostic& d) {
+  std::string out = d.file.empty() ? std::string("<input>") : d.file;
+  if (d.line > 0) {
+    out += ':' + std::to_string(d.line);
+    if (d.column > 0) out += ':' + std::to_string(d.column);
+  }
+  out += ": " + d.message;
+  if (!d.fix.empty()) out += " — " + d.fix;
+  return out;
+}
+
+InputError::InputError(std::vector<Diagnostic> diagnostics)
+    : Error(ErrorCode::kBadInput, join_lines(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+UnknownNameError::UnknownNameError(std::string kind, std::string name,
+                                   std::vector<std::string> known)
+    : Error(ErrorCode::kUnknownName, unknown_name_message(kind, name, known)),
+      kind_(std::move(kind)),
+      name_(std::move(name)),
+      known_(std::move(known)),
+      suggestion_(closest_match(name_, known_)) {}
+
+QueueFullError::QueueFullError(const std::string& message)
+    : Error(ErrorCode::kQueueFull, message) {}
+
+StorageError::StorageError(const std::string& message) : Error(ErrorCode::kStorage, message) {}
+
+BusyError::BusyError(const std::string& message) : Error(ErrorCode::kBusy, message) {}
 
 DuplicateIdError::DuplicateIdError(std::string id)
     : Error(ErrorCode::kDuplicateId,

@@ -71,5 +71,36 @@ TEST(DuplicateIdError, NamesTheId) {
             "duplicate task id 'encode' — every task in a graph needs a unique id");
 }
 
+TEST(ResourceRequestError, NamesTaskPoolRequestAndCapacity) {
+  ResourceRequestError e("render", "gpu", 3, 2);
+  EXPECT_EQ(e.code(), ErrorCode::kResourceRequest);
+  EXPECT_EQ(e.task(), "render");
+  EXPECT_EQ(e.pool(), "gpu");
+  EXPECT_EQ(std::string(e.what()),
+            "task 'render' needs 3 of 'gpu' but the pool's capacity is 2 — lower the request or "
+            "raise the capacity");
+  ResourceRequestError unknown("render", "license.arnold", 1.5, -1);
+  EXPECT_EQ(std::string(unknown.what()),
+            "task 'render' needs 1.5 of unknown resource 'license.arnold' — declare a pool named "
+            "'license.arnold' or remove it from the task's needs");
+}
+
+TEST(InputError, OneLinePerDiagnosticLocatedLikeACompiler) {
+  InputError e({{"shot.yaml", 12, 5, "unknown key 'afterr'", "did you mean 'after'?"},
+                {"shot.yaml", 0, 0, "no tasks", ""}});
+  EXPECT_EQ(e.code(), ErrorCode::kBadInput);
+  ASSERT_EQ(e.diagnostics().size(), 2u);
+  EXPECT_EQ(std::string(e.what()),
+            "shot.yaml:12:5: unknown key 'afterr' — did you mean 'after'?\nshot.yaml: no tasks");
+}
+
+TEST(UnknownNameError, ListsKnownNamesAndSuggests) {
+  UnknownNameError e("queue policy", "fcsf", {"fcfs", "multifactor"});
+  EXPECT_EQ(e.code(), ErrorCode::kUnknownName);
+  EXPECT_EQ(e.suggestion(), "fcfs");
+  EXPECT_EQ(std::string(e.what()),
+            "unknown queue policy 'fcsf' — did you mean 'fcfs'? (known: fcfs, multifactor)");
+}
+
 }  // namespace
 }  // namespace taskloom
