@@ -9,21 +9,25 @@
 namespace taskloom {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Priority>, 5> kNamed{{
+constexpr std::array<std::pair<std::string_view, Priority>, 8> kNamed{{
+    {"background", Priority::kBackground},
     {"lowest", Priority::kLowest},
     {"low", Priority::kLow},
     {"normal", Priority::kNormal},
     {"high", Priority::kHigh},
     {"highest", Priority::kHighest},
+    {"urgent", Priority::kUrgent},
+    {"interactive", Priority::kInteractive},
 }};
 
 }  // namespace
 
 Priority::Priority(int value) : value_(0) {
   if (value < kMin || value > kMax) {
-    throw InvalidArgumentError("priority " + std::to_string(value) + " is out of range — use " +
-                               std::to_string(kMin) + ".." + std::to_string(kMax) +
-                               " or a level name (lowest, low, normal, high, highest)");
+    throw InvalidArgumentError(
+        "priority " + std::to_string(value) + " is out of range — use " + std::to_string(kMin) +
+        ".." + std::to_string(kMax) +
+        " or a name (background, lowest, low, normal, high, highest, urgent, interactive)");
   }
   value_ = static_cast<std::int16_t>(value);
 }

@@ -52,16 +52,94 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
     : owner_(owner), options_(std::move(options)) {
   clock_ = options_.clock ? options_.clock : steady_clock();
-  unsigned n = options_.workers;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.aging_interval == 0) {
+    throw InvalidArgumentError("ExecutorOptions::aging_interval must be at least 1");
+  }
+  // Pools: the given ones, or one that runs anything.
+  if (options_.pools.empty()) {
+    unsigned n = options_.workers;
+    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    options_.pools.push_back({.name = "default", .workers = n});
+  }
+  bool runs_anything = false;
+  for (const WorkerPool& p : options_.pools) {
+    if (p.workers == 0 || p.name.empty()) {
+      throw InvalidArgumentError("worker pool '" + p.name +
+                                 "' needs a name and at least one worker");
+    }
+    PoolInfo info;
+    info.name = p.name;
+    info.workers = p.workers;
+    if (p.min_priority > Priority{Priority::kMin}) {
+      info.min_key = make_key(p.min_priority, 0);
+      info.sleep = std::make_unique<EventCount>();
+      restricted_min_ =
+          restricted_min_ == 0 ? info.min_key : std::min(restricted_min_, info.min_key);
+    } else {
+      runs_anything = true;
+      slots_ += p.workers;
+    }
+    pools_.push_back(std::move(info));
+  }
+  if (!runs_anything) {
+    throw InvalidArgumentError(
+        "every worker pool has a minimum priority, so lower-priority work could never run — "
+        "give one pool no min_priority");
+  }
+
+  // Priority classes: the built-in ones, then the options' (new names, or capacities).
+  classes_ = {{"background", Priority::kBackground},
+              {"lowest", Priority::kLowest},
+              {"low", Priority::kLow},
+              {"normal", Priority::kNormal},
+              {"high", Priority::kHigh},
+              {"highest", Priority::kHighest},
+              {"urgent", Priority::kUrgent},
+              {"interactive", Priority::kInteractive}};
+  for (const PriorityClass& c : options_.classes) {
+    auto same_name = std::find_if(classes_.begin(), classes_.end(),
+                                  [&](const ClassInfo& k) { return k.name == c.name; });
+    if (same_name != classes_.end()) {
+      if (same_name->priority != c.priority) {
+        throw InvalidArgumentError("priority class '" + c.name + "' is built in with priority " +
+                                   std::to_string(same_name->priority.value()) +
+                                   " — use that priority or another name");
+      }
+      same_name->capacity = c.queue_capacity;
+      continue;
+    }
+    auto same_priority = std::find_if(classes_.begin(), classes_.end(),
+                                      [&](const ClassInfo& k) { return k.priority == c.priority; });
+    if (c.name.empty() || same_priority != classes_.end()) {
+      throw InvalidArgumentError(
+          "priority class '" + c.name + "' needs a name and a priority no other class has" +
+          (same_priority != classes_.end() ? " ('" + same_priority->name + "' has it)" : ""));
+    }
+    classes_.push_back({c.name, c.priority, c.queue_capacity});
+  }
+  std::sort(classes_.begin(), classes_.end(),
+            [](const ClassInfo& a, const ClassInfo& b) { return a.priority < b.priority; });
+  queued_ = std::make_unique<std::atomic<std::size_t>[]>(classes_.size());
+
+  if (!options_.resources.empty()) {
+    admission_ = std::make_unique<ResourceAdmission>(options_.resources, *clock_);
+  }
+
+  unsigned n = 0;
+  for (const PoolInfo& p : pools_) n += p.workers;
   workers_.reserve(n);
-  for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>();
-    w->core = this;
-    w->index = i;
-    w->counter = i;
-    w->rng += i * 0x2545F4914F6CDD1Dull;
-    workers_.push_back(std::move(w));
+  for (unsigned pool = 0; pool < pools_.size(); ++pool) {
+    for (unsigned k = 0; k < pools_[pool].workers; ++k) {
+      auto w = std::make_unique<Worker>();
+      const auto i = static_cast<unsigned>(workers_.size());
+      w->core = this;
+      w->index = i;
+      w->counter = i;
+      w->pool = pool;
+      w->min_key = pools_[pool].min_key;
+      w->rng += i * 0x2545F4914F6CDD1Dull;
+      workers_.push_back(std::move(w));
+    }
   }
   for (std::size_t i = 0; i < kHelperSlots; ++i) {
     Worker& h = helpers_slots_[i];
@@ -72,10 +150,17 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
     h.rng += (n + i) * 0x2545F4914F6CDD1Dull;
   }
   external_help_ = options_.caller_helps;
-  active_.store(n, std::memory_order_relaxed);
+  active_.store(slots_, std::memory_order_relaxed);
   threads_.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this, i] { worker_main(*workers_[i]); });
+    Worker& w = *workers_[i];
+    threads_.emplace_back([this, &w] {
+      if (w.min_key > 1) {
+        restricted_worker_main(w);
+      } else {
+        worker_main(w);
+      }
+    });
     const std::string name = (options_.thread_name + "-" + std::to_string(i)).substr(0, 15);
     pthread_setname_np(threads_.back().native_handle(), name.c_str());
   }
@@ -91,6 +176,9 @@ ExecutorCore::~ExecutorCore() {
   }
   stopping_.store(true, std::memory_order_seq_cst);
   sleep_.notify_all();
+  for (PoolInfo& p : pools_) {
+    if (p.sleep) p.sleep->notify_all();
+  }
   for (std::thread& t : threads_) t.join();
   timers_.reset();
 }
@@ -119,13 +207,78 @@ void ExecutorCore::materialize_borrowed(Item& item) noexcept {
 void ExecutorCore::push(Worker* w, const Item& item) {
   Item published = item;
   materialize(published);
-  if (w != nullptr && !w->external) {
+  if (w != nullptr && !w->external && item.key >= w->min_key) {
     w->queue.push(published);
   } else {
     injection_.push(published);
   }
   wake_worker();
+  if (restricted_min_ != 0 && item.key >= restricted_min_) {
+    for (PoolInfo& p : pools_) {
+      if (p.sleep && item.key >= p.min_key) p.sleep->notify_one();
+    }
+  }
   helpers_.notify_all();
+  if (preemptible_running_.load(std::memory_order_seq_cst) != 0) preempt_for(item.key);
+}
+
+void ExecutorCore::preempt_for(Key key) {
+  if (!options_.preemption) return;
+  // A worker that may run it is free (looking for work, or asleep and about to be woken).
+  if (spinning_.load(std::memory_order_seq_cst) != 0 ||
+      active_.load(std::memory_order_seq_cst) < slots_) {
+    return;
+  }
+  for (const PoolInfo& p : pools_) {
+    if (p.sleep && key >= p.min_key && p.idle->load(std::memory_order_seq_cst) != 0) return;
+  }
+  // Ask the lowest-priority interruptible body below `key`, on a worker allowed to run `key`.
+  const int priority = priority_of_key(key);
+  Worker* victim = nullptr;
+  Key lowest = 0;
+  for (const auto& w : workers_) {
+    const Key k = w->preemptible_key.load(std::memory_order_acquire);
+    if (k == 0 || key < w->min_key || priority_of_key(k) >= priority) continue;
+    if (victim == nullptr || k < lowest) {
+      victim = w.get();
+      lowest = k;
+    }
+  }
+  if (victim == nullptr) return;
+  std::stop_source stop;
+  {
+    std::lock_guard lock(victim->preempt_lock);
+    if (victim->preempt_requested == nullptr ||
+        victim->preemptible_key.load(std::memory_order_relaxed) != lowest ||
+        victim->preempt_requested->exchange(true, std::memory_order_acq_rel)) {
+      return;
+    }
+    stop = victim->preempt_stop;
+  }
+  stop.request_stop();  // outside the lock: stop callbacks may push work
+}
+
+void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source& stop,
+                                     std::atomic<bool>& requested) {
+  if (w.external) return;  // only pool workers are asked to yield
+  {
+    std::lock_guard lock(w.preempt_lock);
+    w.preempt_stop = stop;
+    w.preempt_requested = &requested;
+  }
+  w.preemptible_key.store(key, std::memory_order_release);
+  preemptible_running_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void ExecutorCore::leave_preemptible(Worker& w) noexcept {
+  if (w.external) return;
+  w.preemptible_key.store(0, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(w.preempt_lock);
+    w.preempt_stop = std::stop_source(std::nostopstate);
+    w.preempt_requested = nullptr;
+  }
+  preemptible_running_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ExecutorCore::wake_worker() noexcept {
@@ -133,7 +286,7 @@ void ExecutorCore::wake_worker() noexcept {
   // budget lets one run. (The caller published with a seq_cst store; these loads are seq_cst
   // too, so a worker going to sleep either is seen here or sees the work.)
   if (spinning_.load(std::memory_order_seq_cst) == 0 &&
-      active_.load(std::memory_order_seq_cst) < worker_count()) {
+      active_.load(std::memory_order_seq_cst) < slots_) {
     sleep_.notify_one();
   }
 }
@@ -142,7 +295,7 @@ void ExecutorCore::wake_another_if_backlog() noexcept {
   // Pushes made while a worker was spinning woke nobody; whoever takes such work passes the
   // wake-up on while more is waiting, so a burst reaches every sleeping worker.
   if (spinning_.load(std::memory_order_seq_cst) == 0 &&
-      active_.load(std::memory_order_seq_cst) < worker_count() && work_visible()) {
+      active_.load(std::memory_order_seq_cst) < slots_ && work_visible()) {
     sleep_.notify_one();
   }
 }
@@ -170,11 +323,15 @@ void ExecutorCore::reclaim_next_slow(Worker& w) {
   w.next_state.store(Worker::kPrivate, std::memory_order_relaxed);
 }
 
-bool ExecutorCore::steal_next(Worker& victim, Item& out) {
+bool ExecutorCore::steal_next(Worker& victim, Item& out, Key min_key) {
   if (victim.next_state.load(std::memory_order_relaxed) != Worker::kShared) return false;
   std::uint32_t shared = Worker::kShared;
   if (!victim.next_state.compare_exchange_strong(shared, Worker::kStealing,
                                                  std::memory_order_acquire)) {
+    return false;
+  }
+  if (victim.next.key < min_key) {
+    victim.next_state.store(Worker::kShared, std::memory_order_release);
     return false;
   }
   out = victim.next;
@@ -185,10 +342,30 @@ bool ExecutorCore::steal_next(Worker& victim, Item& out) {
   return true;
 }
 
+bool ExecutorCore::take_oldest(Worker& w, Item& out) {
+  // Only when something of lower priority than the best waits (else the best is the same).
+  w.age_own_queue = !w.age_own_queue && !w.external;
+  ReadyQueue& first = w.age_own_queue ? w.queue : injection_;
+  ReadyQueue& second = w.age_own_queue ? injection_ : w.queue;
+  if (first.top_key() != 0 && first.pop_older_priority(out, w.min_key)) return true;
+  return !w.external && second.top_key() != 0 && second.pop_older_priority(out, w.min_key);
+}
+
 bool ExecutorCore::take(Worker& w, Item& out) {
+  if (++w.takes >= options_.aging_interval) {
+    w.takes = 0;
+    if (take_oldest(w, out)) {
+      flush_next(w);
+      w.took_next = false;
+      return true;
+    }
+  }
+  const Key min_key = w.min_key;
   const Key next_key = w.next.key;
-  const Key own_key = w.external ? 0 : w.queue.top_key();
-  const Key injected_key = injection_.top_key();
+  Key own_key = w.external ? 0 : w.queue.top_key();
+  Key injected_key = injection_.top_key();
+  if (own_key < min_key) own_key = 0;
+  if (injected_key < min_key) injected_key = 0;
   w.took_next = false;
   if (next_key != 0 && next_key >= own_key && next_key >= injected_key) {
     out = std::exchange(w.next, Item{});
@@ -196,8 +373,9 @@ bool ExecutorCore::take(Worker& w, Item& out) {
     w.took_next = true;
     return true;
   }
-  bool taken = (own_key != 0 && own_key >= injected_key && w.queue.pop(out)) ||
-               (injected_key != 0 && injection_.pop(out)) || (!w.external && w.queue.pop(out));
+  bool taken = (own_key != 0 && own_key >= injected_key && w.queue.pop(out, min_key)) ||
+               (injected_key != 0 && injection_.pop(out, min_key)) ||
+               (!w.external && w.queue.pop(out, min_key));
   if (taken) {
     // Something better than `next` came first: `next` may wait a long time, so publish it.
     flush_next(w);
@@ -216,19 +394,19 @@ bool ExecutorCore::steal(Worker& w, Item& out) {
   const std::size_t first = next_random(w.rng) % n;
   for (std::size_t i = 0; i < n; ++i) {
     Worker& victim = *workers_[(first + i) % n];
-    if (&victim == &w || victim.queue.top_key() == 0) continue;
-    if (victim.queue.try_pop(out)) return true;
+    if (&victim == &w || victim.queue.top_key() < w.min_key) continue;
+    if (victim.queue.try_pop(out, w.min_key)) return true;
   }
-  return injection_.top_key() != 0 && injection_.pop(out);
+  return injection_.top_key() >= w.min_key && injection_.pop(out, w.min_key);
 }
 
 bool ExecutorCore::steal_shared_next(Worker& w, Item& out) {
   for (const auto& victim : workers_) {
-    if (victim.get() != &w && steal_next(*victim, out)) return true;
+    if (victim.get() != &w && steal_next(*victim, out, w.min_key)) return true;
   }
   for (Worker& helper : helpers_slots_) {
     if (&helper != &w && helper.claimed.load(std::memory_order_relaxed) &&
-        steal_next(helper, out)) {
+        steal_next(helper, out, w.min_key)) {
       return true;
     }
   }
@@ -245,6 +423,14 @@ bool ExecutorCore::shared_next_visible() const noexcept {
   return false;
 }
 
+bool ExecutorCore::visible_for(Key min_key) const noexcept {
+  if (injection_.top_key_seq_cst() >= min_key) return true;
+  for (const auto& w : workers_) {
+    if (w->queue.top_key_seq_cst() >= min_key) return true;
+  }
+  return false;
+}
+
 bool ExecutorCore::work_visible() const noexcept {
   if (injection_.top_key_seq_cst() != 0) return true;
   for (const auto& w : workers_) {
@@ -255,6 +441,10 @@ bool ExecutorCore::work_visible() const noexcept {
 
 void ExecutorCore::execute(Worker& w, Item item) {
   if (item.kind == Item::Kind::kJob) {
+    if (item.begin != 0) {  // the job leaves its class queue: room for one more
+      queued_[item.begin - 1].fetch_sub(1, std::memory_order_seq_cst);
+      room_.notify_all();
+    }
     share_next(w);
     static_cast<Job*>(item.target)->run();
     reclaim_next(w);
@@ -264,9 +454,40 @@ void ExecutorCore::execute(Worker& w, Item item) {
   }
 }
 
+void ExecutorCore::restricted_worker_main(Worker& w) {
+  tl_worker = &w;
+  PoolInfo& pool = pools_[w.pool];
+  const auto spin = options_.spin_before_sleep;
+  Item item;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    if (take(w, item) || steal(w, item)) {
+      execute(w, item);
+      continue;
+    }
+    flush_next(w);
+    pool.idle->fetch_add(1, std::memory_order_seq_cst);
+    const auto spin_until = std::chrono::steady_clock::now() + spin;
+    bool found = false;
+    for (unsigned i = 1; !found && !stopping_.load(std::memory_order_relaxed); ++i) {
+      found = visible_for(w.min_key);
+      if (!found && !backoff(i, spin_until)) break;
+    }
+    if (!found) {
+      const std::uint32_t epoch = pool.sleep->prepare_wait();
+      if (stopping_.load(std::memory_order_seq_cst) || visible_for(w.min_key)) {
+        pool.sleep->cancel_wait();
+      } else {
+        pool.sleep->commit_wait(epoch);
+      }
+    }
+    pool.idle->fetch_sub(1, std::memory_order_seq_cst);
+  }
+  tl_worker = nullptr;
+}
+
 void ExecutorCore::worker_main(Worker& w) {
   tl_worker = &w;
-  const unsigned slots = worker_count();
+  const unsigned slots = slots_;
   const auto spin = options_.spin_before_sleep;
   bool overriding = false;  // working although displaced, because a helper is stuck
   std::vector<std::uint64_t> seen_tokens(kHelperSlots, 0);
@@ -309,7 +530,7 @@ void ExecutorCore::worker_main(Worker& w) {
 
 void ExecutorCore::sleep_until_work(Worker& w) {
   flush_next(w);
-  const unsigned slots = worker_count();
+  const unsigned slots = slots_;
   active_.fetch_sub(1, std::memory_order_seq_cst);
   const std::uint32_t epoch = sleep_.prepare_wait();
   if (stopping_.load(std::memory_order_seq_cst) ||
@@ -334,7 +555,7 @@ bool ExecutorCore::helper_stuck(std::vector<std::uint64_t>& seen_tokens) const n
 
 bool ExecutorCore::sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens) {
   flush_next(w);
-  const unsigned slots = worker_count();
+  const unsigned slots = slots_;
   active_.fetch_sub(1, std::memory_order_seq_cst);
   const std::uint32_t epoch = sleep_.prepare_wait();
   bool expired = false;
@@ -427,10 +648,100 @@ void ExecutorCore::release_slot_of_helper() {
   if (work_visible()) sleep_.notify_one();
 }
 
-void schedule(Executor& executor, Job* job, Priority priority) {
+std::size_t ExecutorCore::class_index(Priority p) const noexcept {
+  // The class with the highest priority at or below p; the lowest class below them all.
+  auto it = std::upper_bound(classes_.begin(), classes_.end(), p,
+                             [](Priority v, const ClassInfo& c) { return v < c.priority; });
+  return it == classes_.begin() ? 0 : static_cast<std::size_t>(it - classes_.begin()) - 1;
+}
+
+Priority ExecutorCore::priority_of(std::string_view name) const {
+  std::vector<std::string> known;
+  for (const ClassInfo& c : classes_) {
+    if (c.name == name) return c.priority;
+    known.push_back(c.name);
+  }
+  throw UnknownNameError("priority class", std::string(name), std::move(known));
+}
+
+unsigned ExecutorCore::reserve_room(const SubmitOptions& options) {
+  const std::size_t c = class_index(options.priority);
+  const std::size_t capacity = classes_[c].capacity;
+  if (capacity == 0) return 0;
+  std::atomic<std::size_t>& queued = queued_[c];
+  const auto deadline = options.max_wait >= std::chrono::hours(24 * 365)
+                            ? std::chrono::steady_clock::time_point::max()
+                            : std::chrono::steady_clock::now() + options.max_wait;
+  for (;;) {
+    std::size_t n = queued.load(std::memory_order_seq_cst);
+    while (n < capacity) {
+      if (queued.compare_exchange_weak(n, n + 1, std::memory_order_seq_cst)) {
+        return static_cast<unsigned>(c) + 1;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (options.on_full == QueueFullAction::kFail || now >= deadline) {
+      throw QueueFullError("the queue of priority class '" + classes_[c].name + "' is full (" +
+                           std::to_string(capacity) + " jobs waiting" +
+                           (options.on_full == QueueFullAction::kFail
+                                ? ""
+                                : ", and no room came within the wait allowed") +
+                           ") — retry later, wait longer, or raise its queue_capacity");
+    }
+    const std::uint32_t epoch = room_.prepare_wait();
+    if (queued.load(std::memory_order_seq_cst) < capacity) {
+      room_.cancel_wait();
+    } else {
+      const auto left =
+          deadline == std::chrono::steady_clock::time_point::max()
+              ? std::chrono::nanoseconds(std::chrono::milliseconds(100))
+              : std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(100));
+      room_.commit_wait(epoch, std::max(left, std::chrono::nanoseconds(1)));
+    }
+  }
+}
+
+void ExecutorCore::rekey(const Item& work, Key key) {
+  if (injection_.rekey(work, key)) return;
+  for (const auto& w : workers_) {
+    if (w->queue.rekey(work, key)) return;
+  }
+}
+
+std::any& ExecutorCore::worker_resource() {
+  Worker* w = this_worker();
+  if (w == nullptr) {
+    throw InvalidStateError(
+        "worker_resource() called outside a task of this executor — call it from a task");
+  }
+  if (!options_.worker_resource) {
+    throw InvalidStateError(
+        "worker_resource() called but ExecutorOptions::worker_resource is not set");
+  }
+  if (!w->resource_made) {
+    w->resource = options_.worker_resource(
+        w->index, w->external ? std::string("caller") : pools_[w->pool].name);
+    w->resource_made = true;
+  }
+  return w->resource;
+}
+
+unsigned reserve_queue_room(Executor& executor, const SubmitOptions& options) {
+  return executor.core().reserve_room(options);
+}
+
+void schedule(Executor& executor, Job* job, Priority priority, unsigned lane) {
   ExecutorCore& core = executor.core();
   core.retain();
-  core.push(core.this_worker(), Item::job(job, priority));
+  core.push(core.this_worker(), Item::job(job, priority, lane));
+}
+
+void reprioritize(Executor& executor, Job* job, Priority priority) {
+  executor.core().rekey(Item::job(job, priority), make_key(priority, 0));
+}
+
+std::any& worker_resource(const Executor& executor) {
+  return executor.core().worker_resource();
 }
 
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {
@@ -456,6 +767,18 @@ unsigned Executor::worker_count() const noexcept {
 
 const Clock& Executor::clock() const noexcept {
   return core_->clock();
+}
+
+Priority Executor::priority_of(std::string_view class_name) const {
+  return core_->priority_of(class_name);
+}
+
+const std::string& Executor::class_of(Priority priority) const {
+  return core_->class_info(priority).name;
+}
+
+std::vector<PoolUsage> Executor::resource_usage() const {
+  return core_->admission() ? core_->admission()->usage() : std::vector<PoolUsage>{};
 }
 
 int Executor::this_worker() const noexcept {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -215,6 +216,9 @@ RunReport RunState::build_report() {
       t.history.push_back(
           {ns.attempts, ns.status, "", since_start(ns.start), since_start(ns.end), ns.worker});
     }
+    if (auto i = interruptions_.find(v); i != interruptions_.end()) {
+      t.interruptions = i->second.count;
+    }
     if (ns.status == TaskStatus::kSkipped && ns.upstream.load(std::memory_order_relaxed) != 0) {
       t.skipped_because = plan_->id(ns.upstream.load(std::memory_order_relaxed) - 1);
     }
@@ -263,7 +267,53 @@ RunReport RunState::build_report() {
       r.critical_path_time += Duration(static_cast<Duration::rep>(measured[v]));
     }
   }
+  r.resources = pool_usage(r);
   return r;
+}
+
+std::vector<PoolUsage> RunState::pool_usage(const RunReport& r) const {
+  // Each attempt of a task held its needs from its start to its end: sweep those intervals.
+  if (requests_.empty() || admission_ == nullptr) return {};
+  struct Change {
+    Duration at;
+    double amount;
+  };
+  std::map<std::string, std::vector<Change>> changes;
+  std::size_t i = 0;
+  for (std::uint32_t v = 0; v < plan_->dag.node_count(); ++v) {
+    if (!included(v)) continue;
+    const TaskReport& t = r.tasks[i++];
+    const NodeMeta* meta = plan_->meta(v);
+    if (meta == nullptr || meta->needs.empty()) continue;
+    for (const AttemptRecord& a : t.history) {
+      for (const auto& [pool, amount] : meta->needs) {
+        changes[pool].push_back({a.start, amount});
+        changes[pool].push_back({a.end, -amount});
+      }
+    }
+  }
+  std::vector<PoolUsage> usage;
+  const double wall = static_cast<double>(r.wall_time.count());
+  for (const PoolUsage& pool : admission_->usage()) {
+    PoolUsage u{pool.name, pool.capacity, 0, 0};
+    auto& list = changes[pool.name];
+    // Ends before starts at the same instant: a task that ends as another starts never
+    // counts twice.
+    std::sort(list.begin(), list.end(), [](const Change& a, const Change& b) {
+      return a.at != b.at ? a.at < b.at : a.amount < b.amount;
+    });
+    double in_use = 0, area = 0;
+    Duration last{};
+    for (const Change& c : list) {
+      area += in_use * static_cast<double>((c.at - last).count());
+      in_use += c.amount;
+      last = c.at;
+      u.peak = std::max(u.peak, in_use);
+    }
+    u.average = wall > 0 ? area / wall : 0;
+    usage.push_back(std::move(u));
+  }
+  return usage;
 }
 
 }  // namespace detail

@@ -115,6 +115,27 @@ RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const C
   }
   if (plan_->returns_values) results_ = std::make_unique<std::any[]>(n);
 
+  // Resources: every request is checked against the pools before anything runs.
+  if (!options_.resources.empty()) {
+    own_admission_ = std::make_unique<ResourceAdmission>(options_.resources, core_.clock());
+    admission_ = own_admission_.get();
+  } else {
+    admission_ = core_.admission();
+  }
+  bool needs_resources = false;
+  for (const NodeMeta& m : plan_->metas) needs_resources = needs_resources || !m.needs.empty();
+  if (needs_resources) {
+    requests_.reserve(plan_->metas.size());
+    for (const NodeMeta& m : plan_->metas) {
+      if (admission_ == nullptr && !m.needs.empty()) {
+        const auto& [pool, amount] = *m.needs.begin();
+        throw ResourceRequestError(m.id, pool, amount, -1);  // no pools at all
+      }
+      requests_.push_back(admission_ != nullptr ? admission_->compile(m.id, m.needs) : Request{});
+    }
+    grants_ = std::make_unique<Grant[]>(n);
+  }
+
   gated_ = options_.max_concurrency > 0 || options_.mode == ExecutionMode::kWaveSynchronous;
   if (options_.mode == ExecutionMode::kWaveSynchronous) {
     wave_left_.assign(plan_->analysis.wave_count, 0);
@@ -149,7 +170,7 @@ void RunState::start(Worker* caller) {
   units_.store(1, std::memory_order_relaxed);
   const auto count = static_cast<std::uint32_t>(sources_->size());
   // Pushed, never offered: the caller may be a task body whose next slot is shared.
-  core_.push(caller, Item{plan_->keys[(*sources_)[0]], this, 0, count, Item::Kind::kSources});
+  core_.push(caller, Item{key_of((*sources_)[0]), this, 0, count, Item::Kind::kSources});
 }
 
 void RunState::execute(Worker& w, const Item& item) {
@@ -163,13 +184,13 @@ void RunState::execute(Worker& w, const Item& item) {
   const std::vector<std::uint32_t>& sources = *sources_;
   const std::uint32_t node = sources[item.begin];
   if (item.begin + 1 < item.end) {
-    Item rest{plan_->keys[sources[item.begin + 1]], this, item.begin + 1, item.end,
+    Item rest{key_of(sources[item.begin + 1]), this, item.begin + 1, item.end,
               Item::Kind::kSources};
     rest.borrowed = true;
     if (rest.end - rest.begin >= 2 && core_.hungry() && !core_.queued_work(w)) {
       const std::uint32_t mid = rest.begin + (rest.end - rest.begin) / 2;
       add_unit();
-      core_.push(&w, Item{plan_->keys[sources[mid]], this, mid, rest.end, Item::Kind::kSources});
+      core_.push(&w, Item{key_of(sources[mid]), this, mid, rest.end, Item::Kind::kSources});
       rest.end = mid;
     }
     core_.offer(&w, rest);
@@ -179,7 +200,9 @@ void RunState::execute(Worker& w, const Item& item) {
 
 void RunState::run_node(Worker& w, std::uint32_t node) {
   NodeState& ns = nodes_[node];
+  const NodeMeta* meta = plan_->meta(node);
   if (cancelled()) {
+    if (grants_) release_resources(w, std::exchange(grants_[node], Grant{}));
     finish(w, node, TaskStatus::kCancelled);
     return;
   }
@@ -190,12 +213,32 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
       case Admission::kParked:
         return;
       case Admission::kCancelled:
+        if (grants_) release_resources(w, std::exchange(grants_[node], Grant{}));
         finish(w, node, TaskStatus::kCancelled);
         return;
     }
   }
+  Grant grant;
+  if (grants_ && !acquire_resources(node, meta, grant)) {
+    if (options_.max_concurrency > 0) release_slot(w);
+    return;  // waits for its resources, keeping its unit; resources_granted() queues it
+  }
 
-  const NodeMeta* meta = plan_->meta(node);
+  // An interruptible attempt may be asked to yield while its interruptions are under the bound.
+  const unsigned max_interruptions =
+      meta != nullptr ? meta->max_interruptions.value_or(core_.options().max_interruptions) : 0;
+  std::optional<AttemptControl> control;
+  if (meta != nullptr && meta->interruptible) {
+    control.emplace();
+    std::lock_guard lock(failures_mutex_);
+    if (auto it = interruptions_.find(node); it != interruptions_.end()) {
+      control->interruptions = it->second.count;
+      control->saved = it->second.saved;
+    }
+  }
+  const bool preemptible =
+      control && core_.options().preemption && control->interruptions < max_interruptions;
+
   const unsigned attempt = ++ns.attempts;
   ns.worker = w.index;
   ns.status = TaskStatus::kRunning;
@@ -203,7 +246,8 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   std::exception_ptr error;
   // Runs the body once with `stop` as its stop source; the next slot is stealable meanwhile.
   const auto attempt_body = [&](const std::stop_source& stop) {
-    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop);
+    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop,
+                    control ? &*control : nullptr);
     core_.share_next(w);
     ns.start = ticks();
     try {
@@ -216,27 +260,49 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     core_.reclaim_next(w);
   };
 
-  if (meta == nullptr || meta->timeout <= Duration::zero()) {
+  const bool timed = meta != nullptr && meta->timeout > Duration::zero();
+  if (!timed && !preemptible) {
     attempt_body(stop_);
   } else {
-    // The attempt gets its own stop source, requested by the timer or by the run's.
+    // The attempt gets its own stop source, requested by the timer, by the run's, or by the
+    // executor asking it to yield.
     std::stop_source attempt_stop;
     std::stop_callback<RequestStop> link(stop_.get_token(), RequestStop{&attempt_stop});
     std::atomic<bool> fired{false};
-    const TimerService::Id timer =
-        core_.timers().schedule(core_.clock().now() + meta->timeout, [&] {
-          fired.store(true, std::memory_order_relaxed);
-          attempt_stop.request_stop();
-        });
+    TimerService::Id timer{};
+    if (timed) {
+      timer = core_.timers().schedule(core_.clock().now() + meta->timeout, [&] {
+        fired.store(true, std::memory_order_relaxed);
+        attempt_stop.request_stop();
+      });
+    }
+    if (preemptible) core_.enter_preemptible(w, key_of(node), attempt_stop, control->requested);
     attempt_body(attempt_stop);
+    if (preemptible) core_.leave_preemptible(w);
     // cancel() returns after a callback that already started has finished.
-    if (!core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
+    if (timed && !core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
       status = TaskStatus::kTimedOut;
     }
   }
+  release_resources(w, grant);
 
   if (cancelled() && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
   if (options_.max_concurrency > 0) release_slot(w);
+
+  if (control && control->requested.load(std::memory_order_acquire) && !control->declined &&
+      status == TaskStatus::kSucceeded) {
+    // It yielded: queue it again, to start over or from what it saved. Not an attempt.
+    {
+      std::lock_guard lock(failures_mutex_);
+      NodeInterruptions& record = interruptions_[node];
+      ++record.count;
+      if (control->to_save) record.saved = std::move(*control->to_save);
+    }
+    --ns.attempts;
+    ns.status = TaskStatus::kReady;
+    core_.push(&w, node_item(node));  // the node keeps its unit
+    return;
+  }
 
   if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {
     record_failure(
@@ -252,6 +318,66 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
   }
   finish(w, node, status);
+}
+
+const Request& RunState::request_of(const NodeMeta* meta) const noexcept {
+  static const Request kNothing;
+  if (meta == nullptr || requests_.empty()) return kNothing;
+  return requests_[static_cast<std::size_t>(meta - plan_->metas.data())];
+}
+
+bool RunState::acquire_resources(std::uint32_t node, const NodeMeta* meta, Grant& grant) {
+  grant = std::exchange(grants_[node], Grant{});
+  const Request& request = request_of(meta);
+  if (!grant.null() || request.empty()) return true;
+  // Expected duration for backfilling: as declared, else the timeout bounds it.
+  Duration expected = meta->expected_duration;
+  if (expected <= Duration::zero() && meta->timeout > Duration::zero()) expected = meta->timeout;
+  std::optional<Grant> g =
+      admission_->try_acquire(request, key_of(node), expected, AdmissionPayload{this, node});
+  if (!g) return false;
+  grant = *g;
+  return true;
+}
+
+void RunState::release_resources(Worker& w, Grant grant) {
+  if (grant.null()) return;
+  std::vector<Admitted> admitted;
+  admission_->release(grant, admitted);
+  for (const Admitted& a : admitted) {
+    static_cast<RunState*>(a.payload.target)->resources_granted(w, a.payload.a, a.grant);
+  }
+}
+
+void RunState::resources_granted(Worker& w, std::uint32_t node, Grant grant) {
+  grants_[node] = grant;  // published to the thread that runs it by the queue's lock
+  core_.push(&w, node_item(node));
+}
+
+void RunState::set_priority(std::string_view task, Priority priority) {
+  auto it = graph_.by_id.find(task);
+  if (it == graph_.by_id.end()) graph_.throw_unknown_task(task, "Run::set_priority");
+  const std::uint32_t node = it->second;
+  constexpr Key kRankBits = (Key{1} << 48) - 1;
+  const Key key = (make_key(priority, 0) & ~kRankBits) | (plan_->keys[node] & kRankBits);
+  std::atomic<Key>* overrides = key_overrides_.load(std::memory_order_acquire);
+  if (overrides == nullptr) {
+    std::lock_guard lock(overrides_mutex_);
+    if (!overrides_storage_) {
+      overrides_storage_ = std::make_unique<std::atomic<Key>[]>(plan_->dag.node_count());
+      key_overrides_.store(overrides_storage_.get(), std::memory_order_release);
+    }
+    overrides = overrides_storage_.get();
+  }
+  overrides[node].store(key, std::memory_order_relaxed);
+  core_.rekey(Item{key, this, node, 0, Item::Kind::kNode}, key);
+  if (gated_) {
+    std::lock_guard lock(gate_mutex_);
+    for (Item& parked : parked_) {
+      if (parked.begin == node) parked.key = key;
+    }
+    std::make_heap(parked_.begin(), parked_.end(), key_less);
+  }
 }
 
 RunState::Admission RunState::admit(std::uint32_t node) {
@@ -423,6 +549,19 @@ void RunState::cancel() {
   for (const auto& [node, id] : timers) {
     if (core_.timers().cancel(id)) core_.push(nullptr, node_item(node));
   }
+  if (admission_ != nullptr && grants_) {
+    // Nodes waiting for resources run now, to be finalised as cancelled.
+    std::vector<AdmissionPayload> removed;
+    std::vector<Admitted> admitted;
+    admission_->remove_waiters_if([this](const AdmissionPayload& p) { return p.target == this; },
+                                  removed, admitted);
+    for (const AdmissionPayload& p : removed) core_.push(nullptr, node_item(p.a));
+    for (const Admitted& a : admitted) {
+      auto* run = static_cast<RunState*>(a.payload.target);
+      run->grants_[a.payload.a] = a.grant;
+      core_.push(nullptr, run->node_item(a.payload.a));
+    }
+  }
   if (!gated_) return;
   std::vector<Item> released;
   {
@@ -531,6 +670,10 @@ RunReport Run::report() && {
 
 SharedState& Run::shared() const {
   return checked(state_).shared();
+}
+
+void Run::set_priority(std::string_view task, Priority priority) {
+  checked(state_).set_priority(task, priority);
 }
 
 }  // namespace taskloom::runtime

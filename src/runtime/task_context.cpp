@@ -12,6 +12,26 @@ std::stop_token TaskContext::stop_token() const {
   return stop_->get_token();
 }
 
+bool TaskContext::interrupt_requested() const noexcept {
+  return control_ != nullptr && control_->requested.load(std::memory_order_acquire);
+}
+
+unsigned TaskContext::interruptions() const noexcept {
+  return control_ != nullptr ? control_->interruptions : 0;
+}
+
+void TaskContext::decline_reschedule() noexcept {
+  if (control_ != nullptr) control_->declined = true;
+}
+
+std::string_view TaskContext::saved_state() const noexcept {
+  return control_ != nullptr ? std::string_view(control_->saved) : std::string_view();
+}
+
+void TaskContext::save_state(std::string bytes) {
+  if (control_ != nullptr) control_->to_save = std::move(bytes);
+}
+
 SharedState& TaskContext::shared() const {
   return run_->shared();
 }

@@ -140,6 +140,11 @@ void check_options(std::string_view id, const TaskOptions& o) {
                                std::to_string(o.weight) +
                                " — a weight is an estimated cost: finite and >= 0");
   }
+  if (o.expected_duration < Duration::zero()) {
+    throw InvalidArgumentError("task '" + std::string(id) +
+                               "' has a negative expected_duration — use a positive duration, or "
+                               "zero for unknown");
+  }
 }
 
 }  // namespace
@@ -181,7 +186,8 @@ TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body,
   g.named_deps.reserve(g.named_deps.size() + options.after.size());
   if (g.meta_of.empty()) g.meta_of.assign(g.size(), 0);
   g.metas.push_back({std::string(id), options.priority, options.retries, options.timeout,
-                     options.weight, std::move(options.metadata)});
+                     options.weight, std::move(options.metadata), std::move(options.needs),
+                     options.expected_duration, options.interruptible, options.max_interruptions});
   try {
     g.meta_of.push_back(static_cast<std::uint32_t>(g.metas.size()));
     g.by_id.emplace(g.metas.back().id, index);

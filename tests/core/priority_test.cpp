@@ -20,6 +20,18 @@ TEST(Priority, NamedLevelsHaveDocumentedValues) {
   EXPECT_EQ(Priority::kHighest.value(), 2);
 }
 
+TEST(Priority, ClassesSitApartFromTheLevels) {
+  EXPECT_EQ(Priority::kBackground.value(), -500);
+  EXPECT_EQ(Priority::kUrgent.value(), 500);
+  EXPECT_EQ(Priority::kInteractive.value(), 900);
+  EXPECT_LT(Priority::kBackground, Priority::kLowest);
+  EXPECT_GT(Priority::kUrgent, Priority::kHighest);
+  EXPECT_GT(Priority::kInteractive, Priority::kUrgent);
+  EXPECT_EQ(parse_priority("interactive"), Priority::kInteractive);
+  EXPECT_EQ(parse_priority("background"), Priority::kBackground);
+  EXPECT_EQ(to_string(Priority::kUrgent), "urgent");
+}
+
 TEST(Priority, LargerValueComparesGreater) {
   EXPECT_LT(Priority::kLow, Priority::kNormal);
   EXPECT_GT(Priority{7}, Priority::kHighest);
@@ -66,7 +78,7 @@ TEST(Priority, ParseAcceptsNamesAndIntegersInRange) {
 
 TEST(Priority, ParseRejectsEverythingElse) {
   EXPECT_EQ(parse_priority(""), std::nullopt);
-  EXPECT_EQ(parse_priority("urgent"), std::nullopt);
+  EXPECT_EQ(parse_priority("critical"), std::nullopt);
   EXPECT_EQ(parse_priority("High"), std::nullopt);  // names are case-sensitive
   EXPECT_EQ(parse_priority("1001"), std::nullopt);
   EXPECT_EQ(parse_priority("-1001"), std::nullopt);

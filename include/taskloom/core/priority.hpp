@@ -1,8 +1,11 @@
 // taskloom/core/priority.hpp — numeric task priorities with named levels.
 //
-// A larger value runs first. Any value in [kMin, kMax] is allowed; five are named:
-//   lowest (-2), low (-1), normal (0, the default), high (1), highest (2).
-//   Priority p = Priority::kHigh;  Priority q{7};  parse_priority("low") == Priority::kLow
+// A larger value runs first. Any value in [kMin, kMax] is allowed. Five levels are named:
+//   lowest (-2), low (-1), normal (0, the default), high (1), highest (2);
+// and three classes sit well apart from them, for mixing latency-critical and bulk work:
+//   background (-500), urgent (500, critical but not user-facing), interactive (900).
+//   Priority p = Priority::kHigh;  Priority q{7};  parse_priority("interactive") == kInteractive
+// Executors may name more classes (ExecutorOptions::classes).
 #pragma once
 
 #include <compare>
@@ -26,6 +29,7 @@ class Priority {
   friend constexpr auto operator<=>(Priority, Priority) = default;
 
   static const Priority kLowest, kLow, kNormal, kHigh, kHighest;
+  static const Priority kBackground, kUrgent, kInteractive;
 
  private:
   struct Raw {};
@@ -38,10 +42,13 @@ inline constexpr Priority Priority::kLow{Raw{}, -1};
 inline constexpr Priority Priority::kNormal{Raw{}, 0};
 inline constexpr Priority Priority::kHigh{Raw{}, 1};
 inline constexpr Priority Priority::kHighest{Raw{}, 2};
+inline constexpr Priority Priority::kBackground{Raw{}, -500};
+inline constexpr Priority Priority::kUrgent{Raw{}, 500};
+inline constexpr Priority Priority::kInteractive{Raw{}, 900};
 
-/// "high" for a named level, the number otherwise.
+/// "high" for a named level or class, the number otherwise.
 std::string to_string(Priority p);
-/// Accepts a level name or an integer in range; nullopt otherwise.
+/// Accepts a level or class name or an integer in range; nullopt otherwise.
 std::optional<Priority> parse_priority(std::string_view text);
 
 }  // namespace taskloom

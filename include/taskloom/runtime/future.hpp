@@ -34,6 +34,9 @@ class FutureState {
   }
   bool ready() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
   void wait() { help_until(*executor_, done_); }
+  void set_priority(Priority p) {
+    if (!ready()) reprioritize(*executor_, job(), p);
+  }
 
   T take() {
     wait();
@@ -55,6 +58,7 @@ class FutureState {
     }
     signal_done(*executor_, done_);
   }
+  virtual Job* job() noexcept = 0;
 
  private:
   struct Empty {};
@@ -75,6 +79,7 @@ class SubmittedJob final : public FutureState<T>, public Job {
   }
 
  private:
+  Job* job() noexcept override { return this; }
   F fn_;
 };
 
@@ -99,6 +104,8 @@ class Future {
   /// True once the callable has returned or thrown.
   bool ready() const { return check().ready(); }
   void wait() const { check().wait(); }
+  /// Moves the job to the place of `priority` among queued work, if it has not started.
+  void set_priority(Priority priority) { check().set_priority(priority); }
   /// Waits, then returns the value or rethrows the callable's exception. Leaves the future
   /// invalid.
   T get() {

@@ -20,6 +20,14 @@
 
 namespace taskloom::runtime {
 
+/// A resource pool's use over a run (or over the executor's life).
+struct PoolUsage {
+  std::string name;
+  double capacity = 0;
+  double peak = 0;     ///< most in use at once
+  double average = 0;  ///< time-weighted mean in use
+};
+
 /// One try at running a task.
 struct AttemptRecord {
   unsigned number = 0;  ///< 1-based
@@ -36,7 +44,8 @@ struct TaskReport {
   std::string error;                   ///< message of the last failed attempt
   std::exception_ptr exception;        ///< what the last failed attempt threw, if it threw
   std::string skipped_because;         ///< for kSkipped: the task whose failure caused it
-  unsigned attempts = 0;               ///< attempts started
+  unsigned attempts = 0;               ///< attempts started (interrupted ones not counted)
+  unsigned interruptions = 0;          ///< times it yielded to more important work
   std::vector<AttemptRecord> history;  ///< every attempt, in order
   Duration start{}, end{};             ///< first attempt's start, last attempt's end
   unsigned worker = 0;                 ///< worker of the last attempt (see TaskContext::worker)
@@ -66,6 +75,7 @@ struct RunReport {
   std::vector<WaveSummary> waves;
   std::vector<std::string> critical_path;  ///< heaviest dependency chain by measured time
   Duration critical_path_time{};
+  std::vector<PoolUsage> resources;  ///< per resource pool the run used: peak and average
 
   /// sequential_time / wall_time (0 for an empty run).
   double speedup() const noexcept;

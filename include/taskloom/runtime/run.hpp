@@ -20,9 +20,12 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "taskloom/core/clock.hpp"
+#include "taskloom/core/priority.hpp"
+#include "taskloom/core/resources.hpp"
 #include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/shared_state.hpp"
 
@@ -55,6 +58,9 @@ struct RunOptions {
   std::vector<std::string> targets;     ///< run only these and what they need; empty: all
   std::string trace_path;               ///< write a Chrome trace here when the run ends
   std::shared_ptr<SharedState> shared;  ///< state for the tasks; a fresh one when null
+  /// Resource pools private to this run, in place of the executor's (ExecutorOptions::
+  /// resources) for its tasks' needs. Empty: the executor's.
+  Resources resources;
 };
 
 struct Progress {
@@ -89,6 +95,10 @@ class Run {
   RunReport report() &&;
   /// The run's shared state.
   SharedState& shared() const;
+  /// Gives a task that has not started yet a new priority, at once: queued, it moves to its
+  /// new place; not ready yet, it is queued by it later. No effect on a started task.
+  /// InvalidArgumentError for an unknown id.
+  void set_priority(std::string_view task, Priority priority);
 
  private:
   std::shared_ptr<detail::RunState> state_;

@@ -11,6 +11,10 @@
 // A context is valid only during the call that received it, on that thread.
 // Cancellation is cooperative: the stop token fires when the run is cancelled or the attempt
 // times out, and the body decides when to look.
+// Interruption (TaskOptions::interruptible): when more important work arrives and no worker
+// is free for it, the stop token fires and interrupt_requested() turns true. A body that then
+// returns is queued again (unless it calls decline_reschedule()) and starts from the beginning,
+// or from what it gave save_state() (TaskGraph::add_stateful does both for a typed state).
 #pragma once
 
 #include <any>
@@ -27,6 +31,10 @@ namespace taskloom::runtime {
 
 class TaskGraph;
 
+namespace detail {
+struct AttemptControl;
+}
+
 class TaskContext {
  public:
   /// The task's id ("#<index>" for an anonymous task).
@@ -37,9 +45,27 @@ class TaskContext {
   /// pool that runs it while waiting.
   unsigned worker() const noexcept { return worker_; }
 
-  /// Fires when the run is cancelled or this attempt times out.
+  /// Fires when the run is cancelled, this attempt times out, or the task is interrupted.
   std::stop_token stop_token() const;
   bool stop_requested() const noexcept { return stop_->stop_requested(); }
+
+  /// The executor asked this (interruptible) task to yield to more important work.
+  bool interrupt_requested() const noexcept;
+  /// Times this task was interrupted before this start.
+  unsigned interruptions() const noexcept;
+  /// When interrupted, end with what the body returns instead of being queued again.
+  void decline_reschedule() noexcept;
+  /// What the task saved when it was last interrupted ("" at first).
+  std::string_view saved_state() const noexcept;
+  /// Keeps `bytes` for the task's next start, if it is interrupted.
+  void save_state(std::string bytes);
+
+  /// The per-worker resource of the thread running the task (ExecutorOptions::
+  /// worker_resource) as T; TypeMismatchError when it is not a T.
+  template <class T>
+  T& worker_resource() const {
+    return executor_->worker_resource<T>();
+  }
 
   /// The result of the dependency `id`, as T. InvalidArgumentError if `id` is not a
   /// dependency of this task; TypeMismatchError if its result is not a T (or it has none).
@@ -70,10 +96,12 @@ class TaskContext {
 
   /// Internal: made by the executor for each attempt.
   TaskContext(detail::RunState& run, std::uint32_t node, unsigned attempt, unsigned worker,
-              Executor& executor, const std::stop_source& stop) noexcept
+              Executor& executor, const std::stop_source& stop,
+              detail::AttemptControl* control = nullptr) noexcept
       : run_(&run),
         executor_(&executor),
         stop_(&stop),
+        control_(control),
         node_(node),
         attempt_(attempt),
         worker_(worker) {}
@@ -86,6 +114,7 @@ class TaskContext {
   detail::RunState* run_;
   Executor* executor_;
   const std::stop_source* stop_;
+  detail::AttemptControl* control_;  // null unless the task is interruptible
   std::uint32_t node_;
   unsigned attempt_;
   unsigned worker_;

@@ -26,13 +26,23 @@
 
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
+#include "taskloom/core/resources.hpp"
 #include "taskloom/runtime/detail/task_function.hpp"
 
 namespace taskloom::runtime {
 
 namespace detail {
 struct GraphData;
-}
+/// Saves a stateful task's state when it returns (or throws) after an interruption request.
+template <class S, class Context>
+struct SaveStateOnExit {
+  Context& ctx;
+  const S& state;
+  ~SaveStateOnExit() {
+    if (ctx.interrupt_requested()) ctx.save_state(state.save());
+  }
+};
+}  // namespace detail
 
 /// Everything about a task except its body. Designated initializers read well:
 ///   {.after = {"a", "b"}, .retries = 3, .timeout = std::chrono::seconds(10)}
@@ -43,6 +53,27 @@ struct TaskOptions {
   Duration timeout = Duration::zero();    ///< per attempt; zero means none, negative is an error
   double weight = 1.0;  ///< estimated cost, for ranks and the planned critical path
   std::vector<std::pair<std::string, std::string>> metadata;  ///< free-form, read via the context
+  /// Amounts of the executor's (or the run's) resource pools held while an attempt runs,
+  /// acquired all at once. Checked when the run starts: ResourceRequestError for a pool that
+  /// does not exist or a request above its capacity.
+  Resources needs;
+  /// How long an attempt is expected to take (zero: unknown); lets smaller tasks start
+  /// ahead of a large waiting request when they end before it could start (backfilling).
+  Duration expected_duration = Duration::zero();
+  /// May be asked to yield to more important work (see TaskContext::interrupt_requested);
+  /// then it runs again from the start, or from its saved state (TaskGraph::add_stateful).
+  bool interruptible = false;
+  /// Interruptions at most; then the task is no longer interrupted. Unset: the executor's
+  /// ExecutorOptions::max_interruptions.
+  std::optional<unsigned> max_interruptions;
+};
+
+/// A task state that survives interruptions: saved when the task yields, restored when it
+/// starts again.
+template <class S>
+concept SavableState = std::copy_constructible<S> && requires(const S& s, std::string_view bytes) {
+  { s.save() } -> std::convertible_to<std::string>;
+  { S::restore(bytes) } -> std::same_as<S>;
 };
 
 class TaskGraph;
@@ -98,6 +129,22 @@ class TaskGraph {
   template <class F>
   TaskHandle add(std::string_view id, F&& body, TaskOptions options = {}) {
     return add_task(id, detail::TaskFunction(std::forward<F>(body)), std::move(options));
+  }
+  /// Adds an interruptible task with a state: `body(TaskContext&, S&)` starts from `initial`,
+  /// or from the state it saved (S::save) when it was interrupted (restored with S::restore).
+  /// To yield, the body returns when ctx.interrupt_requested(); the state as it is then is
+  /// saved. Its return value is the result when it is not interrupted.
+  template <SavableState S, class F>
+  TaskHandle add_stateful(std::string_view id, S initial, F body, TaskOptions options = {}) {
+    options.interruptible = true;
+    return add(
+        id,
+        [initial = std::move(initial), body = std::move(body)](auto& ctx) mutable {
+          S state = ctx.saved_state().empty() ? initial : S::restore(ctx.saved_state());
+          detail::SaveStateOnExit<S, std::remove_reference_t<decltype(ctx)>> save{ctx, state};
+          return body(ctx, state);
+        },
+        std::move(options));
   }
   /// Adds an anonymous task with default options: the fastest way to build a large graph.
   template <class F>

@@ -10,9 +10,17 @@
 // Before running its `next`, a thread checks (lock-free) whether its own queue or the
 // injection queue holds something better; with one worker this gives exact priority order.
 //
-// Execution slots: at most N threads (N = workers) run at once. A thread from outside that
-// waits takes a slot and helps; a spinning worker that sees more than N active gives its slot
-// up and sleeps, looking every millisecond whether a helper is stuck in one task body for
+// Lanes: workers of a pool with a minimum priority ("restricted") take only items at or above
+// it, sleep on their pool's own event count, and stay out of the slot accounting below, which
+// covers the workers that run anything (N of them).
+// Aging: every aging_interval-th take, a worker takes the oldest lower-priority item of its
+// own queue or of the injection queue (in turn) instead of the best one.
+// Preemption: a thread running an interruptible body publishes its key; push() of better
+// work when no worker is free asks the lowest such body to yield (see preempt_for()).
+//
+// Execution slots: at most N threads (N = workers that run anything) run at once. A thread from
+// outside that waits takes a slot and helps; a spinning worker that sees more than N active gives
+// its slot up and sleeps, looking every millisecond whether a helper is stuck in one task body for
 // that long: then it takes up work again, so a long task never stalls the pool.
 #pragma once
 
@@ -27,6 +35,7 @@
 #include "taskloom/runtime/executor.hpp"
 
 #include "runtime/detail/ready_queue.hpp"
+#include "runtime/detail/resource_admission.hpp"
 #include "runtime/detail/timer_service.hpp"
 
 namespace taskloom::runtime::detail {
@@ -53,6 +62,36 @@ struct Worker {
   // displaced worker can tell a helper stuck in one long body from one that keeps working.
   std::atomic<std::uint64_t> body_token{0};
   std::uint64_t bodies = 0;
+
+  Key min_key = 1;     // takes only items with a key at least this (its pool's lane)
+  unsigned pool = 0;   // index into ExecutorCore's pools
+  unsigned takes = 0;  // since the last aging take
+  bool age_own_queue = false;
+  std::any resource;  // ExecutorOptions::worker_resource's result, made on first use
+  bool resource_made = false;
+
+  // The interruptible body this thread runs, if any: its key (0: none) for preempt_for() to
+  // read without a lock, and under preempt_lock what to signal.
+  std::atomic<Key> preemptible_key{0};
+  SpinLock preempt_lock;
+  std::stop_source preempt_stop;                   // guarded by preempt_lock
+  std::atomic<bool>* preempt_requested = nullptr;  // guarded by preempt_lock
+};
+
+/// A pool of workers as the core keeps it.
+struct PoolInfo {
+  std::string name;
+  Key min_key = 1;  // 1: runs anything
+  unsigned workers = 0;
+  std::unique_ptr<EventCount> sleep;  // restricted pools only
+  std::unique_ptr<std::atomic<unsigned>> idle = std::make_unique<std::atomic<unsigned>>(0);
+};
+
+/// A priority class as the core keeps it (sorted by priority).
+struct ClassInfo {
+  std::string name;
+  Priority priority;
+  std::size_t capacity = 0;
 };
 
 class ExecutorCore {
@@ -64,6 +103,23 @@ class ExecutorCore {
 
   Executor& owner() const noexcept { return owner_; }
   unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  const ExecutorOptions& options() const noexcept { return options_; }
+  /// The executor's resource pools; null when it declares none.
+  ResourceAdmission* admission() const noexcept { return admission_.get(); }
+
+  // Priority classes and bounded queues (executor.hpp).
+  const ClassInfo& class_info(Priority p) const noexcept { return classes_[class_index(p)]; }
+  Priority priority_of(std::string_view name) const;
+  unsigned reserve_room(const SubmitOptions& options);
+  void rekey(const Item& work, Key key);
+
+  /// The calling thread's per-worker resource.
+  std::any& worker_resource();
+
+  /// Around an interruptible body: make it a candidate for preemption, then withdraw it.
+  void enter_preemptible(Worker& w, Key key, const std::stop_source& stop,
+                         std::atomic<bool>& requested);
+  void leave_preemptible(Worker& w) noexcept;
   /// Slots of per-thread counters: one per worker, per helper slot, and one shared by the
   /// helping threads beyond those.
   unsigned counter_slots() const noexcept {
@@ -78,7 +134,7 @@ class ExecutorCore {
   /// Makes `item` runnable: into `w`'s next slot (displacing a worse item to the queues) when
   /// there is a `w`, into the injection queue otherwise.
   void offer(Worker* w, const Item& item) {
-    if (w == nullptr) {
+    if (w == nullptr || item.key < w->min_key) {
       push(nullptr, item);
     } else if (!w->next) {
       w->next = item;
@@ -90,6 +146,7 @@ class ExecutorCore {
   }
   /// Queues `item` where thieves can see it, waking a sleeping worker if one may be needed.
   void push(Worker* w, const Item& item);
+  void offer_or_push(Worker* w, const Item& item);
 
   /// Around a task body: share `w`'s next item with thieves, then take it back (or learn
   /// that it was stolen).
@@ -110,7 +167,7 @@ class ExecutorCore {
   /// large source range then splits it.
   bool hungry() const noexcept {
     return spinning_.load(std::memory_order_relaxed) != 0 ||
-           active_.load(std::memory_order_relaxed) < worker_count();
+           active_.load(std::memory_order_relaxed) < slots_;
   }
 
   /// Wakes the threads sleeping in help_until() so they re-check what they wait for.
@@ -125,6 +182,11 @@ class ExecutorCore {
 
  private:
   void worker_main(Worker& w);
+  void restricted_worker_main(Worker& w);
+  bool visible_for(Key min_key) const noexcept;
+  bool take_oldest(Worker& w, Item& out);
+  void preempt_for(Key key);
+  std::size_t class_index(Priority p) const noexcept;
   void sleep_until_work(Worker& w);
   bool sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens);
   bool helper_stuck(std::vector<std::uint64_t>& seen_tokens) const noexcept;
@@ -134,7 +196,7 @@ class ExecutorCore {
   bool steal(Worker& w, Item& out);
   void share_next_slow(Worker& w);
   void reclaim_next_slow(Worker& w);
-  bool steal_next(Worker& victim, Item& out);
+  bool steal_next(Worker& victim, Item& out, Key min_key);
   /// Takes the shared next item of a thread in a task body: the last resort of a thread that
   /// found nothing queued for a whole spin, so short bodies keep their next item.
   bool steal_shared_next(Worker& w, Item& out);
@@ -157,6 +219,14 @@ class ExecutorCore {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::array<Worker, kHelperSlots> helpers_slots_;
   std::vector<std::thread> threads_;
+  std::vector<PoolInfo> pools_;
+  unsigned slots_ = 0;              // workers that run anything
+  Key restricted_min_ = 0;          // lowest min_key of a restricted pool; 0: none
+  std::vector<ClassInfo> classes_;  // sorted by priority
+  std::unique_ptr<std::atomic<std::size_t>[]> queued_;  // per class: submitted jobs queued
+  EventCount room_;  // submitters waiting for room in a class queue
+  std::unique_ptr<ResourceAdmission> admission_;
+  std::atomic<unsigned> preemptible_running_{0};
   ReadyQueue injection_;
   EventCount sleep_;    // idle and displaced workers
   EventCount helpers_;  // threads in help_until()

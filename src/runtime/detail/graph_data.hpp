@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +29,10 @@ struct NodeMeta {
   Duration timeout = Duration::zero();
   double weight = 1.0;
   std::vector<std::pair<std::string, std::string>> metadata;
+  Resources needs;
+  Duration expected_duration = Duration::zero();
+  bool interruptible = false;
+  std::optional<unsigned> max_interruptions;
 };
 
 /// The immutable, validated form of a graph that runs execute. Shared by every run started

@@ -49,10 +49,22 @@ struct Item {
   /// A source range whose run counts no work unit for it yet: it lives in the next slot of
   /// the worker running the element it was split from (see RunState).
   bool borrowed = false;
+  std::uint32_t seq = 0;  // arrival order in the queue holding it (set by ReadyQueue::push)
 
   explicit operator bool() const noexcept { return key != 0; }
-  static Item job(Job* j, Priority p) noexcept { return {make_key(p, 0), j, 0, 0, Kind::kJob}; }
+  /// For a job, `begin` is the lane whose queue room it holds (0: none).
+  static Item job(Job* j, Priority p, unsigned lane = 0) noexcept {
+    return {make_key(p, 0), j, lane, 0, Kind::kJob};
+  }
+  bool same_work(const Item& o) const noexcept {
+    return target == o.target && kind == o.kind && begin == o.begin;
+  }
 };
+static_assert(sizeof(Item) == 32, "an Item is half a cache line");
+
+inline int priority_of_key(Key key) noexcept {
+  return static_cast<int>(key >> 48) - 32768;
+}
 
 /// Test-and-test-and-set lock for the short critical sections of a ReadyQueue.
 class SpinLock {
@@ -77,12 +89,14 @@ class SpinLock {
 /// max-heap of key buckets, each a FIFO: pushing or popping an existing key is O(1), and items
 /// of equal key leave in the order they came, so none of them starves. top_key() is readable
 /// without the lock so that a thread can compare its own next item with what is queued.
+/// pop_oldest() takes the item queued first whatever its key: the executor's aging.
 class ReadyQueue {
  public:
   void push(const Item& item) {
     std::lock_guard lock(lock_);
     Bucket& b = bucket_for(item.key);
     b.items.push_back(item);
+    b.items.back().seq = next_seq_++;
     top_key_.store(buckets_[heap_.front()].key, std::memory_order_seq_cst);
   }
   /// Pops the best item if its key is at least `min_key`.
@@ -91,9 +105,51 @@ class ReadyQueue {
     return pop_locked(out, min_key);
   }
   /// As pop(), but gives up instead of waiting for the lock (for thieves).
-  bool try_pop(Item& out) {
+  bool try_pop(Item& out, Key min_key = 1) {
     std::unique_lock lock(lock_, std::try_to_lock);
-    return lock.owns_lock() && pop_locked(out, 1);
+    return lock.owns_lock() && pop_locked(out, min_key);
+  }
+  /// Aging: pops the item that has waited longest among those of lower priority than the best
+  /// (keys of at least `min_key` only); false when every such item has the best's priority.
+  bool pop_older_priority(Item& out, Key min_key = 1) {
+    std::lock_guard lock(lock_);
+    if (heap_.size() < 2 || buckets_[heap_.front()].key < min_key) return false;
+    const int top_priority = priority_of_key(buckets_[heap_.front()].key);
+    std::uint32_t best = kNone;
+    for (std::uint32_t slot : heap_) {
+      const Bucket& b = buckets_[slot];
+      if (b.key < min_key || priority_of_key(b.key) >= top_priority) continue;
+      // Sequence numbers wrap: compare by signed distance.
+      if (best == kNone ||
+          static_cast<std::int32_t>(b.items[b.head].seq - head_seq(buckets_[best])) < 0) {
+        best = slot;
+      }
+    }
+    if (best == kNone) return false;
+    Bucket& b = buckets_[best];
+    out = b.items[b.head++];
+    after_take(best);
+    return true;
+  }
+  /// Gives the queued item doing `work` the key `key`, keeping its place in arrival order.
+  /// False when no such item is queued here. O(items queued).
+  bool rekey(const Item& work, Key key) {
+    std::lock_guard lock(lock_);
+    for (std::uint32_t slot : heap_) {
+      Bucket& b = buckets_[slot];
+      for (std::size_t i = b.head; i < b.items.size(); ++i) {
+        if (!b.items[i].same_work(work)) continue;
+        Item moved = b.items[i];
+        if (moved.key == key) return true;
+        b.items.erase(b.items.begin() + static_cast<std::ptrdiff_t>(i));
+        if (b.head == b.items.size()) retire(slot);
+        moved.key = key;
+        bucket_for(key).items.push_back(moved);
+        publish_top();
+        return true;
+      }
+    }
+    return false;
   }
   Key top_key() const noexcept { return top_key_.load(std::memory_order_relaxed); }
   /// For the check before sleeping, ordered against push()'s seq_cst store.
@@ -106,6 +162,7 @@ class ReadyQueue {
     std::size_t head = 0;
   };
 
+  static std::uint32_t head_seq(const Bucket& b) noexcept { return b.items[b.head].seq; }
   bool key_less(std::uint32_t a, std::uint32_t b) const noexcept {
     return buckets_[a].key < buckets_[b].key;
   }
@@ -132,22 +189,41 @@ class ReadyQueue {
     const std::uint32_t slot = heap_.front();
     Bucket& b = buckets_[slot];
     out = b.items[b.head++];
-    if (b.head == b.items.size()) {  // empty: retire the bucket, keep its capacity
-      b.items.clear();
-      b.head = 0;
-      slot_of_.erase(b.key);
-      b.key = 0;
-      std::pop_heap(heap_.begin(), heap_.end(),
-                    [this](std::uint32_t x, std::uint32_t y) { return key_less(x, y); });
-      heap_.pop_back();
-      free_.push_back(slot);
+    after_take(slot);
+    return true;
+  }
+  void after_take(std::uint32_t slot) {
+    Bucket& b = buckets_[slot];
+    if (b.head == b.items.size()) {
+      retire(slot);
     } else if (b.head >= 64 && b.head * 2 >= b.items.size()) {
       b.items.erase(b.items.begin(), b.items.begin() + static_cast<std::ptrdiff_t>(b.head));
       b.head = 0;
     }
-    top_key_.store(heap_.empty() ? 0 : buckets_[heap_.front()].key, std::memory_order_relaxed);
-    return true;
+    publish_top();
   }
+  /// Removes an empty bucket from the heap, keeping its capacity for reuse.
+  void retire(std::uint32_t slot) {
+    Bucket& b = buckets_[slot];
+    b.items.clear();
+    b.head = 0;
+    slot_of_.erase(b.key);
+    b.key = 0;
+    const auto less = [this](std::uint32_t x, std::uint32_t y) { return key_less(x, y); };
+    if (heap_.front() == slot) {
+      std::pop_heap(heap_.begin(), heap_.end(), less);
+      heap_.pop_back();
+    } else {  // taken out of order (aging, rekey): rare, rebuild
+      heap_.erase(std::find(heap_.begin(), heap_.end(), slot));
+      std::make_heap(heap_.begin(), heap_.end(), less);
+    }
+    free_.push_back(slot);
+  }
+  void publish_top() noexcept {
+    top_key_.store(heap_.empty() ? 0 : buckets_[heap_.front()].key, std::memory_order_relaxed);
+  }
+
+  static constexpr std::uint32_t kNone = ~0u;
 
   SpinLock lock_;
   // All guarded by lock_.
@@ -156,6 +232,7 @@ class ReadyQueue {
   std::vector<std::uint32_t> free_;                 // empty slots
   std::unordered_map<Key, std::uint32_t> slot_of_;  // key -> slot of its bucket
   std::size_t last_ = 0;                            // slot used last: the usual next key
+  std::uint32_t next_seq_ = 0;                      // arrival counter
   std::atomic<Key> top_key_{0};                     // written under lock_, read anywhere
 };
 

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +46,22 @@ struct NodeFailure {
   std::exception_ptr exception;
 };
 
+/// One attempt of an interruptible task, shared with its TaskContext and, through the worker,
+/// with the thread that asks it to yield.
+struct AttemptControl {
+  std::atomic<bool> requested{false};  // the executor asked the task to yield
+  bool declined = false;               // the task asked to end rather than be queued again
+  unsigned interruptions = 0;          // before this attempt
+  std::string saved;                   // what the task saved when last interrupted
+  std::optional<std::string> to_save;  // what it saves now
+};
+
+/// Cold per-node data, only for nodes that were interrupted.
+struct NodeInterruptions {
+  unsigned count = 0;
+  std::string saved;
+};
+
 /// A counter written by one thread and read by others, alone on its cache line.
 struct alignas(64) PaddedCounter {
   std::atomic<std::size_t> value{0};
@@ -72,6 +90,9 @@ class RunState : public std::enable_shared_from_this<RunState> {
   const Compiled& plan() const noexcept { return *plan_; }
   /// The result of `dependency` as seen by `node`; InvalidArgumentError if not a dependency.
   const std::any& dependency_result(std::uint32_t node, std::string_view dependency) const;
+  void set_priority(std::string_view task, Priority priority);
+  /// A node of this run that waited for resources holds them now: queue it.
+  void resources_granted(Worker& w, std::uint32_t node, Grant grant);
 
  private:
   enum class Admission { kRun, kParked, kCancelled };
@@ -94,9 +115,21 @@ class RunState : public std::enable_shared_from_this<RunState> {
   void count_finished(const Worker& w, std::size_t n) noexcept;
   void complete();
   void record_failure(std::uint32_t node, FailedAttempt attempt, std::exception_ptr e);
-  Item node_item(std::uint32_t node) const noexcept {
-    return {plan_->keys[node], const_cast<RunState*>(this), node, 0, Item::Kind::kNode};
+  Key key_of(std::uint32_t node) const noexcept {
+    if (const std::atomic<Key>* o = key_overrides_.load(std::memory_order_acquire)) {
+      if (const Key k = o[node].load(std::memory_order_relaxed)) return k;
+    }
+    return plan_->keys[node];
   }
+  Item node_item(std::uint32_t node) const noexcept {
+    return {key_of(node), const_cast<RunState*>(this), node, 0, Item::Kind::kNode};
+  }
+  /// The resources `node` needs (empty request when none).
+  const Request& request_of(const NodeMeta* meta) const noexcept;
+  /// Takes what `node` needs, or queues it for them (false: it waits, keeping its unit).
+  bool acquire_resources(std::uint32_t node, const NodeMeta* meta, Grant& grant);
+  void release_resources(Worker& w, Grant grant);
+  std::vector<PoolUsage> pool_usage(const RunReport& r) const;
   bool included(std::uint32_t node) const noexcept { return included_.empty() || included_[node]; }
   RunReport build_report();
 
@@ -136,6 +169,20 @@ class RunState : public std::enable_shared_from_this<RunState> {
   std::uint32_t current_wave_ = 0;                       // guarded by gate_mutex_
   std::vector<std::size_t> wave_left_;                   // guarded by gate_mutex_
   std::vector<std::vector<std::uint32_t>> wave_parked_;  // guarded by gate_mutex_
+
+  // Resources: the run's own pools or the executor's; requests by meta index; per node, the
+  // grant of a node admitted while it waited (moved to run_node when it runs).
+  std::unique_ptr<ResourceAdmission> own_admission_;
+  ResourceAdmission* admission_ = nullptr;
+  std::vector<Request> requests_;
+  std::unique_ptr<Grant[]> grants_;
+
+  // Priorities changed by set_priority(), made on first use; 0: the plan's key.
+  std::mutex overrides_mutex_;
+  std::unique_ptr<std::atomic<Key>[]> overrides_storage_;  // guarded by overrides_mutex_
+  std::atomic<std::atomic<Key>*> key_overrides_{nullptr};
+
+  std::unordered_map<std::uint32_t, NodeInterruptions> interruptions_;  // failures_mutex_
 
   std::unique_ptr<std::ofstream> trace_;  // open from start() when a trace is asked for
   std::once_flag report_once_;

@@ -1,6 +1,7 @@
 // Internal: the seam between header-only templates (submit, Future) and the executor.
 #pragma once
 
+#include <any>
 #include <atomic>
 #include <cstdint>
 
@@ -8,7 +9,8 @@
 
 namespace taskloom::runtime {
 class Executor;
-}
+struct SubmitOptions;
+}  // namespace taskloom::runtime
 
 namespace taskloom::runtime::detail {
 
@@ -21,8 +23,19 @@ class Job {
   ~Job() = default;
 };
 
+/// Takes room in the queue of the class of `options.priority` when it is bounded (blocking or
+/// throwing QueueFullError as asked); returns the lane to give schedule() (0: unbounded).
+unsigned reserve_queue_room(Executor& executor, const SubmitOptions& options);
+
 /// Queues `job` on `executor` (the calling worker's own queue when called from a worker).
-void schedule(Executor& executor, Job* job, Priority priority);
+/// `lane` is reserve_queue_room()'s answer; its room is given back when the job starts.
+void schedule(Executor& executor, Job* job, Priority priority, unsigned lane = 0);
+
+/// Moves `job`, if it is still queued, to the place of `priority`.
+void reprioritize(Executor& executor, Job* job, Priority priority);
+
+/// The calling thread's per-worker resource.
+std::any& worker_resource(const Executor& executor);
 
 /// Returns once `done` is non-zero. A worker of `executor` runs other ready work meanwhile; any
 /// other thread helps too, then sleeps on `done` when there is nothing to take.
