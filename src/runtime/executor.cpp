@@ -224,13 +224,9 @@ void ExecutorCore::push(Worker* w, const Item& item) {
 
 void ExecutorCore::preempt_for(Key key) {
   if (!options_.preemption) return;
-  // A worker that may run it is free (looking for work, or asleep and about to be woken).
-  if (spinning_.load(std::memory_order_seq_cst) != 0 ||
-      active_.load(std::memory_order_seq_cst) < slots_) {
-    return;
-  }
-  for (const PoolInfo& p : pools_) {
-    if (p.sleep && key >= p.min_key && p.idle->load(std::memory_order_seq_cst) != 0) return;
+  // A worker that may run it is free (looking for work, or asleep and woken by the push).
+  for (const auto& w : workers_) {
+    if (key >= w->min_key && !w->in_body.load(std::memory_order_seq_cst)) return;
   }
   // Ask the lowest-priority interruptible body below `key`, on a worker allowed to run `key`.
   const int priority = priority_of_key(key);
@@ -343,12 +339,17 @@ bool ExecutorCore::steal_next(Worker& victim, Item& out, Key min_key) {
 }
 
 bool ExecutorCore::take_oldest(Worker& w, Item& out) {
-  // Only when something of lower priority than the best waits (else the best is the same).
+  // The oldest item of lower priority than the best this thread could take, if any; its own
+  // queue and the injection queue take turns being looked at first.
+  const Key own_key = w.external ? 0 : w.queue.top_key();
+  const Key best = std::max({w.next.key, own_key, injection_.top_key()});
+  if (best == 0) return false;
+  const int priority = priority_of_key(best);
   w.age_own_queue = !w.age_own_queue && !w.external;
   ReadyQueue& first = w.age_own_queue ? w.queue : injection_;
   ReadyQueue& second = w.age_own_queue ? injection_ : w.queue;
-  if (first.top_key() != 0 && first.pop_older_priority(out, w.min_key)) return true;
-  return !w.external && second.top_key() != 0 && second.pop_older_priority(out, w.min_key);
+  if (first.top_key() != 0 && first.pop_oldest_below(out, priority, w.min_key)) return true;
+  return !w.external && second.top_key() != 0 && second.pop_oldest_below(out, priority, w.min_key);
 }
 
 bool ExecutorCore::take(Worker& w, Item& out) {
@@ -440,6 +441,16 @@ bool ExecutorCore::work_visible() const noexcept {
 }
 
 void ExecutorCore::execute(Worker& w, Item item) {
+  if (w.external) {
+    execute_item(w, item);
+  } else {
+    w.in_body.store(true, std::memory_order_relaxed);
+    execute_item(w, item);
+    w.in_body.store(false, std::memory_order_relaxed);
+  }
+}
+
+void ExecutorCore::execute_item(Worker& w, Item item) {
   if (item.kind == Item::Kind::kJob) {
     if (item.begin != 0) {  // the job leaves its class queue: room for one more
       queued_[item.begin - 1].fetch_sub(1, std::memory_order_seq_cst);
@@ -465,7 +476,6 @@ void ExecutorCore::restricted_worker_main(Worker& w) {
       continue;
     }
     flush_next(w);
-    pool.idle->fetch_add(1, std::memory_order_seq_cst);
     const auto spin_until = std::chrono::steady_clock::now() + spin;
     bool found = false;
     for (unsigned i = 1; !found && !stopping_.load(std::memory_order_relaxed); ++i) {
@@ -480,7 +490,6 @@ void ExecutorCore::restricted_worker_main(Worker& w) {
         pool.sleep->commit_wait(epoch);
       }
     }
-    pool.idle->fetch_sub(1, std::memory_order_seq_cst);
   }
   tl_worker = nullptr;
 }

@@ -289,19 +289,21 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   if (cancelled() && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
   if (options_.max_concurrency > 0) release_slot(w);
 
-  if (control && control->requested.load(std::memory_order_acquire) && !control->declined &&
+  if (control && control->requested.load(std::memory_order_acquire) &&
       status == TaskStatus::kSucceeded) {
-    // It yielded: queue it again, to start over or from what it saved. Not an attempt.
     {
       std::lock_guard lock(failures_mutex_);
       NodeInterruptions& record = interruptions_[node];
       ++record.count;
       if (control->to_save) record.saved = std::move(*control->to_save);
     }
-    --ns.attempts;
-    ns.status = TaskStatus::kReady;
-    core_.push(&w, node_item(node));  // the node keeps its unit
-    return;
+    if (!control->declined) {
+      // It yielded: queue it again, to start over or from what it saved. Not an attempt.
+      --ns.attempts;
+      ns.status = TaskStatus::kReady;
+      core_.push(&w, node_item(node));  // the node keeps its unit
+      return;
+    }
   }
 
   if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {

@@ -28,6 +28,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::eventually;
+using testing::HeldWorker;
+using testing::ready_without_helping;
 using testing::Recorder;
 using testing::scaled;
 using testing::Signal;
@@ -37,40 +39,6 @@ TASKLOOM_INSTANTIATE_WORKER_COUNTS(ExecutorTest);
 
 struct CustomError : std::runtime_error {
   CustomError() : std::runtime_error("custom") {}
-};
-
-/// Waits for a future WITHOUT helping, so that the callable is known to run on a worker.
-template <class T>
-bool ready_without_helping(const Future<T>& f) {
-  return eventually([&] { return f.ready(); });
-}
-
-/// Occupies one worker of `executor` with a job until release(), so that a test can queue work
-/// behind it. The job gives up after 20 s, which gave_up() then reports; release() does not
-/// wait (a waiting thread would help run the queued work), the destructor does, without helping.
-class HeldWorker {
- public:
-  explicit HeldWorker(Executor& executor)
-      : job_(executor.submit([this] {
-          started_.notify();
-          if (!release_.wait_for(std::chrono::seconds(20))) gave_up_ = true;
-        })) {}
-  ~HeldWorker() {
-    release_.notify();
-    (void)ready_without_helping(job_);
-  }
-  HeldWorker(const HeldWorker&) = delete;
-  HeldWorker& operator=(const HeldWorker&) = delete;
-
-  /// True once the job holds its worker.
-  bool started() const { return started_.wait(); }
-  void release() { release_.notify(); }
-  bool gave_up() const { return gave_up_.load(); }
-
- private:
-  Signal started_, release_;
-  std::atomic<bool> gave_up_{false};
-  Future<void> job_;  // last: the job uses the members above
 };
 
 // ---------------------------------------------------------------- submit & Future

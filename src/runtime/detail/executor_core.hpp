@@ -73,6 +73,7 @@ struct Worker {
   // The interruptible body this thread runs, if any: its key (0: none) for preempt_for() to
   // read without a lock, and under preempt_lock what to signal.
   std::atomic<Key> preemptible_key{0};
+  std::atomic<bool> in_body{false};  // pool workers: between taking an item and finishing it
   SpinLock preempt_lock;
   std::stop_source preempt_stop;                   // guarded by preempt_lock
   std::atomic<bool>* preempt_requested = nullptr;  // guarded by preempt_lock
@@ -84,7 +85,6 @@ struct PoolInfo {
   Key min_key = 1;  // 1: runs anything
   unsigned workers = 0;
   std::unique_ptr<EventCount> sleep;  // restricted pools only
-  std::unique_ptr<std::atomic<unsigned>> idle = std::make_unique<std::atomic<unsigned>>(0);
 };
 
 /// A priority class as the core keeps it (sorted by priority).
@@ -203,6 +203,7 @@ class ExecutorCore {
   bool shared_next_visible() const noexcept;
   bool work_visible() const noexcept;
   void execute(Worker& w, Item item);
+  void execute_item(Worker& w, Item item);
   void flush_next(Worker& w);
   void wake_worker() noexcept;
   void wake_another_if_backlog() noexcept;

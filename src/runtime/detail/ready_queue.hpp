@@ -109,19 +109,16 @@ class ReadyQueue {
     std::unique_lock lock(lock_, std::try_to_lock);
     return lock.owns_lock() && pop_locked(out, min_key);
   }
-  /// Aging: pops the item that has waited longest among those of lower priority than the best
-  /// (keys of at least `min_key` only); false when every such item has the best's priority.
-  bool pop_older_priority(Item& out, Key min_key = 1) {
+  /// Aging: pops the item that has waited longest among those of a priority below `priority`
+  /// (keys of at least `min_key` only); false when there is none.
+  bool pop_oldest_below(Item& out, int priority, Key min_key = 1) {
     std::lock_guard lock(lock_);
-    if (heap_.size() < 2 || buckets_[heap_.front()].key < min_key) return false;
-    const int top_priority = priority_of_key(buckets_[heap_.front()].key);
     std::uint32_t best = kNone;
     for (std::uint32_t slot : heap_) {
       const Bucket& b = buckets_[slot];
-      if (b.key < min_key || priority_of_key(b.key) >= top_priority) continue;
+      if (b.key < min_key || priority_of_key(b.key) >= priority) continue;
       // Sequence numbers wrap: compare by signed distance.
-      if (best == kNone ||
-          static_cast<std::int32_t>(b.items[b.head].seq - head_seq(buckets_[best])) < 0) {
+      if (best == kNone || static_cast<std::int32_t>(head_seq(b) - head_seq(buckets_[best])) < 0) {
         best = slot;
       }
     }

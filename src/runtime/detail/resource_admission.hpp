@@ -102,7 +102,8 @@ struct Grant {
   bool null() const noexcept { return slot == kNone; }
 };
 
-/// A waiter admitted by release() or cancel(): its resources are already held under `grant`.
+/// A waiter admitted by release() or remove_waiters_if(): its resources are already held under
+/// `grant`.
 struct Admitted {
   AdmissionPayload payload;
   Grant grant;

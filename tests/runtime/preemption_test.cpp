@@ -1,0 +1,278 @@
+// Preemption of interruptible tasks: yielding to more important work, restarting or resuming
+// from saved state, declining to be rescheduled, and the bound on interruptions. One worker,
+// run only by the executor (caller_helps = false), so "interactive runs before background
+// continues" is checked exactly.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taskloom/runtime/executor.hpp"
+#include "taskloom/runtime/task_context.hpp"
+#include "taskloom/runtime/task_graph.hpp"
+
+#include "runtime_test_support.hpp"
+
+namespace taskloom::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::finishes_without_helping;
+using testing::kQuietWindow;
+using testing::ready_without_helping;
+using testing::Recorder;
+using testing::Signal;
+using testing::stays_false;
+
+ExecutorOptions one_worker() {
+  return {.workers = 1, .caller_helps = false};
+}
+
+/// Waits (bounded) until the attempt is asked to stop; true if it was.
+bool wait_for_stop(const TaskContext& ctx) {
+  return eventually([&] { return ctx.stop_requested(); });
+}
+
+TEST(Preemption, InteractiveWorkRunsBeforeTheBackgroundTaskContinues) {
+  Executor executor(one_worker());
+  Recorder order;
+  Signal started;
+  TaskGraph g;
+  g.add("background",
+        [&](TaskContext& ctx) {
+          if (ctx.interruptions() == 0) {
+            order.add("background-start");
+            started.notify();
+            EXPECT_TRUE(wait_for_stop(ctx));
+            EXPECT_TRUE(ctx.interrupt_requested());
+            return;  // stateless: it will start over
+          }
+          order.add("background-again");
+        },
+        {.priority = Priority::kBackground, .interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([&] { order.add("interactive"); }, Priority::kInteractive);
+  ASSERT_TRUE(finishes_without_helping(run));
+  ASSERT_TRUE(ready_without_helping(interactive));
+  EXPECT_EQ(order.snapshot(),
+            (std::vector<std::string>{"background-start", "interactive", "background-again"}));
+  const TaskReport& t = run.report().task("background");
+  EXPECT_EQ(t.status, TaskStatus::kSucceeded);
+  EXPECT_EQ(t.interruptions, 1u);
+  EXPECT_EQ(t.attempts, 1u) << "an interruption is not a failed attempt";
+}
+
+/// A counter that saves itself as text.
+struct Progress {
+  int next = 0;
+  std::string save() const { return std::to_string(next); }
+  static Progress restore(std::string_view bytes) { return {std::stoi(std::string(bytes))}; }
+};
+
+TEST(Preemption, AStatefulTaskResumesFromItsSavedState) {
+  Executor executor(one_worker());
+  Signal at_ten;
+  std::vector<int> resumed_at;
+  TaskGraph g;
+  g.add_stateful("count", Progress{},
+                 [&](TaskContext& ctx, Progress& p) {
+                   resumed_at.push_back(p.next);
+                   for (; p.next < 100; ++p.next) {
+                     if (p.next == 10 && ctx.interruptions() == 0) {
+                       at_ten.notify();
+                       EXPECT_TRUE(wait_for_stop(ctx));
+                     }
+                     if (ctx.interrupt_requested()) return -1;  // the state as it is now is saved
+                   }
+                   return p.next;
+                 },
+                 {.priority = Priority::kLow});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(at_ten.wait());
+  auto urgent = executor.submit([] {}, Priority::kUrgent);
+  ASSERT_TRUE(finishes_without_helping(run));
+  ASSERT_TRUE(ready_without_helping(urgent));
+  EXPECT_EQ(resumed_at, (std::vector<int>{0, 10}));  // not from 0 again
+  const TaskReport& t = run.report().task("count");
+  EXPECT_EQ(t.result_as<int>(), 100);
+  EXPECT_EQ(t.interruptions, 1u);
+}
+
+TEST(Preemption, ATaskMayDeclineToBeRescheduled) {
+  Executor executor(one_worker());
+  Signal started;
+  std::atomic<int> starts{0};
+  TaskGraph g;
+  g.add("preview",
+        [&](TaskContext& ctx) {
+          ++starts;
+          started.notify();
+          EXPECT_TRUE(wait_for_stop(ctx));
+          ctx.decline_reschedule();
+          return std::string("partial");
+        },
+        {.interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  ASSERT_TRUE(finishes_without_helping(run));
+  ASSERT_TRUE(ready_without_helping(interactive));
+  const TaskReport& t = run.report().task("preview");
+  EXPECT_EQ(starts.load(), 1);
+  EXPECT_EQ(t.status, TaskStatus::kSucceeded);
+  EXPECT_EQ(t.result_as<std::string>(), "partial");
+  EXPECT_EQ(t.interruptions, 1u);
+}
+
+TEST(Preemption, InterruptionsAreBounded) {
+  Executor executor(one_worker());
+  std::atomic<int> starts{0};
+  std::atomic<bool> finish{false};
+  TaskGraph g;
+  g.add("long",
+        [&](TaskContext& ctx) {
+          ++starts;
+          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
+        },
+        {.priority = Priority::kBackground, .interruptible = true, .max_interruptions = 2});
+  runtime::Run run = executor.run(g);
+  for (int k = 1; k <= 2; ++k) {
+    ASSERT_TRUE(eventually([&] { return starts.load() == k; }));
+    auto urgent = executor.submit([] {}, Priority::kUrgent);
+    ASSERT_TRUE(ready_without_helping(urgent));
+  }
+  // Interrupted twice: now it keeps its worker and the next urgent job waits for it.
+  ASSERT_TRUE(eventually([&] { return starts.load() == 3; }));
+  auto third = executor.submit([] {}, Priority::kUrgent);
+  EXPECT_TRUE(stays_false([&] { return third.ready(); }, kQuietWindow));
+  finish = true;
+  ASSERT_TRUE(ready_without_helping(third));
+  ASSERT_TRUE(finishes_without_helping(run));
+  EXPECT_EQ(run.report().task("long").interruptions, 2u);
+  EXPECT_EQ(starts.load(), 3);
+}
+
+TEST(Preemption, NoInterruptionWhileAWorkerIsFree) {
+  Executor executor({.workers = 2, .caller_helps = false});
+  Signal started;
+  std::atomic<bool> finish{false};
+  TaskGraph g;
+  g.add("long",
+        [&](TaskContext& ctx) {
+          started.notify();
+          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
+        },
+        {.priority = Priority::kBackground, .interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  for (int i = 0; i < 20; ++i) {
+    auto interactive = executor.submit([] {}, Priority::kInteractive);
+    ASSERT_TRUE(ready_without_helping(interactive));
+  }
+  finish = true;
+  ASSERT_TRUE(finishes_without_helping(run));
+  EXPECT_EQ(run.report().task("long").interruptions, 0u);
+}
+
+TEST(Preemption, OnlyMoreImportantWorkInterrupts) {
+  Executor executor(one_worker());
+  Signal started;
+  std::atomic<bool> finish{false};
+  TaskGraph g;
+  g.add("normal",
+        [&](TaskContext& ctx) {
+          started.notify();
+          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
+        },
+        {.interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  auto same = executor.submit([] {}, Priority::kNormal);
+  auto lower = executor.submit([] {}, Priority::kBackground);
+  EXPECT_TRUE(stays_false([&] { return same.ready() || lower.ready(); }, kQuietWindow));
+  finish = true;
+  ASSERT_TRUE(finishes_without_helping(run));
+  ASSERT_TRUE(ready_without_helping(same));
+  ASSERT_TRUE(ready_without_helping(lower));
+  EXPECT_EQ(run.report().task("normal").interruptions, 0u);
+}
+
+TEST(Preemption, CanBeTurnedOff) {
+  ExecutorOptions o = one_worker();
+  o.preemption = false;
+  Executor executor(o);
+  Signal started;
+  std::atomic<bool> finish{false};
+  TaskGraph g;
+  g.add("long",
+        [&](TaskContext& ctx) {
+          started.notify();
+          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
+        },
+        {.priority = Priority::kBackground, .interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  EXPECT_TRUE(stays_false([&] { return interactive.ready(); }, kQuietWindow));
+  finish = true;
+  ASSERT_TRUE(ready_without_helping(interactive));
+  ASSERT_TRUE(finishes_without_helping(run));
+  EXPECT_EQ(run.report().task("long").interruptions, 0u);
+}
+
+TEST(Preemption, ATaskThatIsNotInterruptibleIsNeverAsked) {
+  Executor executor(one_worker());
+  Signal started;
+  std::atomic<bool> finish{false}, saw_stop{false};
+  TaskGraph g;
+  g.add("plain",
+        [&](TaskContext& ctx) {
+          started.notify();
+          while (!finish.load()) {
+            if (ctx.stop_requested()) saw_stop = true;
+            std::this_thread::sleep_for(50us);
+          }
+        },
+        {.priority = Priority::kBackground});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  EXPECT_TRUE(stays_false([&] { return interactive.ready(); }, kQuietWindow));
+  finish = true;
+  ASSERT_TRUE(ready_without_helping(interactive));
+  ASSERT_TRUE(finishes_without_helping(run));
+  EXPECT_FALSE(saw_stop.load());
+}
+
+TEST(Preemption, ALaneRunsInteractiveWorkWithoutInterruptingAnyone) {
+  // An idle interactive lane is a free worker for interactive work: nobody is interrupted.
+  Executor executor(
+      {.caller_helps = false,
+       .pools = {{.name = "interactive", .workers = 1, .min_priority = Priority::kInteractive},
+                 {.name = "general", .workers = 1}}});
+  Signal started;
+  std::atomic<bool> finish{false};
+  TaskGraph g;
+  g.add("long",
+        [&](TaskContext& ctx) {
+          started.notify();
+          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
+        },
+        {.priority = Priority::kBackground, .interruptible = true});
+  runtime::Run run = executor.run(g);
+  ASSERT_TRUE(started.wait());
+  for (int i = 0; i < 10; ++i) {
+    auto interactive = executor.submit([] {}, Priority::kInteractive);
+    ASSERT_TRUE(ready_without_helping(interactive));
+  }
+  finish = true;
+  ASSERT_TRUE(finishes_without_helping(run));
+  EXPECT_EQ(run.report().task("long").interruptions, 0u);
+}
+
+}  // namespace
+}  // namespace taskloom::runtime
