@@ -1,0 +1,77 @@
+// workflow/workflow.hpp — load, validate and expand a YAML workflow into concrete tasks.
+//
+//   workflow::Workflow wf = workflow::load_workflow("shot.yaml");   // throws taskloom::InputError
+//   for (const workflow::Task& t : wf.tasks) {
+//     t.id;      // "render-11" (matrix template "render-{frame}", frame: "1-240:10")
+//     t.run;     // "blender -b shot.blend -s 11 -e 20 -a"
+//     t.after;   // concrete ids this task runs after
+//   }
+//   wf.fingerprint;   // "9f0c1e7a2b4d5e60": changes whenever the expanded content changes
+//
+// The format is documented in docs/workflow-format.md (JSON Schema: docs/workflow.schema.json).
+// Loading never runs anything. Every problem in the file (and in the files it includes) is
+// collected and thrown at once as one taskloom::InputError whose diagnostics read
+// "file:line:column: what is wrong — how to fix it", sorted by file and position.
+// Thread-safety: the functions are pure apart from reading files; call them from any thread.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "taskloom/core/clock.hpp"
+#include "taskloom/core/priority.hpp"
+#include "taskloom/core/resources.hpp"
+
+namespace taskloom::workflow {
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+/// One concrete task, after defaults are applied and matrices expanded.
+struct Task {
+  std::string id;                  ///< unique in the workflow
+  std::string run;                 ///< shell command, meant for `/bin/sh -c`
+  std::vector<std::string> after;  ///< concrete ids of the tasks this one runs after, no repeats
+  Priority priority;               ///< task, else defaults, else normal
+  unsigned retries = 0;            ///< extra attempts after a failure
+  Duration timeout{0};             ///< per attempt; zero means none
+  Resources needs;                 ///< defaults.needs overridden key by key; cpu 1 if unset
+  KeyValues env;                   ///< defaults.env, then the task's own (which win)
+  std::filesystem::path cwd;       ///< absolute; the main workflow file's directory by default
+  KeyValues metadata;              ///< free scalars, in file order
+  std::string group;               ///< name of the task entry it came from ("render")
+  KeyValues matrix;                ///< variable -> value of this element, declaration order
+  std::filesystem::path file;      ///< the file that declares the task entry
+  int line = 0, column = 0;        ///< where the entry is in `file` (1-based)
+};
+
+struct Workflow {
+  std::string name;
+  std::filesystem::path file;  ///< as given to load_workflow / parse_workflow
+  Resources resources;         ///< declared capacities; cpu and memory detected when not declared
+  std::vector<Task> tasks;     ///< includes' tasks first, then in declaration order
+  std::string fingerprint;     ///< 16 hex digits (FNV-1a 64) of the expanded tasks and name
+};
+
+/// Reads `file` and everything it includes. Throws InputError listing every problem.
+Workflow load_workflow(const std::filesystem::path& file);
+
+/// Same from text already read (stdin, tests); `file` names it in messages and anchors
+/// relative `include` and `cwd` paths.
+Workflow parse_workflow(std::string_view yaml, const std::filesystem::path& file);
+
+/// "90s", "5m", "1h30m", "250ms", "2d" or a plain number of seconds ("1.5"); nullopt if bad.
+std::optional<Duration> parse_duration(std::string_view text);
+
+/// A byte count: "512M", "4G" (K/M/G/T decimal), "1.5GiB" (Ki/Mi/Gi/Ti binary), an optional
+/// trailing "B", or a plain number of bytes; nullopt if bad or negative.
+std::optional<double> parse_size(std::string_view text);
+
+/// Priority by level name, integer, or class name: interactive (900), urgent (500),
+/// background (-500); nullopt if bad.
+std::optional<Priority> parse_task_priority(std::string_view text);
+
+}  // namespace taskloom::workflow

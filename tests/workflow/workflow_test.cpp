@@ -1,0 +1,547 @@
+// Contract tests of the workflow format: fields, defaults, matrices, dependencies, anchors and
+// merge keys, includes, fingerprints, and the parsers of durations, sizes and priorities.
+#include "workflow/workflow.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "taskloom/core/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using taskloom::Priority;
+using taskloom::Resources;
+using taskloom::workflow::KeyValues;
+using taskloom::workflow::parse_duration;
+using taskloom::workflow::parse_size;
+using taskloom::workflow::parse_task_priority;
+using taskloom::workflow::parse_workflow;
+using taskloom::workflow::Task;
+using taskloom::workflow::Workflow;
+using testing::ElementsAre;
+using testing::IsEmpty;
+
+namespace {
+
+const fs::path kFile = "/flows/shot/shot.yaml";
+
+Workflow parse(const std::string& yaml) {
+  return parse_workflow(yaml, kFile);
+}
+
+const Task& task(const Workflow& wf, const std::string& id) {
+  auto it =
+      std::find_if(wf.tasks.begin(), wf.tasks.end(), [&](const Task& t) { return t.id == id; });
+  if (it == wf.tasks.end()) throw std::runtime_error("no task " + id);
+  return *it;
+}
+
+std::vector<std::string> ids(const Workflow& wf) {
+  std::vector<std::string> out;
+  for (const Task& t : wf.tasks) out.push_back(t.id);
+  return out;
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse(yaml);
+  } catch (const taskloom::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// --- parsers -------------------------------------------------------------------------------
+
+TEST(ParseDuration, AcceptsUnitsCompoundsAndPlainSeconds) {
+  EXPECT_EQ(parse_duration("90s"), std::chrono::nanoseconds(90s));
+  EXPECT_EQ(parse_duration("5m"), std::chrono::nanoseconds(5min));
+  EXPECT_EQ(parse_duration("1h30m"), std::chrono::nanoseconds(90min));
+  EXPECT_EQ(parse_duration("250ms"), std::chrono::nanoseconds(250ms));
+  EXPECT_EQ(parse_duration("2d"), std::chrono::nanoseconds(48h));
+  EXPECT_EQ(parse_duration("1.5s"), std::chrono::nanoseconds(1500ms));
+  EXPECT_EQ(parse_duration("45"), std::chrono::nanoseconds(45s));
+  EXPECT_EQ(parse_duration("0.25"), std::chrono::nanoseconds(250ms));
+  EXPECT_EQ(parse_duration("0"), std::chrono::nanoseconds(0));
+}
+
+TEST(ParseDuration, RejectsMalformedAndNegative) {
+  for (const char* bad : {"", "5x", "-3s", "s", "1h30", "abc", "1.2.3s", "5 m m", "-1"}) {
+    EXPECT_EQ(parse_duration(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ParseSize, DecimalBinaryAndPlainBytes) {
+  EXPECT_EQ(parse_size("512M"), 512e6);
+  EXPECT_EQ(parse_size("4G"), 4e9);
+  EXPECT_EQ(parse_size("2T"), 2e12);
+  EXPECT_EQ(parse_size("1K"), 1000);
+  EXPECT_EQ(parse_size("1.5GiB"), 1.5 * 1024 * 1024 * 1024);
+  EXPECT_EQ(parse_size("2Mi"), 2.0 * 1024 * 1024);
+  EXPECT_EQ(parse_size("1KiB"), 1024);
+  EXPECT_EQ(parse_size("512MB"), 512e6);
+  EXPECT_EQ(parse_size("4096"), 4096);
+  EXPECT_EQ(parse_size("100B"), 100);
+}
+
+TEST(ParseSize, RejectsMalformed) {
+  for (const char* bad : {"", "4Q", "-1G", "G", "4GG", "4Gb", "1.5Xi", "four"}) {
+    EXPECT_EQ(parse_size(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ParseTaskPriority, LevelsIntegersAndClasses) {
+  EXPECT_EQ(parse_task_priority("lowest"), Priority::kLowest);
+  EXPECT_EQ(parse_task_priority("high"), Priority::kHigh);
+  EXPECT_EQ(parse_task_priority("17"), Priority(17));
+  EXPECT_EQ(parse_task_priority("-40"), Priority(-40));
+  EXPECT_EQ(parse_task_priority("interactive"), Priority(900));
+  EXPECT_EQ(parse_task_priority("urgent"), Priority(500));
+  EXPECT_EQ(parse_task_priority("background"), Priority(-500));
+  EXPECT_EQ(parse_task_priority("5000"), std::nullopt);
+  EXPECT_EQ(parse_task_priority("urgentest"), std::nullopt);
+}
+
+// --- fields and defaults -------------------------------------------------------------------
+
+TEST(Workflow, ParsesEveryTaskField) {
+  const Workflow wf = parse(R"(
+name: every-field
+resources: {cpu: 8, memory: 16G, gpu: 2}
+tasks:
+  - id: prep
+    run: echo prep
+  - id: sim
+    run: |
+      ./simulate --steps 10
+    after: prep
+    priority: high
+    retries: 3
+    timeout: 1h30m
+    needs: {cpu: 4, memory: 1.5GiB, gpu: 1}
+    env: {OMP_NUM_THREADS: 4, MODE: fast}
+    cwd: runs/sim
+    metadata: {owner: alice, cost: 12}
+)");
+  EXPECT_EQ(wf.name, "every-field");
+  EXPECT_EQ(wf.file, kFile);
+  EXPECT_EQ(wf.resources, (Resources{{"cpu", 8}, {"memory", 16e9}, {"gpu", 2}}));
+  ASSERT_THAT(ids(wf), ElementsAre("prep", "sim"));
+  const Task& t = task(wf, "sim");
+  EXPECT_EQ(t.run, "./simulate --steps 10\n");
+  EXPECT_THAT(t.after, ElementsAre("prep"));
+  EXPECT_EQ(t.priority, Priority::kHigh);
+  EXPECT_EQ(t.retries, 3u);
+  EXPECT_EQ(t.timeout, std::chrono::nanoseconds(90min));
+  EXPECT_EQ(t.needs, (Resources{{"cpu", 4}, {"memory", 1.5 * 1024 * 1024 * 1024}, {"gpu", 1}}));
+  EXPECT_EQ(t.env, (KeyValues{{"OMP_NUM_THREADS", "4"}, {"MODE", "fast"}}));
+  EXPECT_EQ(t.cwd, fs::path("/flows/shot/runs/sim"));
+  EXPECT_EQ(t.metadata, (KeyValues{{"owner", "alice"}, {"cost", "12"}}));
+  EXPECT_EQ(t.group, "sim");
+  EXPECT_THAT(t.matrix, IsEmpty());
+  EXPECT_EQ(t.file, kFile);
+  EXPECT_EQ(t.line, 7);
+  EXPECT_EQ(t.column, 5);
+  EXPECT_EQ(wf.fingerprint.size(), 16u);
+}
+
+TEST(Workflow, TaskWithoutSettingsGetsBuiltInDefaults) {
+  const Workflow wf = parse("name: w\ntasks:\n  - id: a\n    run: true\n");
+  const Task& t = wf.tasks.at(0);
+  EXPECT_EQ(t.priority, Priority::kNormal);
+  EXPECT_EQ(t.retries, 0u);
+  EXPECT_EQ(t.timeout, std::chrono::nanoseconds(0));
+  EXPECT_EQ(t.needs, (Resources{{"cpu", 1}}));
+  EXPECT_THAT(t.env, IsEmpty());
+  EXPECT_EQ(t.cwd, fs::path("/flows/shot"));
+  EXPECT_THAT(t.after, IsEmpty());
+}
+
+TEST(Workflow, UndeclaredCpuAndMemoryAreDetected) {
+  const Workflow wf = parse("name: w\nresources: {gpu: 1}\ntasks: [{id: a, run: x}]\n");
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  EXPECT_EQ(wf.resources.get("cpu"), cores);
+  EXPECT_GT(wf.resources.get("memory"), 0);
+  EXPECT_EQ(wf.resources.get("gpu"), 1);
+}
+
+TEST(Workflow, TasksInheritDefaultsAndOverrideThemKeyByKey) {
+  const Workflow wf = parse(R"(
+name: defaults
+resources: {cpu: 8, gpu: 1}
+defaults:
+  retries: 2
+  timeout: 10m
+  priority: background
+  needs: {cpu: 2, gpu: 1}
+  env: {A: "1", B: "2"}
+  cwd: work
+tasks:
+  - id: inherits
+    run: x
+  - id: overrides
+    run: x
+    retries: 0
+    timeout: 5s
+    priority: 3
+    needs: {gpu: 0}
+    env: {B: "20", C: "3"}
+    cwd: /tmp
+)");
+  const Task& a = task(wf, "inherits");
+  EXPECT_EQ(a.retries, 2u);
+  EXPECT_EQ(a.timeout, std::chrono::nanoseconds(10min));
+  EXPECT_EQ(a.priority, Priority(-500));
+  EXPECT_EQ(a.needs, (Resources{{"cpu", 2}, {"gpu", 1}}));
+  EXPECT_EQ(a.env, (KeyValues{{"A", "1"}, {"B", "2"}}));
+  EXPECT_EQ(a.cwd, fs::path("/flows/shot/work"));
+  const Task& b = task(wf, "overrides");
+  EXPECT_EQ(b.retries, 0u);
+  EXPECT_EQ(b.timeout, std::chrono::nanoseconds(5s));
+  EXPECT_EQ(b.priority, Priority(3));
+  EXPECT_EQ(b.needs, (Resources{{"cpu", 2}}));
+  EXPECT_EQ(b.env, (KeyValues{{"A", "1"}, {"B", "20"}, {"C", "3"}}));
+  EXPECT_EQ(b.cwd, fs::path("/tmp"));
+}
+
+TEST(Workflow, AfterAcceptsAStringOrAListAndDropsRepeats) {
+  const Workflow wf = parse(R"(
+name: after
+tasks:
+  - {id: a, run: x}
+  - {id: b, run: x, after: a}
+  - {id: c, run: x, after: [a, b, a]}
+)");
+  EXPECT_THAT(task(wf, "b").after, ElementsAre("a"));
+  EXPECT_THAT(task(wf, "c").after, ElementsAre("a", "b"));
+}
+
+// --- matrices ------------------------------------------------------------------------------
+
+TEST(Matrix, RangeExpandsEveryValue) {
+  const Workflow wf = parse(R"(
+name: m
+tasks:
+  - id: frame-{f}
+    run: render {f}
+    env: {FRAME: "{f}"}
+    cwd: "out/{f}"
+    metadata: {frame: "{f}"}
+    matrix: {f: "1-3"}
+)");
+  ASSERT_THAT(ids(wf), ElementsAre("frame-1", "frame-2", "frame-3"));
+  const Task& t = task(wf, "frame-2");
+  EXPECT_EQ(t.run, "render 2");
+  EXPECT_EQ(t.env, (KeyValues{{"FRAME", "2"}}));
+  EXPECT_EQ(t.cwd, fs::path("/flows/shot/out/2"));
+  EXPECT_EQ(t.metadata, (KeyValues{{"frame", "2"}}));
+  EXPECT_EQ(t.group, "frame");
+  EXPECT_EQ(t.matrix, (KeyValues{{"f", "2"}}));
+}
+
+TEST(Matrix, SteppedRangeGivesChunkStartsAndEnds) {
+  const Workflow wf = parse(R"(
+name: m
+tasks:
+  - id: render-{frame}
+    run: render -s {frame} -e {frame.end}
+    matrix: {frame: "1-25:10"}
+)");
+  ASSERT_THAT(ids(wf), ElementsAre("render-1", "render-11", "render-21"));
+  EXPECT_EQ(task(wf, "render-1").run, "render -s 1 -e 10");
+  EXPECT_EQ(task(wf, "render-11").run, "render -s 11 -e 20");
+  EXPECT_EQ(task(wf, "render-21").run, "render -s 21 -e 25");
+}
+
+TEST(Matrix, ListAndCartesianProductInDeclarationOrder) {
+  const Workflow wf = parse(R"(
+name: m
+tasks:
+  - id: sim-{scenario}-{seed}
+    run: sim --scenario {scenario} --seed {seed} --upto {seed.end}
+    matrix:
+      scenario: [calm, storm]
+      seed: "1-3:2"
+)");
+  EXPECT_THAT(ids(wf), ElementsAre("sim-calm-1", "sim-calm-3", "sim-storm-1", "sim-storm-3"));
+  EXPECT_EQ(task(wf, "sim-storm-1").run, "sim --scenario storm --seed 1 --upto 2");
+  EXPECT_EQ(task(wf, "sim-storm-3").matrix, (KeyValues{{"scenario", "storm"}, {"seed", "3"}}));
+}
+
+TEST(Matrix, ShellBracesAndNonNamesAreLeftAlone) {
+  const Workflow wf = parse(R"(
+name: m
+tasks:
+  - id: t-{x}
+    run: echo ${HOME} {x} {not a name} {}
+    matrix: {x: [a]}
+)");
+  EXPECT_EQ(task(wf, "t-a").run, "echo ${HOME} a {not a name} {}");
+}
+
+TEST(Matrix, ExplicitGroupNamesTheEntry) {
+  const Workflow wf = parse(R"(
+name: m
+tasks:
+  - id: "{shot}"
+    group: shots
+    run: echo {shot}
+    matrix: {shot: [sh010, sh020]}
+  - id: done
+    run: echo done
+    after: shots
+)");
+  EXPECT_EQ(task(wf, "sh010").group, "shots");
+  EXPECT_THAT(task(wf, "done").after, ElementsAre("sh010", "sh020"));
+}
+
+// --- dependencies --------------------------------------------------------------------------
+
+// The render shot of the issue: render chunks -> per-frame composite -> encode.
+TEST(Dependencies, RenderShotChunksCompositeEncode) {
+  const Workflow wf = parse(R"(
+name: shot
+tasks:
+  - id: render-{frame}
+    run: render -s {frame} -e {frame.end}
+    matrix: {frame: "1-240:10"}
+  - id: composite-{frame}
+    run: composite {frame}
+    after: ["render[frame]"]
+    matrix: {frame: "1-240"}
+  - id: encode
+    run: encode
+    after: composite
+)");
+  EXPECT_EQ(wf.tasks.size(), 24u + 240u + 1u);
+  EXPECT_THAT(task(wf, "composite-1").after, ElementsAre("render-1"));
+  EXPECT_THAT(task(wf, "composite-10").after, ElementsAre("render-1"));
+  EXPECT_THAT(task(wf, "composite-11").after, ElementsAre("render-11"));
+  EXPECT_THAT(task(wf, "composite-240").after, ElementsAre("render-231"));
+  const Task& encode = task(wf, "encode");
+  ASSERT_EQ(encode.after.size(), 240u);
+  EXPECT_EQ(encode.after.front(), "composite-1");
+  EXPECT_EQ(encode.after.back(), "composite-240");
+}
+
+TEST(Dependencies, ElementWiseOnListsMatchesEqualValues) {
+  const Workflow wf = parse(R"(
+name: sweep
+tasks:
+  - id: mesh-{scenario}
+    run: mesh {scenario}
+    matrix: {scenario: [a, b]}
+  - id: solve-{scenario}-{seed}
+    run: solve {scenario} {seed}
+    after: "mesh[scenario]"
+    matrix: {scenario: [a, b], seed: [1, 2]}
+  - id: report-{scenario}
+    run: report {scenario}
+    after: "solve[scenario]"
+    matrix: {scenario: [a, b]}
+)");
+  EXPECT_THAT(task(wf, "solve-b-2").after, ElementsAre("mesh-b"));
+  EXPECT_THAT(task(wf, "report-a").after, ElementsAre("solve-a-1", "solve-a-2"));
+}
+
+TEST(Dependencies, ElementWiseOnSeveralVariables) {
+  const Workflow wf = parse(R"(
+name: two
+tasks:
+  - id: a-{x}-{y}
+    run: a
+    matrix: {x: [1, 2], y: [p, q]}
+  - id: b-{y}-{x}
+    run: b
+    after: "a[x, y]"
+    matrix: {y: [p, q], x: [1, 2]}
+)");
+  EXPECT_THAT(task(wf, "b-q-1").after, ElementsAre("a-1-q"));
+}
+
+TEST(Dependencies, PlaceholdersInAfterNameOneElement) {
+  const Workflow wf = parse(R"(
+name: p
+tasks:
+  - id: a-{n}
+    run: a
+    matrix: {n: "1-2"}
+  - id: b-{n}
+    run: b
+    after: "a-{n}"
+    matrix: {n: "1-2"}
+)");
+  EXPECT_THAT(task(wf, "b-2").after, ElementsAre("a-2"));
+}
+
+TEST(Dependencies, ASingleElementIdCanBeNamed) {
+  const Workflow wf = parse(R"(
+name: p
+tasks:
+  - id: preview-{f}
+    run: p
+    matrix: {f: "1-100:10"}
+  - id: check
+    run: c
+    after: preview-11
+)");
+  EXPECT_THAT(task(wf, "check").after, ElementsAre("preview-11"));
+}
+
+// --- YAML features -------------------------------------------------------------------------
+
+TEST(Yaml, AnchorsAliasesAndMergeKeys) {
+  const Workflow wf = parse(R"(
+name: anchors
+x-common: &common
+  retries: 4
+  timeout: 2m
+  env: {A: "1"}
+x-gpu: &gpu
+  needs: {gpu: 1}
+  retries: 9
+resources: {gpu: 1}
+tasks:
+  - id: a
+    <<: *common
+    run: echo a
+  - id: b
+    <<: [*common, *gpu]
+    run: echo b
+    timeout: 5s
+  - id: c
+    <<: *gpu
+    run: echo c
+    after: a
+)");
+  EXPECT_EQ(task(wf, "a").retries, 4u);
+  EXPECT_EQ(task(wf, "a").timeout, std::chrono::nanoseconds(2min));
+  EXPECT_EQ(task(wf, "a").env, (KeyValues{{"A", "1"}}));
+  const Task& b = task(wf, "b");
+  EXPECT_EQ(b.retries, 4u) << "the first merged mapping wins";
+  EXPECT_EQ(b.timeout, std::chrono::nanoseconds(5s)) << "explicit keys win over merged ones";
+  EXPECT_EQ(b.needs, (Resources{{"cpu", 1}, {"gpu", 1}}));
+  EXPECT_EQ(task(wf, "c").retries, 9u);
+  EXPECT_THAT(task(wf, "c").after, ElementsAre("a"));
+}
+
+TEST(Yaml, PlainAliasOfAMapping) {
+  const Workflow wf = parse(R"(
+name: alias
+x-env: &env {MODE: fast}
+tasks:
+  - {id: a, run: x, env: *env}
+  - {id: b, run: x, env: *env}
+)");
+  EXPECT_EQ(task(wf, "b").env, (KeyValues{{"MODE", "fast"}}));
+}
+
+// --- includes ------------------------------------------------------------------------------
+
+TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
+  const fs::path main = fs::path(TASKLOOM_WORKFLOW_TEST_DIR) / "data" / "include_main.yaml";
+  const Workflow wf = taskloom::workflow::load_workflow(main);
+  ASSERT_THAT(ids(wf), ElementsAre("shared", "prepare", "final"));
+  EXPECT_EQ(wf.resources.get("gpu"), 1) << "the including file wins";
+  EXPECT_EQ(wf.resources.get("licence"), 2);
+  const Task& prepare = task(wf, "prepare");
+  EXPECT_EQ(prepare.retries, 2u) << "inherited from the including file";
+  EXPECT_EQ(prepare.timeout, std::chrono::nanoseconds(30s)) << "from the included defaults";
+  EXPECT_EQ(prepare.env, (KeyValues{{"STAGE", "main"}}));
+  EXPECT_EQ(prepare.cwd, (main.parent_path() / "parts" / "work").lexically_normal());
+  EXPECT_EQ(prepare.file, (main.parent_path() / "parts" / "common.yaml").lexically_normal());
+  EXPECT_EQ(task(wf, "shared").timeout, std::chrono::nanoseconds(30s));
+  EXPECT_EQ(task(wf, "final").timeout, std::chrono::nanoseconds(0));
+  EXPECT_EQ(task(wf, "final").cwd, (main.parent_path() / "out").lexically_normal());
+  EXPECT_THAT(task(wf, "final").after, ElementsAre("prepare", "shared"));
+}
+
+// --- errors --------------------------------------------------------------------------------
+
+TEST(Errors, EveryProblemIsReportedAtOnce) {
+  try {
+    parse("name: w\ntasks:\n  - id: a\n    retries: x\n  - id: b\n    run: y\n    after: c\n");
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 3u);
+    EXPECT_EQ(e.diagnostics()[0].line, 3);
+    EXPECT_EQ(e.diagnostics()[1].line, 4);
+    EXPECT_EQ(e.diagnostics()[2].line, 7);
+    EXPECT_EQ(e.diagnostics()[2].file, kFile.string());
+  }
+}
+
+TEST(Errors, MissingFileHasNoPosition) {
+  try {
+    taskloom::workflow::load_workflow("/nonexistent/flow.yaml");
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    EXPECT_STREQ(e.what(),
+                 "/nonexistent/flow.yaml: cannot read the workflow file: no such file — check "
+                 "the path and its permissions");
+  }
+}
+
+TEST(Errors, SelfDependencyOfAGroupIsACycle) {
+  EXPECT_EQ(error_of("name: w\ntasks:\n  - id: a\n    run: x\n    after: a\n"),
+            "/flows/shot/shot.yaml:3:5: dependency cycle: a -> a (each task runs after the one "
+            "before it) — remove one of these dependencies");
+}
+
+TEST(Errors, OddInputIsReportedNeverCrashes) {
+  const char* cases[] = {
+      "name: w\ntasks: [{id: a, run: x, after: \"a[\"}]\n",
+      "name: w\ntasks: [{id: a, run: x, after: \"[x]\"}]\n",
+      "name: w\ntasks: [{id: a, run: x, after: \"a[]\"}]\n",
+      "name: w\ntasks: [{id: \"a-{n}\", run: x, matrix: {n: \"0-99999999999\"}}]\n",
+      "name: w\ntasks: [{id: \"a-{n}\", run: x, matrix: {n: \"1-99999999999999999999999\"}}]\n",
+      "name: w\ntasks: [{id: \"a-{n}\", run: x, matrix: {n: \"-5-3\"}}]\n",
+      "name: w\ntasks: [{id: \"a-{n}-{m}\", run: x, matrix: {n: \"1-2000\", m: \"1-2000\"}}]\n",
+      "name: w\ntasks: [{id: a, run: x, needs: {memory: 9e300T}}]\n",
+      "name: w\ntasks: [{id: a, run: x, timeout: 1e300}]\n",
+      "name: w\ntasks: [{id: a, run: x, needs: {cpu: .nan}}]\n",
+      "name: w\ntasks: [{id: a, run: x, <<: 3}]\n",
+      "name: [w]\ntasks: 3\n",
+      "name: w\ntasks: [3, [a], {id: [a], run: {b: c}}]\n",
+      "name: w\n? [a]\n: b\ntasks: [{id: a, run: x}]\n",
+      "name: w\ninclude: {a: b}\ntasks: [{id: a, run: x}]\n",
+      "name: w\ninclude: [\"\", [x]]\ntasks: [{id: a, run: x}]\n",
+      "--- \n...\n",
+      "\t\"unterminated\n",
+  };
+  for (const char* yaml : cases) {
+    try {
+      parse(yaml);
+      ADD_FAILURE() << "no error for: " << yaml;
+    } catch (const taskloom::InputError& e) {
+      EXPECT_FALSE(e.diagnostics().empty()) << yaml;
+      for (const taskloom::Diagnostic& d : e.diagnostics()) EXPECT_FALSE(d.message.empty());
+    }
+  }
+}
+
+// --- fingerprint ---------------------------------------------------------------------------
+
+TEST(Fingerprint, StableForSameContentAndChangesWithIt) {
+  const std::string yaml =
+      "name: w\ntasks:\n  - id: a-{n}\n    run: x {n}\n    matrix: {n: \"1-4\"}\n";
+  const std::string fp = parse(yaml).fingerprint;
+  EXPECT_EQ(parse(yaml).fingerprint, fp);
+  EXPECT_EQ(parse("# a comment\n" + yaml).fingerprint, fp) << "formatting is not content";
+  EXPECT_NE(parse(yaml + "    retries: 1\n").fingerprint, fp);
+  std::string wider = yaml;
+  wider.replace(wider.find("1-4"), 3, "1-5");
+  EXPECT_NE(parse(wider).fingerprint, fp);
+  std::string renamed = yaml;
+  renamed.replace(renamed.find("name: w"), 7, "name: v");
+  EXPECT_NE(parse(renamed).fingerprint, fp);
+  EXPECT_EQ(fp.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+}  // namespace
