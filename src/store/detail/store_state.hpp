@@ -1,0 +1,63 @@
+// The state shared by a RunStore and the Leases it handed out: one connection and the mutex
+// that serializes every use of it, and the group commit of Durability::kOutcomes.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "taskloom/store/run_store.hpp"
+
+#include "store/detail/sqlite.hpp"
+
+namespace taskloom::store::detail {
+
+struct StoreState {
+  StoreState(std::filesystem::path path, StoreOptions opts)
+      : file(std::move(path)), options(std::move(opts)), db(file.string()) {}
+
+  WallTime now() const {
+    if (options.wall_clock) return options.wall_clock();
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
+  }
+
+  StoreState(const StoreState&) = delete;
+  StoreState& operator=(const StoreState&) = delete;
+  ~StoreState();
+
+  /// Called under `mu` right after an outcome's COMMIT: the ticket to pass to make_durable()
+  /// once `mu` is released (0, a no-op, unless Durability::kOutcomes).
+  std::uint64_t outcome_committed() noexcept {
+    if (options.durability != Durability::kOutcomes) return 0;
+    return commits.fetch_add(1, std::memory_order_acq_rel) + 1;
+  }
+  /// Group commit: returns once the WAL holding commit `ticket` is fsynced. One caller fsyncs
+  /// the WAL for every commit made so far; callers that arrive meanwhile wait for that fsync or
+  /// start the next one. Called without `mu`, so other threads keep recording meanwhile.
+  /// fsync on our own descriptor of the -wal file flushes the file, whoever wrote it.
+  void make_durable(std::uint64_t ticket, std::string_view op);
+
+  const std::filesystem::path file;
+  const StoreOptions options;
+  std::mutex mu;
+  Database db;  // guarded by mu
+
+  std::atomic<std::uint64_t> commits{0};  // outcome commits so far (written under mu)
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::uint64_t durable = 0;  // guarded by sync_mu: commits up to this ticket are on disk
+  bool syncing = false;       // guarded by sync_mu
+  int wal_fd = -1;            // guarded by sync_mu (set and used only by the syncing caller)
+};
+
+/// Applies the migrations this build knows; throws StorageError for a newer schema.
+void migrate(Database& db);
+
+/// The host name of this machine (cached).
+const std::string& this_host();
+
+}  // namespace taskloom::store::detail
