@@ -262,3 +262,96 @@ TEST_P(RuntimeStressTest, SpawnTreeFromManyTasks) {
 
 }  // namespace
 }  // namespace taskloom::runtime
+
+namespace taskloom::runtime {
+namespace {
+
+// Thousands of mixed-priority tasks, a third of them interruptible and a quarter needing
+// resources, on lanes; interactive jobs keep arriving from another thread (preempting), and
+// every other run is cancelled half-way. Every run must end with every task in a final state,
+// capacities never exceeded, interrupted tasks resumed from their saved state.
+struct Counter {
+  int value = 0;
+  std::string save() const { return std::to_string(value); }
+  static Counter restore(std::string_view bytes) { return {std::stoi(std::string(bytes))}; }
+};
+
+class MixedPriorityStressTest : public ::testing::TestWithParam<unsigned> {};
+INSTANTIATE_TEST_SUITE_P(Workers, MixedPriorityStressTest, ::testing::Values(1u, 2u, 4u),
+                         testing::worker_count_name);
+
+TEST_P(MixedPriorityStressTest, PreemptionCancellationAndAdmissionTogether) {
+  ExecutorOptions options{.pools = {{.name = "general", .workers = GetParam()}},
+                          .resources = {{"gpu", 2}, {"license", 1}},
+                          .max_interruptions = 3};
+  if (GetParam() > 1) {
+    options.pools.push_back(
+        {.name = "interactive", .workers = 1, .min_priority = Priority::kInteractive});
+  }
+  Executor executor(options);
+  std::atomic<bool> stop_feeding{false};
+  std::atomic<int> interactive_done{0};
+  std::thread feeder([&] {
+    std::vector<Future<void>> pending;
+    while (!stop_feeding.load()) {
+      pending.push_back(executor.submit([&] { ++interactive_done; }, Priority::kInteractive));
+      std::this_thread::sleep_for(200us);
+      if (pending.size() > 64) pending.erase(pending.begin(), pending.begin() + 32);
+    }
+    for (auto& f : pending) f.wait();
+  });
+
+  const std::size_t n = scaled(3000, 10);
+  const DepLists deps = testing::random_dag(n, 2, /*seed=*/77);
+  std::atomic<int> gpu_holders{0}, gpu_max{0};
+  TaskGraph g;
+  for (std::size_t i = 0; i < n; ++i) {
+    TaskOptions o;
+    o.priority = Priority{static_cast<int>(i % 5) - 2};
+    for (std::size_t d : deps[i]) o.after.push_back("t" + std::to_string(d));
+    if (i % 4 == 0) o.needs = {{"gpu", 1}};
+    if (i % 17 == 0) o.needs.set("license", 1);
+    const std::string id = "t" + std::to_string(i);
+    if (i % 3 == 0) {
+      g.add_stateful(
+          id, Counter{},
+          [&, gpu = i % 4 == 0](TaskContext& ctx, Counter& c) {
+            if (gpu) {
+              const int now = ++gpu_holders;
+              int seen = gpu_max.load();
+              while (now > seen && !gpu_max.compare_exchange_weak(seen, now)) {
+              }
+            }
+            for (; c.value < 20 && !ctx.stop_requested(); ++c.value) {
+              std::this_thread::sleep_for(10us);
+            }
+            if (gpu) --gpu_holders;
+          },
+          o);
+    } else {
+      g.add(
+          id, [] { std::this_thread::yield(); }, o);
+    }
+  }
+  const int runs = static_cast<int>(scaled(6, 3));
+  for (int k = 0; k < runs; ++k) {
+    runtime::Run run = executor.run(g);
+    if (k % 2 == 1) {
+      std::this_thread::sleep_for(2ms);
+      run.cancel();
+    }
+    const RunReport& r = run.report();
+    ASSERT_EQ(testing::total_of(r), n) << "run " << k;
+    if (k % 2 == 0) {
+      EXPECT_EQ(r.succeeded, n) << "run " << k;
+    }
+    for (const PoolUsage& u : r.resources) EXPECT_LE(u.peak, u.capacity) << u.name;
+  }
+  stop_feeding = true;
+  feeder.join();
+  EXPECT_LE(gpu_max.load(), 2);
+  EXPECT_GT(interactive_done.load(), 0);
+}
+
+}  // namespace
+}  // namespace taskloom::runtime
