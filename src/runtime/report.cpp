@@ -68,6 +68,11 @@ std::string RunReport::summary() const {
     out << (i ? " -> " : "") << critical_path[i];
   }
   out << "\n";
+  for (const PoolUsage& u : resources) {
+    std::snprintf(line, sizeof line, "resource %-16s capacity %g, peak %g, average %.3g\n",
+                  u.name.c_str(), u.capacity, u.peak, u.average);
+    out << line;
+  }
 
   std::vector<const TaskReport*> by_time;
   for (const TaskReport& t : tasks) by_time.push_back(&t);
@@ -82,6 +87,7 @@ std::string RunReport::summary() const {
                   t.id.c_str(), std::string(to_string(t.status)).c_str(), to_ms(t.duration()),
                   t.attempts, t.worker);
     out << line;
+    if (t.interruptions != 0) out << "  interrupted " << t.interruptions << "x";
     if (!t.error.empty()) out << "  error: " << t.error;
     if (!t.skipped_because.empty()) out << "  (after " << t.skipped_because << ")";
     out << "\n";
@@ -102,6 +108,11 @@ std::string RunReport::to_json() const {
   j["speedup"] = speedup();
   j["critical_path"] = critical_path;
   j["critical_path_time_us"] = to_us(critical_path_time);
+  auto& resources_json = j["resources"] = nlohmann::json::array();
+  for (const PoolUsage& u : resources) {
+    resources_json.push_back(
+        {{"name", u.name}, {"capacity", u.capacity}, {"peak", u.peak}, {"average", u.average}});
+  }
   auto& waves_json = j["waves"] = nlohmann::json::array();
   for (const WaveSummary& w : waves) {
     waves_json.push_back({{"index", w.index},
@@ -118,6 +129,7 @@ std::string RunReport::to_json() const {
                         {"end_us", to_us(t.end)},
                         {"worker", t.worker},
                         {"wave", t.wave}};
+    if (t.interruptions != 0) task["interruptions"] = t.interruptions;
     if (!t.error.empty()) task["error"] = t.error;
     if (!t.skipped_because.empty()) task["skipped_because"] = t.skipped_because;
     auto& history = task["history"] = nlohmann::json::array();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -196,6 +197,25 @@ TEST_P(ResourceAdmissionTest, ALargeRequestIsNotStarvedBySmallOnes) {
     if (t.id != "large") last_small_start = std::max(last_small_start, t.start);
   }
   EXPECT_LT(r.task("large").start, last_small_start);
+}
+
+TEST(ResourceReport, JsonAndSummaryShowEveryPool) {
+  Executor executor({.workers = 2, .resources = {{"gpu", 2}}});
+  TaskGraph g;
+  g.add("a", [] { spin_for(2ms); }, {.needs = {{"gpu", 1}}});
+  g.add("b", [] { spin_for(2ms); }, {.after = {"a"}, .needs = {{"gpu", 2}}});
+  const RunReport& r = executor.run(g).report();
+  ASSERT_EQ(r.resources.size(), 1u);
+  EXPECT_EQ(r.resources[0].peak, 2);  // b alone held both
+  // One after the other: about 1 gpu for half the wall time and 2 for the other half.
+  EXPECT_GT(r.resources[0].average, 0.5);
+  EXPECT_LT(r.resources[0].average, 2.0);
+  const auto j = nlohmann::json::parse(r.to_json());
+  ASSERT_EQ(j["resources"].size(), 1u);
+  EXPECT_EQ(j["resources"][0]["name"], "gpu");
+  EXPECT_EQ(j["resources"][0]["capacity"], 2.0);
+  EXPECT_EQ(j["resources"][0]["peak"], 2.0);
+  EXPECT_NE(r.summary().find("resource gpu"), std::string::npos) << r.summary();
 }
 
 TASKLOOM_INSTANTIATE_WORKER_COUNTS(ResourceAdmissionTest);
