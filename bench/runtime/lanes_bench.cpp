@@ -102,8 +102,10 @@ void interactive_latency_taskloom(benchmark::State& state, bool preemption) {
     std::this_thread::sleep_for(kBetweenSamples);
   }
   run.cancel();
-  run.wait();
+  std::size_t interruptions = 0;
+  for (const runtime::TaskReport& t : run.report().tasks) interruptions += t.interruptions;
   report(state, samples);
+  state.counters["interruptions"] = static_cast<double>(interruptions);
 }
 
 void BM_InteractiveLatency_Taskloom(benchmark::State& state) {

@@ -264,6 +264,10 @@ void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source&
   }
   w.preemptible_key.store(key, std::memory_order_release);
   preemptible_running_.fetch_add(1, std::memory_order_seq_cst);
+  // Started ahead of better queued work (an aging take, or that work came while this thread
+  // was between tasks): that work asks for a worker now, as if it had just been pushed.
+  Key best = std::max(injection_.top_key(), w.queue.top_key());
+  if (priority_of_key(best) > priority_of_key(key)) preempt_for(best);
 }
 
 void ExecutorCore::leave_preemptible(Worker& w) noexcept {
