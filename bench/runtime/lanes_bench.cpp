@@ -193,11 +193,17 @@ BENCHMARK(BM_InteractiveLatency_OneTbb)
     ->Iterations(kSamples)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_AdmissionNone_Taskloom)->Arg(1)->Arg(2)->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AdmissionNone_Taskloom)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(10)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Admission3Pools_Taskloom)
     ->Arg(1)
     ->Arg(2)
     ->Iterations(10)
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

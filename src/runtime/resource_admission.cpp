@@ -1,6 +1,8 @@
 // Resource admission: see runtime/detail/resource_admission.hpp for the rule and its bound.
 #include "runtime/detail/resource_admission.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
@@ -29,7 +31,9 @@ ResourceAdmission::ResourceAdmission(const Resources& capacities, const Clock& c
 
 ResourceAdmission::ResourceAdmission(const Resources& capacities, const Clock& clock,
                                      Options options)
-    : clock_(clock), options_(options) {
+    : clock_(clock),
+      coarse_(dynamic_cast<const SteadyClock*>(&clock) != nullptr),
+      options_(options) {
   for (const auto& [name, amount] : capacities) {  // sorted by name
     names_.push_back(name);
     capacity_.push_back(amount);
@@ -164,12 +168,19 @@ bool ResourceAdmission::may_backfill_locked(const Request& r, Duration expected,
   return true;
 }
 
+TimePoint ResourceAdmission::time_now() const noexcept {
+  if (!coarse_) return clock_.now();
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // the steady clock's base, at tick resolution
+  return TimePoint(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+
 std::optional<Grant> ResourceAdmission::try_acquire(const Request& request, AdmissionKey key,
                                                     Duration expected,
                                                     const AdmissionPayload& payload) {
   if (request.empty()) return Grant{};
   std::lock_guard lock(mutex_);
-  const TimePoint now = clock_.now();
+  const TimePoint now = time_now();
   bool admit = fits_locked(request);
   // Ranked behind the head (ties go to those who came first): it must not delay the head.
   if (admit && !waiters_.empty() && waiters_.begin()->first.key >= key) {
@@ -211,7 +222,7 @@ void ResourceAdmission::release(Grant grant, std::vector<Admitted>& admitted) {
   Holder& h = holders_[grant.slot];
   assert(h.live && h.generation == grant.generation);
   if (!h.live || h.generation != grant.generation) return;  // double release: ignore
-  const TimePoint now = clock_.now();
+  const TimePoint now = time_now();
   account_locked(now);
   for (const Request::Entry& e : h.request.entries()) {
     free_[e.pool] = std::min(capacity_[e.pool], free_[e.pool] + e.amount);
@@ -238,7 +249,7 @@ std::size_t ResourceAdmission::remove_waiters_if(
       ++it;
     }
   }
-  if (count > 0 && !waiters_.empty()) admit_waiters_locked(clock_.now(), admitted);
+  if (count > 0 && !waiters_.empty()) admit_waiters_locked(time_now(), admitted);
   return count;
 }
 
@@ -246,7 +257,7 @@ std::vector<PoolUsage> ResourceAdmission::usage() const {
   std::lock_guard lock(mutex_);
   std::vector<PoolUsage> out;
   out.reserve(names_.size());
-  const TimePoint now = std::max(clock_.now(), last_change_);
+  const TimePoint now = std::max(time_now(), last_change_);
   const double window = started_ ? seconds_between(window_start_, now) : 0.0;
   const double tail = started_ ? seconds_between(last_change_, now) : 0.0;
   for (std::size_t p = 0; p < names_.size(); ++p) {
