@@ -32,6 +32,10 @@ Priority::Priority(int value) : value_(0) {
   value_ = static_cast<std::int16_t>(value);
 }
 
+std::span<const std::pair<std::string_view, Priority>> named_priorities() noexcept {
+  return kNamed;
+}
+
 std::string to_string(Priority p) {
   for (const auto& [name, level] : kNamed) {
     if (level == p) return std::string(name);

@@ -88,14 +88,9 @@ ExecutorCore::ExecutorCore(Executor& owner, ExecutorOptions options)
   }
 
   // Priority classes: the built-in ones, then the options' (new names, or capacities).
-  classes_ = {{"background", Priority::kBackground},
-              {"lowest", Priority::kLowest},
-              {"low", Priority::kLow},
-              {"normal", Priority::kNormal},
-              {"high", Priority::kHigh},
-              {"highest", Priority::kHighest},
-              {"urgent", Priority::kUrgent},
-              {"interactive", Priority::kInteractive}};
+  for (const auto& [name, priority] : named_priorities()) {
+    classes_.push_back({std::string(name), priority});
+  }
   for (const PriorityClass& c : options_.classes) {
     auto same_name = std::find_if(classes_.begin(), classes_.end(),
                                   [&](const ClassInfo& k) { return k.name == c.name; });

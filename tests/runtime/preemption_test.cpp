@@ -36,6 +36,30 @@ bool wait_for_stop(const TaskContext& ctx) {
   return eventually([&] { return ctx.stop_requested(); });
 }
 
+/// An interruptible task that runs until it is asked to stop or finish() is called.
+class LongTask {
+ public:
+  void add_to(TaskGraph& g, const std::string& id, TaskOptions options) {
+    options.interruptible = true;
+    g.add(
+        id,
+        [this](TaskContext& ctx) {
+          ++starts_;
+          started_.notify();
+          while (!ctx.stop_requested() && !finish_.load()) std::this_thread::sleep_for(50us);
+        },
+        std::move(options));
+  }
+  bool started() const { return started_.wait(); }
+  int starts() const { return starts_.load(); }
+  void finish() { finish_ = true; }
+
+ private:
+  Signal started_;
+  std::atomic<int> starts_{0};
+  std::atomic<bool> finish_{false};
+};
+
 TEST(Preemption, InteractiveWorkRunsBeforeTheBackgroundTaskContinues) {
   Executor executor(one_worker());
   Recorder order;
@@ -130,71 +154,53 @@ TEST(Preemption, ATaskMayDeclineToBeRescheduled) {
 
 TEST(Preemption, InterruptionsAreBounded) {
   Executor executor(one_worker());
-  std::atomic<int> starts{0};
-  std::atomic<bool> finish{false};
+  LongTask task;
   TaskGraph g;
-  g.add("long",
-        [&](TaskContext& ctx) {
-          ++starts;
-          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
-        },
-        {.priority = Priority::kBackground, .interruptible = true, .max_interruptions = 2});
+  task.add_to(g, "long", {.priority = Priority::kBackground, .max_interruptions = 2});
   runtime::Run run = executor.run(g);
   for (int k = 1; k <= 2; ++k) {
-    ASSERT_TRUE(eventually([&] { return starts.load() == k; }));
+    ASSERT_TRUE(eventually([&] { return task.starts() == k; }));
     auto urgent = executor.submit([] {}, Priority::kUrgent);
     ASSERT_TRUE(ready_without_helping(urgent));
   }
   // Interrupted twice: now it keeps its worker and the next urgent job waits for it.
-  ASSERT_TRUE(eventually([&] { return starts.load() == 3; }));
+  ASSERT_TRUE(eventually([&] { return task.starts() == 3; }));
   auto third = executor.submit([] {}, Priority::kUrgent);
   EXPECT_TRUE(stays_false([&] { return third.ready(); }, kQuietWindow));
-  finish = true;
+  task.finish();
   ASSERT_TRUE(ready_without_helping(third));
   ASSERT_TRUE(finishes_without_helping(run));
   EXPECT_EQ(run.report().task("long").interruptions, 2u);
-  EXPECT_EQ(starts.load(), 3);
+  EXPECT_EQ(task.starts(), 3);
 }
 
 TEST(Preemption, NoInterruptionWhileAWorkerIsFree) {
   Executor executor({.workers = 2, .caller_helps = false});
-  Signal started;
-  std::atomic<bool> finish{false};
+  LongTask task;
   TaskGraph g;
-  g.add("long",
-        [&](TaskContext& ctx) {
-          started.notify();
-          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
-        },
-        {.priority = Priority::kBackground, .interruptible = true});
+  task.add_to(g, "long", {.priority = Priority::kBackground});
   runtime::Run run = executor.run(g);
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(task.started());
   for (int i = 0; i < 20; ++i) {
     auto interactive = executor.submit([] {}, Priority::kInteractive);
     ASSERT_TRUE(ready_without_helping(interactive));
   }
-  finish = true;
+  task.finish();
   ASSERT_TRUE(finishes_without_helping(run));
   EXPECT_EQ(run.report().task("long").interruptions, 0u);
 }
 
 TEST(Preemption, OnlyMoreImportantWorkInterrupts) {
   Executor executor(one_worker());
-  Signal started;
-  std::atomic<bool> finish{false};
+  LongTask task;
   TaskGraph g;
-  g.add("normal",
-        [&](TaskContext& ctx) {
-          started.notify();
-          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
-        },
-        {.interruptible = true});
+  task.add_to(g, "normal", {});
   runtime::Run run = executor.run(g);
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(task.started());
   auto same = executor.submit([] {}, Priority::kNormal);
   auto lower = executor.submit([] {}, Priority::kBackground);
   EXPECT_TRUE(stays_false([&] { return same.ready() || lower.ready(); }, kQuietWindow));
-  finish = true;
+  task.finish();
   ASSERT_TRUE(finishes_without_helping(run));
   ASSERT_TRUE(ready_without_helping(same));
   ASSERT_TRUE(ready_without_helping(lower));
@@ -205,20 +211,14 @@ TEST(Preemption, CanBeTurnedOff) {
   ExecutorOptions o = one_worker();
   o.preemption = false;
   Executor executor(o);
-  Signal started;
-  std::atomic<bool> finish{false};
+  LongTask task;
   TaskGraph g;
-  g.add("long",
-        [&](TaskContext& ctx) {
-          started.notify();
-          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
-        },
-        {.priority = Priority::kBackground, .interruptible = true});
+  task.add_to(g, "long", {.priority = Priority::kBackground});
   runtime::Run run = executor.run(g);
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(task.started());
   auto interactive = executor.submit([] {}, Priority::kInteractive);
   EXPECT_TRUE(stays_false([&] { return interactive.ready(); }, kQuietWindow));
-  finish = true;
+  task.finish();
   ASSERT_TRUE(ready_without_helping(interactive));
   ASSERT_TRUE(finishes_without_helping(run));
   EXPECT_EQ(run.report().task("long").interruptions, 0u);
@@ -254,22 +254,16 @@ TEST(Preemption, ALaneRunsInteractiveWorkWithoutInterruptingAnyone) {
       {.caller_helps = false,
        .pools = {{.name = "interactive", .workers = 1, .min_priority = Priority::kInteractive},
                  {.name = "general", .workers = 1}}});
-  Signal started;
-  std::atomic<bool> finish{false};
+  LongTask task;
   TaskGraph g;
-  g.add("long",
-        [&](TaskContext& ctx) {
-          started.notify();
-          while (!ctx.stop_requested() && !finish.load()) std::this_thread::sleep_for(50us);
-        },
-        {.priority = Priority::kBackground, .interruptible = true});
+  task.add_to(g, "long", {.priority = Priority::kBackground});
   runtime::Run run = executor.run(g);
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(task.started());
   for (int i = 0; i < 10; ++i) {
     auto interactive = executor.submit([] {}, Priority::kInteractive);
     ASSERT_TRUE(ready_without_helping(interactive));
   }
-  finish = true;
+  task.finish();
   ASSERT_TRUE(finishes_without_helping(run));
   EXPECT_EQ(run.report().task("long").interruptions, 0u);
 }

@@ -11,8 +11,10 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace taskloom {
 
@@ -45,6 +47,9 @@ inline constexpr Priority Priority::kHighest{Raw{}, 2};
 inline constexpr Priority Priority::kBackground{Raw{}, -500};
 inline constexpr Priority Priority::kUrgent{Raw{}, 500};
 inline constexpr Priority Priority::kInteractive{Raw{}, 900};
+
+/// The named levels and classes, lowest first.
+std::span<const std::pair<std::string_view, Priority>> named_priorities() noexcept;
 
 /// "high" for a named level or class, the number otherwise.
 std::string to_string(Priority p);
