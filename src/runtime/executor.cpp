@@ -390,6 +390,7 @@ bool ExecutorCore::take(Worker& w, Item& out) {
 }
 
 bool ExecutorCore::steal(Worker& w, Item& out) {
+  w.last_end_valid = false;  // looking beyond its own queues: time passes
   const std::size_t n = workers_.size();
   const std::size_t first = next_random(w.rng) % n;
   for (std::size_t i = 0; i < n; ++i) {
@@ -401,6 +402,7 @@ bool ExecutorCore::steal(Worker& w, Item& out) {
 }
 
 bool ExecutorCore::steal_shared_next(Worker& w, Item& out) {
+  w.last_end_valid = false;
   for (const auto& victim : workers_) {
     if (victim.get() != &w && steal_next(*victim, out, w.min_key)) return true;
   }
@@ -458,6 +460,7 @@ void ExecutorCore::execute_item(Worker& w, Item item) {
     share_next(w);
     static_cast<Job*>(item.target)->run();
     reclaim_next(w);
+    w.last_end_valid = false;  // jobs are not timed: the time since the last end was this job's
     release();
   } else {
     static_cast<RunState*>(item.target)->execute(w, item);
@@ -608,6 +611,7 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     if (w == nullptr) w = &unregistered;
   }
   WorkerScope scope(w);
+  w->last_end_valid = false;
   // A pool worker already holds an execution slot. A thread from outside takes one while it
   // helps, which sends a spinning worker to sleep: the pool never runs more threads than slots.
   const bool takes_slot = !inside && helps;

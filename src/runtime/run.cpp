@@ -244,12 +244,17 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   ns.status = TaskStatus::kRunning;
   TaskStatus status = TaskStatus::kSucceeded;
   std::exception_ptr error;
+  const bool timed = meta != nullptr && meta->timeout > Duration::zero();
+  // A body that follows another on this thread with nothing but taking it in between starts
+  // when that one ended: one clock read per task instead of two (~18 ns each on this project's
+  // VMs, a fifth of a chain link). The taking, tens of ns, counts in this task's time.
+  const bool reuse_end = w.last_end_valid && !timed && !preemptible && !grants_;
   // Runs the body once with `stop` as its stop source; the next slot is stealable meanwhile.
   const auto attempt_body = [&](const std::stop_source& stop) {
     TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop,
                     control ? &*control : nullptr);
     core_.share_next(w);
-    ns.start = ticks();
+    ns.start = reuse_end ? w.last_end : ticks();
     try {
       graph_.bodies[node](ctx, results_ ? &results_[node] : nullptr);
     } catch (...) {
@@ -257,10 +262,11 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
       status = TaskStatus::kFailed;
     }
     ns.end = ticks();
+    w.last_end = ns.end;
+    w.last_end_valid = true;
     core_.reclaim_next(w);
   };
 
-  const bool timed = meta != nullptr && meta->timeout > Duration::zero();
   if (!timed && !preemptible) {
     attempt_body(stop_);
   } else {
@@ -522,6 +528,7 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
     cascade.pop_back();
   }
   count_finished(w, finalized);
+  if (finalized > 1 || ready > kInline) w.last_end_valid = false;  // more than a chain link's work
 
   // The finishing node holds one unit. It goes to a borrowed range of this run waiting in the
   // next slot, if any (lent by this node, or by one that finished on top of it), else back.

@@ -63,6 +63,11 @@ struct Worker {
   std::atomic<std::uint64_t> body_token{0};
   std::uint64_t bodies = 0;
 
+  // The end (ticks()) of the last task body this thread ran, while nothing but taking the next
+  // item has happened since: the next body's start, saving a clock read (see RunState).
+  std::int64_t last_end = 0;
+  bool last_end_valid = false;
+
   Key min_key = 1;     // takes only items with a key at least this (its pool's lane)
   unsigned pool = 0;   // index into ExecutorCore's pools
   unsigned takes = 0;  // since the last aging take
