@@ -1,6 +1,14 @@
-// taskloom/taskloom.hpp — everything public, in one include.
+// taskloom/taskloom.hpp — everything public, in one include. Link the libraries of the layers
+// you use: taskloom::runtime, taskloom::cluster, taskloom::store, taskloom::backends.
 #pragma once
 
+#include "taskloom/backends/subprocess.hpp"
+#include "taskloom/cluster/model.hpp"
+#include "taskloom/cluster/policies.hpp"
+#include "taskloom/cluster/scheduler.hpp"
+#include "taskloom/cluster/simulator.hpp"
+#include "taskloom/cluster/synthetic.hpp"
+#include "taskloom/cluster/workload.hpp"
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/priority.hpp"
@@ -17,3 +25,6 @@
 #include "taskloom/runtime/shared_state.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+#include "taskloom/store/lease.hpp"
+#include "taskloom/store/records.hpp"
+#include "taskloom/store/run_store.hpp"

@@ -10,7 +10,8 @@ build=${1:-"$root/build/dev"}
 work=$(mktemp -d "${TMPDIR:-/tmp}/taskloom-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-cmake --build "$build" --target taskloom_core taskloom_graph taskloom_runtime
+cmake --build "$build" --target taskloom_core taskloom_graph taskloom_runtime taskloom_cluster \
+  taskloom_store taskloom_backends
 cmake --install "$build" --prefix "$work/prefix"
 cmake -S "$root/tests/install" -B "$work/consumer" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \

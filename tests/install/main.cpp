@@ -1,6 +1,10 @@
 // Proves that an installed taskloom works from another CMake project: a 3-task graph whose
-// result travels from task to task. Exits non-zero when anything is off.
+// result travels from task to task, a two-job cluster simulation, a run recorded in a SQLite
+// store, and a subprocess. Exits non-zero when anything is off.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <taskloom/taskloom.hpp>
@@ -26,6 +30,42 @@ int main() {
     std::fprintf(stderr, "consumer: expected c == 42, got %d\n", c);
     return 1;
   }
-  std::printf("consumer: ok (c = %d, %zu tasks)\n", c, report.tasks.size());
+
+  // cluster: two one-node jobs on one node run one after the other.
+  const std::vector<cluster::Node> nodes{{.id = "n1", .capacity = {{"cpu", 4}}}};
+  const std::vector<cluster::Job> jobs{
+      {.id = "a", .request = {{"cpu", 4}}, .actual_runtime = std::chrono::seconds(10)},
+      {.id = "b", .request = {{"cpu", 4}}, .actual_runtime = std::chrono::seconds(10)}};
+  const cluster::SimulationResult sim = cluster::simulate(nodes, {}, jobs);
+  if (sim.metrics.completed != 2 || sim.metrics.makespan_s != 20) {
+    std::fprintf(stderr, "consumer: simulation gave %zu completed, makespan %g s\n",
+                 static_cast<std::size_t>(sim.metrics.completed), sim.metrics.makespan_s);
+    return 1;
+  }
+
+  // store: a run recorded in SQLite and read back.
+  const auto db = std::filesystem::temp_directory_path() /
+                  ("taskloom-consumer-" + std::to_string(getpid()) + ".db");
+  {
+    auto runs = store::RunStore::open(db);
+    const store::RunId id = runs.create_run({"consumer", "/consumer.yaml", "0", {{"a", ""}}});
+    if (!runs.find_run(id)) {
+      std::fprintf(stderr, "consumer: the store lost run %lld\n", static_cast<long long>(id));
+      return 1;
+    }
+  }
+  std::filesystem::remove(db);
+  std::filesystem::remove(db.string() + "-wal");
+  std::filesystem::remove(db.string() + "-shm");
+
+  // backends: a real child process.
+  const backends::CommandOutcome out = backends::run_command({.command = "exit 3"});
+  if (out.exit_code != 3) {
+    std::fprintf(stderr, "consumer: subprocess: %s\n", out.message.c_str());
+    return 1;
+  }
+
+  std::printf("consumer: ok (c = %d, %zu tasks; simulation, store and subprocess too)\n", c,
+              report.tasks.size());
   return 0;
 }

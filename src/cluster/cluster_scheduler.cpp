@@ -1,0 +1,95 @@
+// ClusterScheduler: the live face of the scheduler (same code as the simulator's).
+#include <unordered_map>
+
+#include "taskloom/cluster/scheduler.hpp"
+#include "taskloom/core/error.hpp"
+
+#include "cluster/detail/scheduler.hpp"
+
+namespace taskloom::cluster {
+
+struct ClusterScheduler::Impl {
+  std::vector<Job> jobs;
+  std::shared_ptr<Clock> clock;
+  std::unique_ptr<detail::Scheduler> scheduler;
+  std::unordered_map<std::string, detail::JobIdx> job_index;
+
+  Duration now() const { return clock->now().time_since_epoch(); }
+  detail::JobIdx find(std::string_view id) const {
+    auto it = job_index.find(std::string(id));
+    if (it == job_index.end()) throw InvalidArgumentError("unknown job '" + std::string(id) + "'");
+    return it->second;
+  }
+};
+
+ClusterScheduler::ClusterScheduler(std::vector<Node> nodes, std::vector<Partition> partitions,
+                                   std::vector<Job> jobs, const SimulationOptions& options,
+                                   std::shared_ptr<Clock> clock)
+    : impl_(std::make_unique<Impl>()) {
+  if (!clock) throw InvalidArgumentError("ClusterScheduler needs a clock");
+  impl_->jobs = std::move(jobs);
+  impl_->clock = std::move(clock);
+  detail::SchedulerConfig config{
+      options.queue,      options.placement,
+      options.backfill,   options.forecaster,
+      options.preemption, options.check_invariants.value_or(detail::kDebugBuild),
+      options.seed};
+  impl_->scheduler = std::make_unique<detail::Scheduler>(nodes, partitions, impl_->jobs, config);
+  for (detail::JobIdx j = 0; j < impl_->jobs.size(); ++j) {
+    impl_->job_index.emplace(impl_->jobs[j].id, j);
+  }
+}
+
+ClusterScheduler::~ClusterScheduler() = default;
+
+void ClusterScheduler::submit(std::string_view job) {
+  detail::JobIdx j = impl_->find(job);
+  if (impl_->scheduler->job(j).submitted) {
+    throw InvalidArgumentError("job '" + std::string(job) + "' was already submitted");
+  }
+  impl_->scheduler->submit(j, impl_->now());
+}
+
+void ClusterScheduler::finished(std::string_view job) {
+  detail::JobIdx j = impl_->find(job);
+  if (impl_->scheduler->job(j).phase != detail::Phase::kRunning) {
+    throw InvalidArgumentError("job '" + std::string(job) + "' is not running");
+  }
+  impl_->scheduler->job(j).killed = false;  // it ended when the backend said so
+  impl_->scheduler->finish(j, impl_->now());
+}
+
+void ClusterScheduler::set_node_state(std::string_view node, NodeState state) {
+  auto n = impl_->scheduler->node_index(node);
+  if (!n) throw InvalidArgumentError("unknown node '" + std::string(node) + "'");
+  impl_->scheduler->node_state(*n, state, impl_->now());
+}
+
+std::vector<Launch> ClusterScheduler::schedule() {
+  detail::Scheduler& s = *impl_->scheduler;
+  s.schedule(impl_->now());
+  (void)s.take_wakeup();
+  std::vector<Launch> out;
+  for (detail::JobIdx j : s.take_started()) {
+    const detail::JobState& js = s.job(j);
+    Launch l{js.job->id, {}, js.expected_end - js.start};
+    for (detail::NodeIdx n : js.nodes) l.nodes.push_back(s.cluster().id(n));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+JobStatus ClusterScheduler::status(std::string_view job) const {
+  return impl_->scheduler->job(impl_->find(job)).status;
+}
+
+std::vector<std::string> ClusterScheduler::running() const {
+  std::vector<std::string> ids;
+  const detail::Scheduler& s = *impl_->scheduler;
+  for (detail::JobIdx j = 0; j < s.job_count(); ++j) {
+    if (s.job(j).phase == detail::Phase::kRunning) ids.push_back(s.job(j).job->id);
+  }
+  return ids;
+}
+
+}  // namespace taskloom::cluster

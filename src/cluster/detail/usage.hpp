@@ -1,0 +1,68 @@
+// Private: per-tenant usage that decays with a half-life (fair-share history).
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/detail/engine.hpp"
+
+namespace taskloom::cluster::detail {
+
+/// Usage in share-seconds per tenant, halving every `half_life` (0: never decays).
+class DecayedUsage {
+ public:
+  explicit DecayedUsage(double half_life_s = 0) : half_life_s_(half_life_s) {}
+
+  void add(std::size_t tenant, double amount, Duration now) {
+    grow(tenant);
+    decay_to(now);
+    usage_[tenant] += amount;
+    total_ += amount;
+  }
+  double usage(std::size_t tenant, Duration now) {
+    grow(tenant);
+    decay_to(now);
+    return usage_[tenant];
+  }
+  double total(Duration now) {
+    decay_to(now);
+    return total_;
+  }
+
+ private:
+  void grow(std::size_t tenant) {
+    if (tenant >= usage_.size()) usage_.resize(tenant + 1, 0.0);
+  }
+  void decay_to(Duration now) {
+    if (half_life_s_ <= 0 || now <= stamp_) return;
+    double f = std::exp2(-std::chrono::duration<double>(now - stamp_).count() / half_life_s_);
+    for (double& u : usage_) u *= f;
+    total_ *= f;
+    stamp_ = now;
+  }
+  double half_life_s_;
+  std::vector<double> usage_;
+  double total_ = 0;
+  Duration stamp_{};
+};
+
+/// Dense tenant indices for a choice of key: "user", "group" or "partition".
+class TenantKey {
+ public:
+  explicit TenantKey(std::string by) : by_(std::move(by)) {}
+  std::size_t operator()(const JobState& js) {
+    const Job& j = *js.job;
+    const std::string& k = by_ == "group" ? j.group : by_ == "partition" ? j.partition : j.user;
+    auto [it, fresh] = index_.emplace(k, index_.size());
+    return it->second;
+  }
+  std::size_t count() const noexcept { return index_.size(); }
+
+ private:
+  std::string by_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+}  // namespace taskloom::cluster::detail

@@ -1,0 +1,300 @@
+// Backfill "conservative": every queued job holds a reservation, made in queue order on a
+// per-node profile of free amounts over time (running jobs end when estimated; reservations
+// occupy [start, start + estimate / slowest usable node's speed)). At every pass each job, in
+// queue order, looks for its earliest start that disturbs no other reservation and moves
+// there if that is not later than the one it holds (compression); a new job gets the earliest
+// such start. A job whose reservation is now starts at once. So no reservation is ever
+// delayed while estimates are upper bounds, which check_invariants verifies at every pass.
+//
+// Earliest start on one node: the runs of consecutive profile steps where the job fits give
+// feasible start intervals [run start, run end - duration]; the earliest time covered by
+// node_count nodes' intervals is found by a sweep. Cost per job: O(profile steps x log).
+#include <algorithm>
+
+#include "cluster/detail/registry.hpp"
+#include "cluster/detail/scheduler.hpp"
+
+namespace taskloom::cluster::detail {
+namespace {
+
+constexpr Duration kForever = Duration::max();
+
+double secs(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Free amounts of one node from `now` on: step i covers [t[i], t[i+1]), the last one forever.
+struct Profile {
+  std::vector<Duration> t;
+  std::vector<double> f;  // dims per step
+
+  void init(Duration now, std::span<const double> free) {
+    t.assign(1, now);
+    f.assign(free.begin(), free.end());
+  }
+  std::size_t locate(Duration time) const {
+    auto it = std::upper_bound(t.begin(), t.end(), time);
+    return it == t.begin() ? 0 : static_cast<std::size_t>(it - t.begin()) - 1;
+  }
+  // Makes `time` a step boundary; returns its step.
+  std::size_t split(Duration time, std::size_t D) {
+    std::size_t i = locate(time);
+    if (t[i] == time || time < t[0]) return i;
+    t.insert(t.begin() + static_cast<std::ptrdiff_t>(i + 1), time);
+    std::vector<double> copy(f.begin() + static_cast<std::ptrdiff_t>(i * D),
+                             f.begin() + static_cast<std::ptrdiff_t>((i + 1) * D));
+    f.insert(f.begin() + static_cast<std::ptrdiff_t>((i + 1) * D), copy.begin(), copy.end());
+    return i + 1;
+  }
+  // Adds sign x amount over [from, to).
+  void add(Duration from, Duration to, const std::vector<double>& amount, double sign,
+           std::size_t D) {
+    if (from < t[0]) from = t[0];
+    if (to != kForever && to <= from) return;
+    std::size_t i = split(from, D);
+    std::size_t end = to == kForever ? t.size() : split(to, D);
+    for (std::size_t k = i; k < end; ++k) {
+      for (std::size_t d = 0; d < D; ++d) f[k * D + d] += sign * amount[d];
+    }
+  }
+  bool fits(std::size_t step, const std::vector<double>& req, std::size_t D) const {
+    for (std::size_t d = 0; d < D; ++d) {
+      if (!leq(req[d], f[step * D + d])) return false;
+    }
+    return true;
+  }
+  bool window_fits(Duration start, Duration dur, const std::vector<double>& req,
+                   std::size_t D) const {
+    for (std::size_t i = locate(start); i < t.size() && t[i] < start + dur; ++i) {
+      if (!fits(i, req, D)) return false;
+    }
+    return true;
+  }
+};
+
+struct Reservation {
+  Duration start{};
+  Duration dur{};
+  std::vector<NodeIdx> nodes;
+};
+
+class Conservative final : public Backfill {
+ public:
+  explicit Conservative(const ParamReader& p)
+      : depth_(static_cast<std::size_t>(p.number_in("depth", 0, 1e12))) {}
+
+  void reset() override {
+    for (auto& r : res_) r.reset();
+    epoch_ = ~std::uint64_t{0};
+  }
+
+  void pass(Scheduler& s, Duration now) override {
+    ClusterState& c = s.cluster();
+    const std::size_t D = c.dims();
+    if (res_.size() != s.job_count()) res_.resize(s.job_count());
+    // Profiles: free now, plus what running jobs give back when they are expected to end.
+    profiles_.resize(c.size());
+    for (NodeIdx n = 0; n < c.size(); ++n) {
+      if (c.state(n) != NodeState::kUp) continue;
+      profiles_[n].init(now, c.free(n));
+      for (JobIdx r : s.running_on(n)) {
+        const JobState& rs = s.job(r);
+        profiles_[n].add(s.projected_end(rs, now), kForever, rs.request, +1, D);
+      }
+    }
+    // Existing reservations of jobs still queued.
+    std::vector<JobIdx> keep;
+    for (JobIdx j : held_) {
+      if (!res_[j]) continue;
+      if (s.job(j).phase != Phase::kQueued) {
+        res_[j].reset();
+        continue;
+      }
+      occupy(s, j, *res_[j], -1);
+      keep.push_back(j);
+    }
+    held_ = std::move(keep);
+
+    // Compress (re-plan every reservation) only when resources came back earlier than
+    // planned; otherwise the plan is still as tight as it was and only new jobs are planned.
+    const bool compress = s.plan_epoch() != epoch_;
+    epoch_ = s.plan_epoch();
+    std::size_t considered = 0;
+    for (JobIdx j : s.queue()) {
+      const JobState& js = s.job(j);
+      if (js.phase != Phase::kQueued || !s.quota_allows(js)) continue;
+      if (depth_ > 0 && ++considered > depth_) break;
+      std::optional<Reservation> old = res_[j];
+      if (old && !compress && old->start > now) continue;
+      if (old) {
+        occupy(s, j, *old, +1);
+        // A reservation whose time passed without a pass (estimates that were not upper
+        // bounds) now means "as soon as possible": its window starts now.
+        old->start = std::max(old->start, now);
+      }
+      Reservation r;
+      r.dur = s.run_time_worst(js);
+      bool found = (old && !compress) ? false : earliest(s, js, now, r);
+      if (old && (!found || r.start > old->start) && window_ok(s, js, *old)) {
+        r = *old;
+        found = true;
+      }
+      if (s.check_invariants() && s.plans_are_firm() && old && (!found || r.start > old->start)) {
+        s.violation("conservative backfilling delayed the reservation of " + js.job->id + " from " +
+                    std::to_string(secs(old->start)) + " s to " +
+                    (found ? std::to_string(secs(r.start)) + " s" : std::string("never")) + " at " +
+                    std::to_string(secs(now)) + " s" + (compress ? " (compressing)" : ""));
+      }
+      if (!found) {
+        res_[j].reset();
+        continue;
+      }
+      if (r.start <= now) {
+        // Starts now: let the placement policy choose among the nodes whose window is free.
+        allowed_.assign(c.size(), 0);
+        for (NodeIdx n = 0; n < c.size(); ++n) {
+          if (c.state(n) == NodeState::kUp && profiles_[n].window_fits(now, r.dur, js.request, D))
+            allowed_[n] = 1;
+        }
+        c.set_allowed(&allowed_);
+        bool placed = s.place(js, nodes_);
+        c.set_allowed(nullptr);
+        if (!placed) nodes_ = r.nodes;
+        Reservation running{now, r.dur, nodes_};
+        occupy(s, j, running, -1);
+        res_[j].reset();
+        s.start(j, nodes_, now);
+        if (s.restart_pass()) return;
+        continue;
+      }
+      occupy(s, j, r, -1);
+      if (!res_[j]) held_.push_back(j);
+      res_[j] = std::move(r);
+    }
+    if (s.check_invariants()) check_plan(s);
+    // A reservation whose start is not a projected end of a running job (that job ended
+    // early) must still be honoured on time: wake the scheduler then.
+    for (JobIdx j : held_) {
+      if (res_[j] && res_[j]->start > now) s.request_wakeup(res_[j]->start);
+    }
+  }
+
+ private:
+  void occupy(const Scheduler& s, JobIdx j, const Reservation& r, double sign) {
+    const std::size_t D = s.cluster().dims();
+    for (NodeIdx n : r.nodes) {
+      if (s.cluster().state(n) != NodeState::kUp) continue;
+      profiles_[n].add(r.start, r.start + r.dur, s.job(j).request, sign, D);
+    }
+  }
+
+  // No node is promised more than it has at any time of the plan.
+  void check_plan(const Scheduler& s) const {
+    const std::size_t D = s.cluster().dims();
+    for (NodeIdx n = 0; n < s.cluster().size(); ++n) {
+      if (s.cluster().state(n) != NodeState::kUp) continue;
+      const Profile& p = profiles_[n];
+      for (std::size_t k = 0; k < p.f.size(); ++k) {
+        double cap = s.cluster().capacity(n)[k % D];
+        if (p.f[k] < -1e-9 * std::max(1.0, cap)) {
+          s.violation("conservative plan oversubscribes node " + s.cluster().id(n) + " in " +
+                      s.cluster().dim_names()[k % D]);
+        }
+      }
+    }
+  }
+
+  bool window_ok(const Scheduler& s, const JobState& js, const Reservation& r) const {
+    for (NodeIdx n : r.nodes) {
+      if (s.cluster().state(n) != NodeState::kUp) return false;
+      if (!profiles_[n].window_fits(r.start, r.dur, js.request, s.cluster().dims())) return false;
+    }
+    return true;
+  }
+
+  // Earliest start for js on node_count nodes (lowest-indexed nodes on ties).
+  bool earliest(const Scheduler& s, const JobState& js, Duration now, Reservation& r) {
+    const ClusterState& c = s.cluster();
+    const std::size_t D = c.dims();
+    sweep_.clear();
+    for (NodeIdx n = 0; n < c.size(); ++n) {
+      if (c.state(n) != NodeState::kUp || !c.could_fit(js, n)) continue;
+      const Profile& p = profiles_[n];
+      std::size_t i = 0;
+      while (i < p.t.size()) {
+        if (!p.fits(i, js.request, D)) {
+          ++i;
+          continue;
+        }
+        std::size_t k = i;
+        while (k + 1 < p.t.size() && p.fits(k + 1, js.request, D)) ++k;
+        Duration a = std::max(p.t[i], now);
+        if (k + 1 >= p.t.size()) {
+          sweep_.push_back({a, 0, n});
+          sweep_.push_back({kForever, 1, n});
+        } else if (p.t[k + 1] - r.dur >= a) {
+          sweep_.push_back({a, 0, n});
+          sweep_.push_back({p.t[k + 1] - r.dur, 1, n});
+        }
+        i = k + 1;
+      }
+    }
+    std::sort(sweep_.begin(), sweep_.end());
+    std::uint32_t open = 0;
+    for (std::size_t e = 0; e < sweep_.size(); ++e) {
+      const Point& pt = sweep_[e];
+      if (pt.kind == 1) {
+        --open;
+        continue;
+      }
+      ++open;
+      // Count once every interval opening at this time is in.
+      if (e + 1 < sweep_.size() && sweep_[e + 1].time == pt.time && sweep_[e + 1].kind == 0)
+        continue;
+      if (open >= js.node_count) {
+        r.start = pt.time;
+        r.nodes.clear();
+        for (NodeIdx n = 0; n < c.size() && r.nodes.size() < js.node_count; ++n) {
+          if (c.state(n) == NodeState::kUp && c.could_fit(js, n) &&
+              profiles_[n].window_fits(pt.time, r.dur, js.request, D))
+            r.nodes.push_back(n);
+        }
+        if (r.nodes.size() == js.node_count) return true;
+      }
+    }
+    return false;
+  }
+
+  struct Point {
+    Duration time;
+    int kind;  // 0: interval opens, 1: closes (closed intervals: opens sort first)
+    NodeIdx node;
+    bool operator<(const Point& o) const {
+      if (time != o.time) return time < o.time;
+      if (kind != o.kind) return kind < o.kind;
+      return node < o.node;
+    }
+  };
+
+  std::size_t depth_;
+  std::uint64_t epoch_ = ~std::uint64_t{0};
+  std::vector<std::optional<Reservation>> res_;
+  std::vector<JobIdx> held_;
+  std::vector<Profile> profiles_;
+  std::vector<Point> sweep_;
+  std::vector<char> allowed_;
+  std::vector<NodeIdx> nodes_;
+};
+}  // namespace
+
+const PolicyEntry& policy_conservative() {
+  static const PolicyEntry e{
+      PolicyKind::kBackfill,
+      "conservative",
+      "conservative backfilling: a reservation for every queued job",
+      {{"depth", 0.0,
+        "queued jobs given a reservation, in queue order (0: all; Slurm's bf_max_job_test)"}},
+      [](const ParamReader& p) { return std::make_unique<Conservative>(p); }};
+  return e;
+}
+}  // namespace taskloom::cluster::detail

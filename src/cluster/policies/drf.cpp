@@ -1,0 +1,87 @@
+// Queue order "drf": dominant resource fairness. The tenant with the smallest dominant share
+// goes first:
+//   share(t) = (max over resources of t's running allocation / cluster total
+//               + decayed past usage / (half_life / ln 2)) / weight(t)
+// where past usage is dominant share x seconds, halving every half_life seconds (0: no
+// history, pure DRF on current allocations) and weight(t) is the fair_share_weight of the
+// job's partition (1 without one). Within a tenant: submit order.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "cluster/detail/registry.hpp"
+#include "cluster/detail/scheduler.hpp"
+#include "cluster/detail/usage.hpp"
+
+namespace taskloom::cluster::detail {
+namespace {
+class Drf final : public QueueOrder {
+ public:
+  explicit Drf(const ParamReader& p)
+      : half_life_s_(p.number_in("half_life", 0, 1e12)),
+        usage_(half_life_s_),
+        tenants_(p.choice("tenant", {"user", "group", "partition"})) {}
+
+  bool dynamic() const noexcept override { return true; }
+  bool reorder_after_start() const noexcept override { return true; }
+
+  void attach(const Scheduler& s) override {
+    total_.assign(s.cluster().total().begin(), s.cluster().total().end());
+    partitions_ = &s.partitions();
+  }
+
+  double key(const JobState& job, Duration now) override {
+    std::size_t t = tenants_(job);
+    grow(t);
+    double dominant = 0;
+    for (std::size_t d = 0; d < total_.size(); ++d) {
+      if (total_[d] > 0) dominant = std::max(dominant, alloc_[t][d] / total_[d]);
+    }
+    double past = half_life_s_ > 0 ? usage_.usage(t, now) / (half_life_s_ / std::numbers::ln2) : 0;
+    double weight = 1.0;
+    if (job.partition >= 0) {
+      weight = (*partitions_)[static_cast<std::size_t>(job.partition)].fair_share_weight;
+      if (!(weight > 0)) weight = 1e-9;
+    }
+    return (dominant + past) / weight;
+  }
+
+  void on_start(const JobState& job, Duration) override {
+    std::size_t t = tenants_(job);
+    grow(t);
+    for (std::size_t d = 0; d < total_.size(); ++d) alloc_[t][d] += job.request[d] * job.node_count;
+  }
+
+  void on_stop(const JobState& job, Duration start, Duration now) override {
+    std::size_t t = tenants_(job);
+    grow(t);
+    for (std::size_t d = 0; d < total_.size(); ++d) {
+      alloc_[t][d] = std::max(0.0, alloc_[t][d] - job.request[d] * job.node_count);
+    }
+    usage_.add(t, job.dominant_share * std::chrono::duration<double>(now - start).count(), now);
+  }
+
+ private:
+  void grow(std::size_t t) {
+    if (t >= alloc_.size()) alloc_.resize(t + 1, std::vector<double>(total_.size(), 0.0));
+  }
+  double half_life_s_;
+  DecayedUsage usage_;
+  TenantKey tenants_;
+  std::vector<double> total_;
+  std::vector<std::vector<double>> alloc_;
+  const std::vector<Partition>* partitions_ = nullptr;
+};
+}  // namespace
+
+const PolicyEntry& policy_drf() {
+  static const PolicyEntry e{
+      PolicyKind::kQueue,
+      "drf",
+      "dominant resource fairness over running allocations plus decayed past usage",
+      {{"half_life", 0.0, "seconds in which past usage halves (0: current allocations only)"},
+       {"tenant", std::string("user"), "who shares: user, group or partition"}},
+      [](const ParamReader& p) { return std::make_unique<Drf>(p); }};
+  return e;
+}
+}  // namespace taskloom::cluster::detail

@@ -1,0 +1,180 @@
+// Backfill "easy": EASY backfilling (Lifka's, as in Slurm's sched/backfill with one
+// reservation). Jobs start in queue order; the first one that does not fit gets a reservation:
+// for each node that could hold it, the earliest time it fits there if running jobs end when
+// estimated (the forecaster's estimate, or the wall limit); the shadow time is the node_count-th
+// earliest of these, on those nodes. A later job may start now (backfill) if it fits and
+//   - is estimated to end by the shadow time, or
+//   - leaves, on every reserved node it uses, enough for the head job at the shadow time.
+// So the head's reservation is never delayed (when estimates are upper bounds), which is
+// checked at every pass with check_invariants. A job that cannot be reserved at all (its
+// nodes are down) does not block the queue.
+// Per pass: O(queue) placement attempts, fewer with the per-shape memo (a shape that did not
+// fit stays unfit for the rest of the pass), plus O(running jobs) for the shadow.
+#include <algorithm>
+
+#include "cluster/detail/registry.hpp"
+#include "cluster/detail/scheduler.hpp"
+
+namespace taskloom::cluster::detail {
+namespace {
+class Easy final : public Backfill {
+ public:
+  explicit Easy(const ParamReader& p)
+      : max_candidates_(static_cast<std::size_t>(p.number_in("max_candidates", 0, 1e12))) {}
+
+  void reset() override { prev_head_.reset(); }
+
+  void pass(Scheduler& s, Duration now) override {
+    ClusterState& c = s.cluster();
+    const std::size_t D = c.dims();
+    if (limit_.size() != c.size() * D) limit_.assign(c.size() * D, kInf);
+    if (failed_now_.size() != s.shape_count()) {
+      failed_now_.assign(s.shape_count(), 0);
+      failed_limited_.assign(s.shape_count(), 0);
+    }
+    ++stamp_;
+    bool have_head = false;
+    bool started_ahead = false;  // a job before the head in queue order started (not a backfill)
+    JobIdx head = 0;
+    std::size_t tested = 0;
+    for (JobIdx j : s.queue()) {
+      const JobState& js = s.job(j);
+      if (js.phase != Phase::kQueued || !s.quota_allows(js)) continue;
+      if (!have_head) {
+        if (failed_now_[js.shape] != stamp_ && s.place(js, nodes_)) {
+          started_ahead = true;
+          s.start(j, nodes_, now);
+          if (s.restart_pass()) break;
+          continue;
+        }
+        failed_now_[js.shape] = stamp_;
+        auto shadow = reserve(s, js, now, true);
+        if (!shadow) continue;  // can never be reserved now: does not block
+        have_head = true;
+        head = j;
+        shadow_ = *shadow;
+        // Across passes the head's shadow may only move later when something ahead of it in
+        // queue order started (a job that became ready, or left its quota hold).
+        if (s.check_invariants() && s.plans_are_firm() && s.queue_is_static() && prev_head_ &&
+            *prev_head_ == head && !started_ahead && shadow_ > prev_shadow_) {
+          s.violation("EASY delayed the reservation of head job " + js.job->id);
+        }
+        continue;
+      }
+      if (max_candidates_ > 0 && ++tested > max_candidates_) break;
+      if (failed_now_[js.shape] == stamp_) continue;
+      if (!s.place(js, nodes_)) {
+        failed_now_[js.shape] = stamp_;
+        continue;
+      }
+      if (now + s.run_time_on(js, nodes_) <= shadow_) {
+        s.start(j, nodes_, now);
+        if (s.restart_pass()) break;
+        continue;
+      }
+      if (failed_limited_[js.shape] == stamp_) continue;
+      c.set_limit(&limit_);
+      bool ok = s.place(js, nodes_);
+      c.set_limit(nullptr);
+      if (!ok) {
+        failed_limited_[js.shape] = stamp_;
+        continue;
+      }
+      for (NodeIdx n : nodes_) {
+        for (std::size_t d = 0; d < D; ++d) limit_[n * D + d] -= js.request[d];
+      }
+      s.start(j, nodes_, now);
+      if (s.restart_pass()) break;
+    }
+    if (have_head) {
+      if (s.check_invariants() && s.plans_are_firm()) {
+        auto again = reserve(s, s.job(head), now, false);
+        if (!again || *again > shadow_) {
+          s.violation("EASY backfilling delayed the reservation of head job " +
+                      s.job(head).job->id);
+        }
+      }
+      for (NodeIdx n : reserved_) std::fill_n(limit_.begin() + n * D, D, kInf);
+      reserved_.clear();
+      prev_head_ = head;
+      prev_shadow_ = shadow_;
+    } else {
+      prev_head_.reset();
+    }
+  }
+
+ private:
+  // The head's shadow time and reserved nodes (with `set_limits`, their spare amounts at the
+  // shadow time go into limit_). Empty when fewer than node_count nodes could ever hold it.
+  std::optional<Duration> reserve(const Scheduler& s, const JobState& js, Duration now,
+                                  bool set_limits) {
+    const ClusterState& c = s.cluster();
+    const std::size_t D = c.dims();
+    times_.clear();
+    acc_.resize(D);
+    for (NodeIdx n = 0; n < c.size(); ++n) {
+      if (c.state(n) != NodeState::kUp || !c.could_fit(js, n)) continue;
+      if (c.fits(js, n)) {
+        times_.emplace_back(now, n);
+        continue;
+      }
+      ends_.clear();
+      for (JobIdx r : s.running_on(n)) ends_.emplace_back(s.projected_end(s.job(r), now), r);
+      std::sort(ends_.begin(), ends_.end());
+      auto fr = c.free(n);
+      std::copy(fr.begin(), fr.end(), acc_.begin());
+      for (const auto& [t, r] : ends_) {
+        const auto& req = s.job(r).request;
+        for (std::size_t d = 0; d < D; ++d) acc_[d] += req[d];
+        bool fits = true;
+        for (std::size_t d = 0; d < D && fits; ++d) fits = leq(js.request[d], acc_[d]);
+        if (fits) {
+          times_.emplace_back(t, n);
+          break;
+        }
+      }
+    }
+    if (times_.size() < js.node_count) return std::nullopt;
+    auto kth = times_.begin() + (js.node_count - 1);
+    std::nth_element(times_.begin(), kth, times_.end());
+    Duration shadow = kth->first;
+    if (!set_limits) return shadow;
+    std::sort(times_.begin(), kth + 1);
+    reserved_.clear();
+    for (auto it = times_.begin(); it != kth + 1; ++it) {
+      NodeIdx n = it->second;
+      reserved_.push_back(n);
+      auto fr = c.free(n);
+      std::copy(fr.begin(), fr.end(), acc_.begin());
+      for (JobIdx r : s.running_on(n)) {
+        if (s.projected_end(s.job(r), now) <= shadow) {
+          for (std::size_t d = 0; d < D; ++d) acc_[d] += s.job(r).request[d];
+        }
+      }
+      for (std::size_t d = 0; d < D; ++d) limit_[n * D + d] = acc_[d] - js.request[d];
+    }
+    return shadow;
+  }
+
+  std::size_t max_candidates_;
+  std::vector<double> limit_, acc_;
+  std::vector<std::uint64_t> failed_now_, failed_limited_;
+  std::uint64_t stamp_ = 0;
+  std::vector<NodeIdx> nodes_, reserved_;
+  std::vector<std::pair<Duration, NodeIdx>> times_;
+  std::vector<std::pair<Duration, JobIdx>> ends_;
+  Duration shadow_{}, prev_shadow_{};
+  std::optional<JobIdx> prev_head_;
+};
+}  // namespace
+
+const PolicyEntry& policy_easy() {
+  static const PolicyEntry e{
+      PolicyKind::kBackfill,
+      "easy",
+      "EASY backfilling: a reservation for the first blocked job only",
+      {{"max_candidates", 0.0, "jobs behind the head tried per pass (0: all)"}},
+      [](const ParamReader& p) { return std::make_unique<Easy>(p); }};
+  return e;
+}
+}  // namespace taskloom::cluster::detail

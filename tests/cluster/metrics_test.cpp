@@ -1,0 +1,75 @@
+// Metrics by hand: waits, bounded slowdown, percentiles, utilisation, energy, fair share.
+#include <gtest/gtest.h>
+
+#include "cluster_test_support.hpp"
+
+namespace taskloom::cluster {
+namespace {
+using namespace testing;
+
+TEST(Metrics, WaitSlowdownUtilisationAndEnergyOfTwoJobs) {
+  // One 1-cpu node, idle 100 W, busy 200 W. j1 t=0 5 s; j2 t=0 20 s: j1 [0, 5), j2 [5, 25).
+  // waits 0 and 5: mean 2.5, median 2.5, p95 (nearest rank 2 of 2) 5.
+  // bounded slowdown: j1 max(1, 5 / max(5, 10)) = 1; j2 25 / 20 = 1.25; mean 1.125.
+  // makespan 25 s, busy all along: utilisation 1; throughput 2 / (25/3600 h) = 288 per hour.
+  // energy: idle 100 W x 25 s + (200 - 100) W x 1 x 25 s = 5000 J = 5000 / 3.6e6 kWh.
+  Node n = node("n", 1);
+  n.power = {.idle_watts = 100, .busy_watts = 200};
+  auto r = simulate({n}, {}, {job("j1", 0, 1, 5), job("j2", 0, 1, 20)});
+  const Metrics& m = r.metrics;
+  EXPECT_DOUBLE_EQ(m.mean_wait_s, 2.5);
+  EXPECT_DOUBLE_EQ(m.median_wait_s, 2.5);
+  EXPECT_DOUBLE_EQ(m.p95_wait_s, 5);
+  EXPECT_DOUBLE_EQ(m.mean_bounded_slowdown, 1.125);
+  EXPECT_DOUBLE_EQ(m.makespan_s, 25);
+  EXPECT_DOUBLE_EQ(m.utilisation, 1);
+  EXPECT_DOUBLE_EQ(m.throughput_per_hour, 288);
+  EXPECT_DOUBLE_EQ(m.energy_kwh, 5000 / 3.6e6);
+  EXPECT_EQ(m.completed, 2u);
+  EXPECT_EQ(m.jobs, 2u);
+}
+
+TEST(Metrics, PercentilesAreNearestRank) {
+  // 20 one-second jobs at t=0 on one node: waits 0, 1, ..., 19.
+  // mean 9.5; median (9 + 10) / 2 = 9.5; p95: rank ceil(0.95 x 20) = 19 -> 18.
+  std::vector<Job> jobs;
+  for (int i = 0; i < 20; ++i) jobs.push_back(job("j" + std::to_string(i), 0, 1, 1));
+  auto r = simulate({node("n", 1)}, {}, jobs);
+  EXPECT_DOUBLE_EQ(r.metrics.mean_wait_s, 9.5);
+  EXPECT_DOUBLE_EQ(r.metrics.median_wait_s, 9.5);
+  EXPECT_DOUBLE_EQ(r.metrics.p95_wait_s, 18);
+}
+
+TEST(Metrics, HalfIdleClusterAndIdleEnergy) {
+  // Two 1-cpu nodes (idle 10 W, busy 20 W), one 100 s job: utilisation 100 / (2 x 100) = 0.5;
+  // energy 2 x 10 W x 100 s + 10 W x 100 s = 3000 J.
+  Node a = node("a", 1), b = node("b", 1);
+  a.power = b.power = {.idle_watts = 10, .busy_watts = 20};
+  auto r = simulate({a, b}, {}, {job("j", 0, 1, 100)});
+  EXPECT_DOUBLE_EQ(r.metrics.utilisation, 0.5);
+  EXPECT_DOUBLE_EQ(r.metrics.energy_kwh, 3000 / 3.6e6);
+}
+
+TEST(Metrics, FairShareDeviationPerUser) {
+  // alice uses the node 30 s, bob 10 s: shares 0.75 / 0.25 against 0.5 each: deviation 0.25.
+  Job a = job("a", 0, 1, 30), b = job("b", 0, 1, 10);
+  a.user = "alice";
+  b.user = "bob";
+  auto r = simulate({node("n", 1)}, {}, {a, b});
+  ASSERT_EQ(r.metrics.fair_share.size(), 2u);
+  EXPECT_EQ(r.metrics.fair_share[0].tenant, "alice");
+  EXPECT_DOUBLE_EQ(r.metrics.fair_share[0].usage_share, 0.75);
+  EXPECT_DOUBLE_EQ(r.metrics.fair_share[0].target_share, 0.5);
+  EXPECT_DOUBLE_EQ(r.metrics.fair_share[1].deviation, 0.25);
+  EXPECT_DOUBLE_EQ(r.metrics.max_fair_share_deviation, 0.25);
+}
+
+TEST(Metrics, BoundedSlowdownUsesTheTenSecondThreshold) {
+  // A 1 s job that waited 9 s: (9 + 1) / max(1, 10) = 1, not 10.
+  auto r = simulate({node("n", 1)}, {}, {job("blocker", 0, 1, 9), job("short", 0, 1, 1)});
+  // blocker: 1; short: response 10 / 10 = 1.
+  EXPECT_DOUBLE_EQ(r.metrics.mean_bounded_slowdown, 1);
+}
+
+}  // namespace
+}  // namespace taskloom::cluster
