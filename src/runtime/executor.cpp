@@ -252,6 +252,10 @@ void ExecutorCore::preempt_for(Key key) {
 void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source& stop,
                                      std::atomic<bool>& requested) {
   if (w.external) return;  // only pool workers are asked to yield
+  // Again, seq_cst: push() stores the top key, then reads in_body to find a free worker. With
+  // this store before the top-key read below, either push() sees this worker busy (and looks
+  // for a victim) or this thread sees the pushed work.
+  w.in_body.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard lock(w.preempt_lock);
     w.preempt_stop = stop;
@@ -261,7 +265,10 @@ void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source&
   preemptible_running_.fetch_add(1, std::memory_order_seq_cst);
   // Started ahead of better queued work (an aging take, or that work came while this thread
   // was between tasks): that work asks for a worker now, as if it had just been pushed.
-  Key best = std::max(injection_.top_key(), w.queue.top_key());
+  // seq_cst against push(): it stores the top key, then reads preemptible_running_; this
+  // thread added to preemptible_running_ above and reads the top key now, so either push()
+  // sees this body or this body sees the pushed work.
+  Key best = std::max(injection_.top_key_seq_cst(), w.queue.top_key_seq_cst());
   if (priority_of_key(best) > priority_of_key(key)) preempt_for(best);
 }
 
