@@ -183,11 +183,13 @@ TEST_P(ResourceAdmissionTest, CancellingEndsTasksWaitingForResources) {
 TEST_P(ResourceAdmissionTest, ALargeRequestIsNotStarvedBySmallOnes) {
   // 4 cpus. 60 small tasks (1 cpu) come before and after one large task (4 cpus) in the
   // queue. Without a reservation the small ones would keep the pool from ever being free at
-  // once; with it the large one starts well before the last small one.
+  // once; with it the large one starts well before the last small one. The small tasks take
+  // 2 ms, so that a worker descheduled for a few ms before it reaches the large task (and
+  // brings it to the pool late) does not make it the last to arrive.
   Executor executor({.workers = std::max(workers(), 4u), .resources = {{"cpu", 4}}});
   TaskGraph g;
   for (int i = 0; i < 60; ++i) {
-    g.add("small-" + std::to_string(i), [] { spin_for(200us); }, {.needs = {{"cpu", 1}}});
+    g.add("small-" + std::to_string(i), [] { spin_for(2ms); }, {.needs = {{"cpu", 1}}});
     if (i == 10) g.add("large", [] { spin_for(200us); }, {.needs = {{"cpu", 4}}});
   }
   const RunReport& r = executor.run(g).report();
