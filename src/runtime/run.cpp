@@ -7,6 +7,7 @@
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/task_context.hpp"
 
+#include "core/detail/assert.hpp"
 #include "runtime/detail/run_state.hpp"
 #include "runtime/detail/ticks.hpp"
 
@@ -207,6 +208,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     return;
   }
   if (gated_) {
+    detach_borrowed(w);  // it may be parked, then finish on another thread
     switch (admit(node)) {
       case Admission::kRun:
         break;
@@ -219,6 +221,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
   }
   Grant grant;
+  if (grants_) detach_borrowed(w);  // it may wait for resources, then finish elsewhere
   if (grants_ && !acquire_resources(node, meta, grant)) {
     if (options_.max_concurrency > 0) release_slot(w);
     return;  // waits for its resources, keeping its unit; resources_granted() queues it
@@ -307,6 +310,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
       // It yielded: queue it again, to start over or from what it saved. Not an attempt.
       --ns.attempts;
       ns.status = TaskStatus::kReady;
+      detach_borrowed(w);
       core_.push(&w, node_item(node));  // the node keeps its unit
       return;
     }
@@ -321,6 +325,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
          ns.start, ns.end, w.index},
         error);
     if (meta != nullptr && attempt <= meta->retries && !cancelled()) {
+      detach_borrowed(w);
       retry_later(w, node, attempt);  // the node keeps its unit while it waits
       return;
     }
@@ -585,6 +590,7 @@ void RunState::cancel() {
 }
 
 void RunState::complete() {
+  TASKLOOM_ASSERT(done_.load(std::memory_order_relaxed) == 0, "a run completed twice");
   end_ticks_ = ticks();
   end_ns_ = steady_ns();
   if (trace_) {

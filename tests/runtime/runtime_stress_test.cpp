@@ -205,6 +205,27 @@ TEST_P(RuntimeStressTest, ExceptionStormFailsAndSkipsExactlyTheRightTasks) {
   EXPECT_EQ(testing::total_of(report), deps.size());
 }
 
+TEST_P(RuntimeStressTest, RetriedSourcesNeverEndTheRunEarly) {
+  // Regression: a source whose attempt failed was queued again while the rest of its range
+  // still waited, borrowed, in its thread's next slot; when another thread finished the retry
+  // first, the run ended with that range (and everything after it) still to run.
+  const std::size_t n = 64;
+  TaskGraph g;
+  for (std::size_t i = 0; i < n; ++i) {
+    g.add("s" + std::to_string(i),
+          [](TaskContext& ctx) {
+            if (ctx.attempt() == 1) throw std::runtime_error("first attempt fails");
+          },
+          {.retries = 1});
+  }
+  const int runs = static_cast<int>(scaled(400, 10));
+  for (int k = 0; k < runs; ++k) {
+    const RunReport r =
+        executor_.run(g, {.backoff = {.initial = Duration::zero(), .jitter = 0.0}}).report();
+    ASSERT_EQ(r.succeeded, n) << "run " << k << " ended with tasks still to run";
+  }
+}
+
 TEST_P(RuntimeStressTest, SubmitStormFromManyThreadsWithExceptions) {
   constexpr int kThreads = 8;
   const int per_thread = static_cast<int>(scaled(20'000));

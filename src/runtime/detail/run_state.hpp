@@ -104,6 +104,16 @@ class RunState : public std::enable_shared_from_this<RunState> {
   // the thread running its first element is `borrowed` (holds none): it gets one when it
   // leaves that slot (ExecutorCore::materialize), or takes over the element's at its finish.
   void run_node(Worker& w, std::uint32_t node);
+  /// Before a node leaves its thread without finishing (a retry, a wait for its wave, a slot
+  /// or resources, an interruption): a borrowed range of this run in the thread's next slot
+  /// gets a unit of its own now. Its lender's unit goes with the node, which may finish on
+  /// another thread while the range still waits here; the run must not end meanwhile.
+  void detach_borrowed(Worker& w) noexcept {
+    if (w.next.borrowed && w.next.target == this) {
+      add_unit();
+      w.next.borrowed = false;
+    }
+  }
   /// Waits a node for its wave (wave-synchronous) or for a slot (max_concurrency).
   Admission admit(std::uint32_t node);
   void release_slot(Worker& w);
