@@ -1,0 +1,127 @@
+// `taskloom plan FILE [--dot|--mermaid] [--json]`: check a workflow and show its shape — task
+// and dependency counts, waves, the critical path (weighted by each task's timeout, or 1 for a
+// task without one) and the resources — or its graph as DOT or Mermaid. Runs nothing.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "taskloom/runtime/task_graph.hpp"
+
+#include "commands.hpp"
+#include "runner/progress.hpp"
+#include "workflow/workflow.hpp"
+
+namespace taskloom::cli {
+namespace {
+
+struct PlanArgs {
+  std::string file;
+  bool dot = false;
+  bool mermaid = false;
+  bool json = false;
+};
+
+double weight_of(const workflow::Task& t) {
+  return t.timeout > Duration::zero() ? std::chrono::duration<double>(t.timeout).count() : 1.0;
+}
+
+std::string number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+std::string list(const std::vector<std::string>& ids, std::size_t shown) {
+  std::string s;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i == shown) {
+      s += " ... (" + std::to_string(ids.size() - shown) + " more)";
+      break;
+    }
+    s += (i > 0 ? " " : "") + ids[i];
+  }
+  return s;
+}
+
+void plan(const PlanArgs& a) {
+  const workflow::Workflow wf = workflow::load_workflow(a.file);
+  runtime::TaskGraph graph;
+  bool all_timed = true;
+  for (const workflow::Task& t : wf.tasks) {
+    all_timed = all_timed && t.timeout > Duration::zero();
+    graph.add(t.id, [] {}, {.after = t.after, .priority = t.priority, .weight = weight_of(t)});
+  }
+  if (a.dot) {
+    std::cout << graph.to_dot();
+    return;
+  }
+  if (a.mermaid) {
+    std::cout << graph.to_mermaid();
+    return;
+  }
+  const runtime::Plan p = graph.plan();
+  if (a.json) {
+    nlohmann::json j;
+    j["workflow"] = wf.name;
+    j["fingerprint"] = wf.fingerprint;
+    j["tasks"] = p.task_count;
+    j["dependencies"] = p.edge_count;
+    j["waves"] = p.waves;
+    j["critical_path"] = p.critical_path;
+    j["critical_path_weight"] = p.critical_path_weight;
+    nlohmann::json res = nlohmann::json::object();
+    for (const auto& [name, amount] : wf.resources) res[name] = amount;
+    j["resources"] = res;
+    std::cout << j.dump(2) << '\n';
+    return;
+  }
+  std::cout << wf.name << " (" << wf.file.string() << "): " << p.task_count << " tasks, "
+            << p.edge_count << " dependencies, " << p.waves.size() << " waves\n";
+  std::map<std::string, std::size_t> groups;
+  for (const workflow::Task& t : wf.tasks) ++groups[t.group];
+  std::cout << "groups:";
+  for (const auto& [g, n] : groups) std::cout << ' ' << g << " (" << n << ")";
+  std::cout << "\nresources:";
+  for (const auto& [name, amount] : wf.resources) {
+    std::cout << ' ' << name << '='
+              << (name == "memory" ? number(amount / 1e9) + "G" : number(amount));
+  }
+  std::cout << "\nwaves:\n";
+  for (std::size_t w = 0; w < p.waves.size(); ++w) {
+    std::cout << "  " << w << ": " << p.waves[w].size() << " task"
+              << (p.waves[w].size() == 1 ? "" : "s") << "  " << list(p.waves[w], 6) << '\n';
+  }
+  std::cout << "critical path (" << p.critical_path.size() << " tasks, "
+            << (all_timed ? "at most " +
+                                format_duration(std::chrono::duration_cast<Duration>(
+                                    std::chrono::duration<double>(p.critical_path_weight))) +
+                                " by timeouts"
+                          : "weight " + number(p.critical_path_weight) +
+                                ": timeouts in seconds, 1 per task without one")
+            << "):\n  ";
+  for (std::size_t i = 0; i < p.critical_path.size(); ++i) {
+    std::cout << (i > 0 ? " -> " : "") << p.critical_path[i];
+  }
+  std::cout << "\nfingerprint " << wf.fingerprint << "; nothing was run\n";
+}
+
+}  // namespace
+
+void register_plan_command(CLI::App& app) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("plan", "Check a workflow; show its waves, critical path and graph");
+  cmd->add_option("file", args->file, "the workflow file")->required();
+  auto* dot = cmd->add_flag("--dot", args->dot, "print the graph as Graphviz DOT");
+  auto* mermaid =
+      cmd->add_flag("--mermaid", args->mermaid, "print the graph as a Mermaid flowchart");
+  auto* json = cmd->add_flag("--json", args->json, "print the plan as JSON");
+  dot->excludes(mermaid)->excludes(json);
+  mermaid->excludes(json);
+  cmd->callback([args] { plan(*args); });
+}
+
+}  // namespace taskloom::cli

@@ -1,0 +1,286 @@
+// `taskloom run FILE` and `taskloom resume RUN`: run a YAML workflow durably (docs/cli.md).
+//
+//   taskloom run examples/workflows/render-shot.yaml [--db PATH] [--workers N] [--json OUT]
+//                [--trace OUT] [--fail-fast] [--quiet] [--kill-grace SECONDS]
+//   taskloom resume 7 [--db PATH] [--force] [the same options]
+//
+// Exit status: 0 every task succeeded, 1 some task failed, timed out or was skipped, 2 bad input
+// (or a store error), 3 the run is held by another live runner, 130 cancelled.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "taskloom/core/error.hpp"
+#include "taskloom/store/run_store.hpp"
+
+#include "commands.hpp"
+#include "runner/leftovers.hpp"
+#include "runner/progress.hpp"
+#include "runner/run_records.hpp"
+#include "runner/workflow_run.hpp"
+#include "workflow/workflow.hpp"
+
+namespace taskloom::cli {
+namespace {
+
+struct RunArgs {
+  std::string file;
+  store::RunId run = 0;
+  std::string db;
+  unsigned workers = 0;
+  std::string json_out;
+  std::string trace_out;
+  bool fail_fast = false;
+  bool quiet = false;
+  bool force = false;
+  double kill_grace = 5.0;
+};
+
+constexpr int kExitFailed = 1;
+constexpr int kExitRefused = 3;
+constexpr int kExitCancelled = 130;
+
+bool utf8_terminal() {
+  for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') {
+      const std::string s(v);
+      return s.find("UTF-8") != std::string::npos || s.find("utf8") != std::string::npos ||
+             s.find("utf-8") != std::string::npos;
+    }
+  }
+  return false;
+}
+
+void add_run_options(CLI::App* cmd, RunArgs& a) {
+  cmd->add_option("--workers", a.workers,
+                  "most tasks running at once (default: as the workflow's resources allow)")
+      ->check(CLI::Range(1u, 4096u));
+  cmd->add_option("--json", a.json_out, "write the run report (tasks, attempts) as JSON here");
+  cmd->add_option("--trace", a.trace_out, "write a Chrome trace of the run here");
+  cmd->add_flag("--fail-fast", a.fail_fast, "cancel the rest of the run at the first failure");
+  cmd->add_flag("-q,--quiet", a.quiet, "print only the final status line");
+  cmd->add_option("--kill-grace", a.kill_grace,
+                  "seconds between SIGTERM and SIGKILL when a task times out or is cancelled")
+      ->check(CLI::Range(0.0, 3600.0));
+}
+
+/// " --db PATH" when the inspecting commands, run from here, would not find `db` by themselves.
+std::string db_flag(const store::RunStore& db) {
+  std::error_code ec;
+  const std::filesystem::path mine = std::filesystem::weakly_canonical(db.file(), ec);
+  try {
+    if (std::filesystem::weakly_canonical(find_database(""), ec) == mine) return "";
+  } catch (const Error&) {
+  }
+  std::filesystem::path shown = std::filesystem::relative(mine, ec);
+  if (ec || shown.empty() || shown.string().size() > mine.string().size()) shown = mine;
+  return " --db " + shown.string();
+}
+
+std::string summary(const store::RunStore& db, store::RunId id, const RunResult& r) {
+  const store::RunRecord rec = require_run(db, id);
+  const std::vector<store::TaskRecord> tasks = db.tasks(id);
+  std::ostringstream o;
+  std::size_t ok = 0;
+  for (const auto& t : tasks) ok += t.status == TaskStatus::kSucceeded ? 1 : 0;
+  o << "\nrun " << id << " " << store::to_string(r.status);
+  if (rec.started && rec.ended) o << " in " << format_duration(*rec.ended - *rec.started);
+  o << ": " << ok << " of " << tasks.size() << " tasks succeeded";
+  if (!r.message.empty() && r.status != store::RunStatus::kSucceeded) o << " (" << r.message << ")";
+  o << '\n';
+  const runtime::RunReport& rep = r.report;
+  if (r.ran > 0) {
+    char speed[32];
+    std::snprintf(speed, sizeof speed, "%.2fx", rep.speedup());
+    o << "  this runner ran " << r.ran << " tasks: wall " << format_duration(rep.wall_time)
+      << ", task time " << format_duration(rep.sequential_time) << ", speedup " << speed << '\n';
+  }
+  if (!rep.critical_path.empty()) {
+    o << "  critical path " << format_duration(rep.critical_path_time) << ": ";
+    constexpr std::size_t kShown = 8;
+    for (std::size_t i = 0; i < rep.critical_path.size(); ++i) {
+      if (i == kShown && rep.critical_path.size() > kShown + 1) {
+        o << " -> ... (" << rep.critical_path.size() - kShown - 1 << " more) -> "
+          << rep.critical_path.back();
+        break;
+      }
+      o << (i > 0 ? " -> " : "") << rep.critical_path[i];
+    }
+    o << '\n';
+  }
+  if (!rep.resources.empty()) {
+    o << "  resources:";
+    for (const runtime::PoolUsage& p : rep.resources) {
+      if (p.peak <= 0) continue;
+      auto num = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", v);
+        return std::string(b);
+      };
+      if (p.name == "memory") {
+        o << " memory peak " << num(p.peak / 1e9) << "G of " << num(p.capacity / 1e9) << "G;";
+      } else {
+        o << " " << p.name << " peak " << num(p.peak) << " of " << num(p.capacity) << ";";
+      }
+    }
+    o << '\n';
+  }
+  std::size_t listed = 0;
+  for (const auto& t : tasks) {
+    if (t.status != TaskStatus::kFailed && t.status != TaskStatus::kTimedOut) continue;
+    if (listed++ == 10) {
+      o << "  ...\n";
+      break;
+    }
+    o << "  " << t.id << " " << to_string(t.status) << ": " << t.message << "  (taskloom logs "
+      << id << " " << t.id << " --stderr" << db_flag(db) << ")\n";
+  }
+  o << "  logs in " << log_directory(db, id).string() << "; details: taskloom status " << id
+    << db_flag(db) << '\n';
+  return o.str();
+}
+
+int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lease,
+            const RunArgs& a) {
+  const store::RunId id = lease.run();
+  ProgressViewOptions vo;
+  vo.mode = a.quiet                   ? ProgressMode::kQuiet
+            : ::isatty(STDOUT_FILENO) ? ProgressMode::kLive
+                                      : ProgressMode::kLines;
+  vo.title = wf.name;
+  vo.unicode = utf8_terminal();
+  std::unique_ptr<ProgressView> view = make_progress_view(vo, std::cout);
+  RunSettings settings;
+  settings.workers = a.workers;
+  settings.fail_fast = a.fail_fast;
+  settings.trace_path = a.trace_out;
+  settings.kill_grace =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(a.kill_grace));
+  settings.view = view.get();
+
+  RunResult r = run_workflow(wf, db, lease, settings);
+  lease.release();
+
+  if (!a.json_out.empty()) {
+    nlohmann::json j = run_json(db, id);
+    j["runtime"] = nlohmann::json::parse(r.report.to_json());
+    std::ofstream out(a.json_out);
+    out << j.dump(2) << '\n';
+    if (!out) throw InvalidArgumentError("cannot write the JSON report to " + a.json_out);
+  }
+  if (a.quiet) {
+    std::cout << "run " << id << " " << store::to_string(r.status)
+              << (r.message.empty() ? "" : ": " + r.message) << '\n';
+  } else {
+    std::cout << summary(db, id, r) << std::flush;
+  }
+  switch (r.status) {
+    case store::RunStatus::kSucceeded:
+      return 0;
+    case store::RunStatus::kCancelled:
+      return kExitCancelled;
+    default:
+      return kExitFailed;
+  }
+}
+
+/// Runs `body`; a BusyError (the run's lease is held) becomes exit status 3.
+template <class F>
+void refusing_busy(F body) {
+  int code = 0;
+  try {
+    code = body();
+  } catch (const BusyError& e) {
+    std::cerr << "taskloom: " << e.what() << '\n';
+    throw CLI::RuntimeError(kExitRefused);
+  }
+  if (code != 0) throw CLI::RuntimeError(code);
+}
+
+void run_file(const RunArgs& a) {
+  refusing_busy([&] {
+    workflow::Workflow wf = workflow::load_workflow(a.file);
+    const std::filesystem::path db_path =
+        a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
+    store::RunStore db = store::RunStore::open(db_path);
+    const store::RunId id = db.create_run(new_run_of(wf));
+    store::Lease lease = db.acquire_lease(id);
+    db.set_run_status(id, store::RunStatus::kRunning);
+    if (!a.quiet) {
+      std::cout << "run " << id << " of " << wf.name << ": " << wf.tasks.size() << " tasks (db "
+                << db.file().string() << ")\n"
+                << std::flush;
+    }
+    return execute(wf, db, lease, a);
+  });
+}
+
+void resume_run(const RunArgs& a) {
+  refusing_busy([&] {
+    store::RunStore db = store::RunStore::open(find_database(a.db));
+    const store::RunRecord rec = require_run(db, a.run);
+    if (rec.status == store::RunStatus::kSucceeded) {
+      std::cout << "run " << a.run << " already succeeded: nothing to resume\n";
+      return 0;
+    }
+    workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
+    if (wf.fingerprint != rec.fingerprint && !a.force) {
+      throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
+                              std::to_string(a.run) + " started (fingerprint " + rec.fingerprint +
+                              ", now " + wf.fingerprint +
+                              ") — resume with --force to run its unfinished tasks as the file "
+                              "now defines them, or start a new run with `taskloom run`");
+    }
+    store::Lease lease = db.acquire_lease(a.run);
+    // Commands of a runner killed with -9 live on in their own process groups: stop them first.
+    const std::size_t killed =
+        kill_leftover_processes(db.attempts(a.run), run_key(db.file(), a.run));
+    const store::ResumePlan plan = db.prepare_resume(a.run);
+    if (!a.quiet) {
+      std::cout << "resuming run " << a.run << " of " << wf.name << ": " << plan.succeeded.size()
+                << " tasks succeeded before, " << plan.reset.size() << " to run";
+      if (!plan.interrupted.empty()) {
+        std::cout << " (" << plan.interrupted.size() << " interrupted while running";
+        if (killed > 0) std::cout << "; killed " << killed << " processes they left behind";
+        std::cout << ")";
+      }
+      if (wf.fingerprint != rec.fingerprint) std::cout << " — workflow changed, --force";
+      std::cout << '\n' << std::flush;
+    }
+    return execute(wf, db, lease, a);
+  });
+}
+
+}  // namespace
+
+void register_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("run", "Run a YAML workflow of shell commands, recorded in SQLite");
+  cmd->add_option("file", args->file, "the workflow file (docs/workflow-format.md)")->required();
+  cmd->add_option("--db", args->db,
+                  "the SQLite database (default: .taskloom/taskloom.db beside the workflow)");
+  add_run_options(cmd, *args);
+  cmd->callback([args] { run_file(*args); });
+}
+
+void register_resume_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("resume", "Run again the tasks of a recorded run that had not succeeded");
+  cmd->add_option("run", args->run, "the run's number (taskloom runs)")->required();
+  cmd->add_option("--db", args->db,
+                  "the database (default: $TASKLOOM_DB, else .taskloom/taskloom.db here or above)");
+  cmd->add_flag("--force", args->force, "resume even though the workflow file changed");
+  add_run_options(cmd, *args);
+  cmd->callback([args] { resume_run(*args); });
+}
+
+}  // namespace taskloom::cli

@@ -1,0 +1,80 @@
+// apps/taskloom/runner/progress.hpp — what a user sees while a workflow runs.
+//
+//   auto view = make_progress_view({.mode = ProgressMode::kLines, .title = "shot-010"});
+//   view->event({.kind = TaskEvent::Kind::kStarted, .task = "render-1", .attempt = 1});
+//   // 12:00:01 render-1 running (attempt 1)
+//   view->tick(snapshot);   // the live display redraws itself; the line log ignores ticks
+//   view->close();
+//
+// Three views: kLines prints one line per state change (for logs and pipes), kLive keeps a
+// block of a few lines (counts, a bar, elapsed time, ETA, the running tasks) redrawn in place on
+// a terminal and prints only failures, retries and skips above it, kQuiet prints nothing.
+// Thread-safety: event() and note() may be called from any thread (they take one mutex);
+// tick() and close() from the runner's main thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "taskloom/core/clock.hpp"
+
+namespace taskloom::cli {
+
+/// One state change of one task.
+struct TaskEvent {
+  enum class Kind { kStarted, kSucceeded, kRetrying, kFailed, kTimedOut, kCancelled, kSkipped };
+  Kind kind = Kind::kStarted;
+  std::string task;
+  int attempt = 0;     ///< the attempt's number in the store (1, 2, ...)
+  Duration wall{};     ///< of the attempt, when it ended
+  std::string detail;  ///< why it failed; for kSkipped the upstream task
+};
+
+/// Counts of the whole run (earlier runner processes included) at one moment.
+struct ProgressSnapshot {
+  std::size_t total = 0;
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;  ///< failed or timed out
+  std::size_t skipped = 0;
+  std::size_t cancelled = 0;
+  std::size_t running = 0;
+  Duration elapsed{};
+  /// Tasks running now and for how long, longest first.
+  std::vector<std::pair<std::string, Duration>> running_tasks;
+  bool cancelling = false;
+
+  std::size_t done() const noexcept { return succeeded + failed + skipped + cancelled; }
+};
+
+enum class ProgressMode { kLines, kLive, kQuiet };
+
+struct ProgressViewOptions {
+  ProgressMode mode = ProgressMode::kLines;
+  std::string title;     ///< the workflow's name
+  bool unicode = false;  ///< bar drawn with block characters
+};
+
+class ProgressView {
+ public:
+  virtual ~ProgressView() = default;
+  virtual void event(const TaskEvent& e) = 0;
+  /// A line about the run as a whole ("cancelling: ..."), printed in every mode but kQuiet.
+  virtual void note(std::string_view text) = 0;
+  virtual void tick(const ProgressSnapshot&) {}
+  /// Removes the live block (the summary follows); idempotent.
+  virtual void close() {}
+};
+
+/// A view writing to `out` (std::cout in the CLI).
+std::unique_ptr<ProgressView> make_progress_view(const ProgressViewOptions& options,
+                                                 std::ostream& out);
+
+/// "350ms", "2.1s", "1m05s", "2h03m".
+std::string format_duration(Duration d);
+
+}  // namespace taskloom::cli

@@ -1,0 +1,232 @@
+// The commands around `run`: plan, status, runs, logs, the JSON report, resume of a changed
+// workflow, and bad input (a database from a newer taskloom, an unreadable workflow file).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+
+#include "cli/cli_db.hpp"
+#include "cli/cli_harness.hpp"
+
+namespace taskloom::cli_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kSmall = R"yaml(name: small
+tasks:
+  - id: hello-{n}
+    run: echo "hello from {n}"; echo "warning {n}" >&2
+    matrix: {n: [one, two]}
+  - id: flaky
+    run: echo "try" >> tries.txt; test "$(wc -l < tries.txt)" -ge 2
+    retries: 1
+  - id: last
+    run: exit {code}
+    after: [hello, flaky]
+)yaml";
+
+std::string small(int code) {
+  std::string w = kSmall;
+  w.replace(w.find("{code}"), 6, std::to_string(code));
+  return w;
+}
+
+TEST(Commands, StatusRunsLogsAndJsonShowWhatWasRecorded) {
+  TempDir dir;
+  const fs::path file = dir.path() / "small.yaml";
+  write_file(file, small(0));
+  const fs::path report = dir.path() / "report.json";
+  const fs::path trace = dir.path() / "trace.json";
+  const CliResult r =
+      run_taskloom({"run", file.string(), "--json", report.string(), "--trace", trace.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto tj = nlohmann::json::parse(read_file(trace));
+  ASSERT_TRUE(tj.contains("traceEvents")) << "a Chrome trace";
+  EXPECT_NE(tj.dump().find("\"hello-two\""), std::string::npos);
+  const fs::path db = dir.path() / ".taskloom" / "taskloom.db";
+  ASSERT_TRUE(fs::exists(db)) << "the default database is beside the workflow";
+
+  const auto j = nlohmann::json::parse(read_file(report));
+  EXPECT_EQ(j["status"], "succeeded");
+  EXPECT_EQ(j["counts"]["succeeded"], 4);
+  ASSERT_EQ(j["tasks"].size(), 4u);
+  for (const auto& t : j["tasks"]) {
+    if (t["id"] == "flaky") {
+      ASSERT_EQ(t["history"].size(), 2u);
+      EXPECT_EQ(t["history"][0]["status"], "failed");
+      EXPECT_EQ(t["history"][0]["exit_code"], 1);
+      EXPECT_EQ(t["history"][1]["status"], "succeeded");
+      EXPECT_GT(t["history"][1]["peak_rss_kb"].get<long>(), 0);
+    }
+  }
+  EXPECT_TRUE(j.contains("runtime"));
+
+  const CliResult status = run_taskloom({"status", "--db", db.string()});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("run 1  small  succeeded"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("tasks    4, 4 succeeded"), std::string::npos) << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("\nflaky +succeeded +2 "))) << status.out;
+
+  const CliResult runs = run_taskloom({"runs", "--db", db.string(), "--json"});
+  EXPECT_EQ(runs.exit_code, 0);
+  const auto rj = nlohmann::json::parse(runs.out);
+  ASSERT_EQ(rj.size(), 1u);
+  EXPECT_EQ(rj[0]["succeeded"], 4);
+
+  const CliResult out = run_taskloom({"logs", "1", "hello-two", "--db", db.string()});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, "hello from two\n");
+  const CliResult err = run_taskloom({"logs", "1", "hello-two", "--stderr", "--db", db.string()});
+  EXPECT_EQ(err.out, "warning two\n");
+  const CliResult first =
+      run_taskloom({"logs", "1", "flaky", "--attempt", "1", "--db", db.string()});
+  EXPECT_EQ(first.out, "");
+  EXPECT_EQ(first.exit_code, 0);
+  const CliResult missing =
+      run_taskloom({"logs", "1", "flaky", "--attempt", "3", "--db", db.string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("task 'flaky' has no attempt 3 (it has 1 to 2)"), std::string::npos)
+      << missing.err;
+  const CliResult unknown = run_taskloom({"status", "9", "--db", db.string()});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("there is no run 9"), std::string::npos) << unknown.err;
+}
+
+TEST(Commands, ResumeRefusesAChangedWorkflowUnlessForced) {
+  TempDir dir;
+  const fs::path file = dir.path() / "small.yaml";
+  const fs::path db = dir.path() / "state.db";
+  write_file(file, small(4));
+  const CliResult r = run_taskloom({"run", file.string(), "--db", db.string()});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("last failed: exit status 4"), std::string::npos) << r.out;
+
+  write_file(file, small(0));
+  const CliResult refused = run_taskloom({"resume", "1", "--db", db.string()});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("changed since run 1 started"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--force"), std::string::npos);
+  EXPECT_EQ(task_statuses(db).at("last"), "failed") << "a refused resume changes nothing";
+
+  const CliResult forced = run_taskloom({"resume", "1", "--db", db.string(), "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  EXPECT_NE(forced.out.find("3 tasks succeeded before, 1 to run"), std::string::npos) << forced.out;
+  store::RunStore s = store::RunStore::open(db);
+  EXPECT_EQ(s.attempts(1, "hello-one").size(), 1u) << "a succeeded task never runs again";
+  EXPECT_EQ(s.attempts(1, "last").size(), 2u);
+}
+
+TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
+  TempDir dir;
+  const fs::path file = dir.path() / "small.yaml";
+  write_file(file, small(0));
+  const CliResult p = run_taskloom({"plan", file.string()});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("small (" + file.string() + "): 4 tasks, 3 dependencies, 2 waves"),
+            std::string::npos)
+      << p.out;
+  EXPECT_NE(p.out.find("0: 3 tasks"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("nothing was run"), std::string::npos);
+  const CliResult dot = run_taskloom({"plan", file.string(), "--dot"});
+  EXPECT_EQ(dot.out.rfind("digraph", 0), 0u) << dot.out;
+  EXPECT_NE(dot.out.find("last"), std::string::npos);
+  const CliResult mermaid = run_taskloom({"plan", file.string(), "--mermaid"});
+  EXPECT_NE(mermaid.out.find("flowchart"), std::string::npos) << mermaid.out;
+  const CliResult json = run_taskloom({"plan", file.string(), "--json"});
+  const auto pj = nlohmann::json::parse(json.out);
+  EXPECT_EQ(pj["tasks"], 4);
+  EXPECT_EQ(pj["dependencies"], 3);
+  ASSERT_EQ(pj["waves"].size(), 2u);
+  EXPECT_EQ(pj["waves"][1][0], "last");
+  EXPECT_EQ(pj["critical_path"].back(), "last");
+  const CliResult both = run_taskloom({"plan", file.string(), "--dot", "--mermaid"});
+  EXPECT_NE(both.exit_code, 0) << "--dot and --mermaid exclude each other";
+  EXPECT_FALSE(fs::exists(dir.path() / ".taskloom")) << "plan must not create a database";
+  EXPECT_FALSE(fs::exists(dir.path() / "tries.txt")) << "plan must not run anything";
+}
+
+TEST(BadInput, DatabaseFromANewerSchemaIsRefusedUntouched) {
+  TempDir dir;
+  const fs::path file = dir.path() / "small.yaml";
+  const fs::path db = dir.path() / "state.db";
+  write_file(file, small(0));
+  ASSERT_EQ(run_taskloom({"run", file.string(), "--db", db.string()}).exit_code, 0);
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA user_version = 99;", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+  const std::string before = read_file(db);
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", file.string(), "--db", db.string()},
+        std::vector<std::string>{"status", "--db", db.string()},
+        std::vector<std::string>{"resume", "1", "--db", db.string()}}) {
+    const CliResult r = run_taskloom(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_NE(r.err.find("schema version 99 is newer than this taskloom"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(read_file(db), before) << "the newer database must not be modified";
+}
+
+TEST(BadInput, UnreadableWorkflowFileIsAClearError) {
+  TempDir dir;
+  const fs::path missing = dir.path() / "nope.yaml";
+  const CliResult r = run_taskloom({"run", missing.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("taskloom: " + missing.string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / ".taskloom"));
+  const CliResult d = run_taskloom({"plan", dir.path().string()});
+  EXPECT_EQ(d.exit_code, 2);
+  EXPECT_NE(d.err.find(dir.path().string()), std::string::npos) << d.err;
+  const CliResult nodb = run_taskloom({"status", "--db", (dir.path() / "none.db").string()});
+  EXPECT_EQ(nodb.exit_code, 2);
+  EXPECT_NE(nodb.err.find("no taskloom database at"), std::string::npos) << nodb.err;
+}
+
+TEST(BadInput, FullDiskWhileWritingALogFailsThatTaskAndKeepsTheRest) {
+  TempDir dir;
+  const fs::path file = dir.path() / "disk.yaml";
+  write_file(file, R"yaml(name: disk
+tasks:
+  - id: writer
+    run: echo "a frame worth of output"
+  - id: other
+    run: echo fine
+)yaml");
+  // Run 1's first log of `writer` is a full device: every write to it fails with ENOSPC.
+  const fs::path logs = dir.path() / ".taskloom" / "logs" / "1";
+  fs::create_directories(logs);
+  fs::create_symlink("/dev/full", logs / "writer.1.out");
+  const CliResult r = run_taskloom({"run", file.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("writer failed: exit status 1"), std::string::npos) << r.out;
+  const fs::path db = dir.path() / ".taskloom" / "taskloom.db";
+  const auto st = task_statuses(db);
+  EXPECT_EQ(st.at("writer"), "failed");
+  EXPECT_EQ(st.at("other"), "succeeded");
+  // The shell says why in the task's stderr log (dash: "echo: I/O error").
+  EXPECT_NE(read_file(logs / "writer.1.err").find("error"), std::string::npos);
+  EXPECT_EQ(read_file(logs / "other.1.out"), "fine\n");
+  const CliResult status = run_taskloom({"status", "1", "--db", db.string()});
+  EXPECT_NE(status.out.find("tasks    2, 1 failed, 1 succeeded"), std::string::npos) << status.out;
+}
+
+TEST(Examples, EveryExampleWorkflowRunsToSuccess) {
+  for (const auto& entry : fs::directory_iterator(TASKLOOM_EXAMPLES_DIR)) {
+    if (entry.path().extension() != ".yaml") continue;
+    TempDir dir;
+    fs::copy(TASKLOOM_EXAMPLES_DIR, dir.path(), fs::copy_options::recursive);
+    const fs::path file = dir.path() / entry.path().filename();
+    const CliResult r = run_taskloom({"run", file.string()}, {}, std::chrono::seconds(90));
+    EXPECT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.out << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace taskloom::cli_test
