@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -94,10 +95,16 @@ struct LeaseRow {
   std::int64_t ttl_ms = 0;
 };
 
+/// A zombie (killed, not yet reaped by its parent) is dead for a lease: kill(pid, 0) succeeds
+/// on it, so its state is read from /proc/<pid>/stat ("pid (comm) S ...").
 bool process_alive(std::int64_t pid) {
   if (pid <= 0) return false;
-  if (kill(static_cast<pid_t>(pid), 0) == 0) return true;
-  return errno == EPERM;  // exists, owned by someone else
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  const auto paren = line.rfind(')');          // comm may itself contain ')' or spaces
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
 bool is_live(const LeaseRow& lease, WallTime now) {

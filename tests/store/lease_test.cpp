@@ -35,6 +35,12 @@ class SleepingChild {
   SleepingChild& operator=(const SleepingChild&) = delete;
   ~SleepingChild() { kill_and_reap(); }
   pid_t pid() const { return pid_; }
+  /// kill -9 without waiting for it: the child stays a zombie until reaped.
+  void kill_only() {
+    kill(pid_, SIGKILL);
+    siginfo_t info{};
+    waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT);  // dead, not reaped
+  }
   void kill_and_reap() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -82,6 +88,17 @@ TEST_F(LeaseFixture, RefusedWhileALiveProcessHoldsItThenTakenOverWhenItIsKilled)
   Lease mine = store.acquire_lease(run, me, 30s);
   EXPECT_EQ(store.lease_of(run)->holder, me);
   EXPECT_EQ(store.find_run(run)->status, RunStatus::kRunning);
+}
+
+TEST_F(LeaseFixture, AKilledButUnreapedHolderIsDead) {
+  // kill(pid, 0) succeeds on a zombie; the lease must still count the runner as gone.
+  SleepingChild child;
+  Lease theirs = store.acquire_lease(run, {me.host, child.pid()}, 30s);
+  child.kill_only();
+  ASSERT_EQ(kill(child.pid(), 0), 0) << "the child should be a zombie, not reaped";
+  EXPECT_FALSE(store.lease_of(run)->live);
+  Lease mine = store.acquire_lease(run, me, 30s);
+  EXPECT_EQ(store.lease_of(run)->holder, me);
 }
 
 TEST_F(LeaseFixture, AStaleLeaseOfALiveProcessIsTakenOver) {
