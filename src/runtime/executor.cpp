@@ -536,6 +536,9 @@ void ExecutorCore::worker_main(Worker& w) {
       }
       // Nothing queued for a whole spin: work held by a thread in a long task body is next.
       if (!found && steal_shared_next(w, item)) {
+        // Work pushed just after this spin's last look woke nobody (it saw a spinner): pass
+        // the wake-up on before this body, which may be long, keeps this thread.
+        wake_another_if_backlog();
         execute(w, item);
         continue;
       }
@@ -641,6 +644,7 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     }
     if (ready) continue;
     if (helps && steal_shared_next(*w, item)) {
+      wake_another_if_backlog();
       execute(*w, item);
       continue;
     }

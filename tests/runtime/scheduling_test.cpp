@@ -46,6 +46,29 @@ std::vector<std::string> strict_order(TaskGraph& g, const Recorder& recorder) {
 
 // ---------------------------------------------------------------- priority
 
+TEST(WakeUps, EveryReadyTaskStartsWhileAWorkerIsFree) {
+  // Regression: a worker whose idle spin expired just as work was pushed (the push saw it
+  // spinning and woke nobody) took another ready task and kept it for its long body, leaving
+  // the pushed one queued while a worker slept. Each root waits, bounded, until all three run:
+  // with three workers they must all start.
+  for (int round = 0; round < 30; ++round) {
+    Executor executor({.workers = 3, .caller_helps = false});
+    if (round % 2 == 1) std::this_thread::sleep_for(2ms);  // workers asleep, or still spinning
+    std::atomic<int> started{0};
+    std::atomic<int> saw_all{0};
+    TaskGraph g;
+    for (int i = 0; i < 3; ++i) {
+      g.add("root" + std::to_string(i), [&] {
+        ++started;
+        if (testing::eventually([&] { return started.load() == 3; }, 5s)) ++saw_all;
+      });
+    }
+    runtime::Run run = executor.run(g);
+    ASSERT_TRUE(testing::finishes_without_helping(run));
+    ASSERT_EQ(saw_all.load(), 3) << "round " << round << ": a ready task waited for a free worker";
+  }
+}
+
 TEST(Priority, ReadyTasksRunInPriorityOrder) {
   Recorder order;
   TaskGraph g;

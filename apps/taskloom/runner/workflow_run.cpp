@@ -227,11 +227,6 @@ RunResult Driver::run() {
         force();
       }
     }
-    // Nudge the pool: a no-op job wakes an idle worker, which then also takes a ready task
-    // parked where only an idle worker looks. Without it a ready task could wait for the next
-    // wake-up while every awake worker is blocked in a long command (seen under ASan; see
-    // docs/cli.md, "Known issues").
-    executor.submit([] {});
     const auto now = steady_clock::now();
     try {
       if (now >= next_cancel_poll && !stopping_.load()) {
