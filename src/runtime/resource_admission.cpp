@@ -178,6 +178,17 @@ TimePoint ResourceAdmission::time_now() const noexcept {
 std::optional<Grant> ResourceAdmission::try_acquire(const Request& request, AdmissionKey key,
                                                     Duration expected,
                                                     const AdmissionPayload& payload) {
+  return acquire(request, key, expected, &payload);
+}
+
+std::optional<Grant> ResourceAdmission::try_acquire_now(const Request& request, AdmissionKey key,
+                                                        Duration expected) {
+  return acquire(request, key, expected, nullptr);
+}
+
+std::optional<Grant> ResourceAdmission::acquire(const Request& request, AdmissionKey key,
+                                                Duration expected,
+                                                const AdmissionPayload* payload) {
   if (request.empty()) return Grant{};
   std::lock_guard lock(mutex_);
   const TimePoint now = time_now();
@@ -188,7 +199,8 @@ std::optional<Grant> ResourceAdmission::try_acquire(const Request& request, Admi
     admit = may_backfill_locked(request, expected, now, scratch_);
   }
   if (admit) return hold_locked(request, expected, now);
-  waiters_.emplace(Rank{key, next_seq_++}, Waiter{request, expected, payload});
+  if (payload != nullptr)
+    waiters_.emplace(Rank{key, next_seq_++}, Waiter{request, expected, *payload});
   return std::nullopt;
 }
 

@@ -221,8 +221,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
   }
   Grant grant;
-  if (grants_) detach_borrowed(w);  // it may wait for resources, then finish elsewhere
-  if (grants_ && !acquire_resources(node, meta, grant)) {
+  if (grants_ && !acquire_resources(w, node, meta, grant)) {
     if (options_.max_concurrency > 0) release_slot(w);
     return;  // waits for its resources, keeping its unit; resources_granted() queues it
   }
@@ -339,16 +338,21 @@ const Request& RunState::request_of(const NodeMeta* meta) const noexcept {
   return requests_[static_cast<std::size_t>(meta - plan_->metas.data())];
 }
 
-bool RunState::acquire_resources(std::uint32_t node, const NodeMeta* meta, Grant& grant) {
+bool RunState::acquire_resources(Worker& w, std::uint32_t node, const NodeMeta* meta,
+                                 Grant& grant) {
   grant = std::exchange(grants_[node], Grant{});
   const Request& request = request_of(meta);
   if (!grant.null() || request.empty()) return true;
   // Expected duration for backfilling: as declared, else the timeout bounds it.
   Duration expected = meta->expected_duration;
   if (expected <= Duration::zero() && meta->timeout > Duration::zero()) expected = meta->timeout;
-  std::optional<Grant> g =
-      admission_->try_acquire(request, key_of(node), expected, AdmissionPayload{this, node});
-  if (!g) return false;
+  std::optional<Grant> g = admission_->try_acquire_now(request, key_of(node), expected);
+  if (!g) {
+    // It will wait, and may then finish on another thread: detach first, then become visible.
+    detach_borrowed(w);
+    g = admission_->try_acquire(request, key_of(node), expected, AdmissionPayload{this, node});
+    if (!g) return false;
+  }
   grant = *g;
   return true;
 }

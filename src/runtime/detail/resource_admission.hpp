@@ -40,6 +40,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,6 +50,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "taskloom/core/clock.hpp"
@@ -56,6 +58,31 @@
 #include "taskloom/runtime/report.hpp"  // PoolUsage
 
 namespace taskloom::runtime::detail {
+
+/// Test-and-test-and-set lock that yields the CPU after a short spin (its holder may have been
+/// descheduled), for the admission's short critical sections.
+class AdmissionLock {
+ public:
+  void lock() noexcept {
+    for (unsigned spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
+      while (locked_.load(std::memory_order_relaxed)) {
+        if (++spins < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    }
+  }
+  void unlock() noexcept {
+    locked_.store(false, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
 
 /// A waiter's rank: larger is admitted first; ties in arrival order (same as ReadyQueue's Key).
 using AdmissionKey = std::uint64_t;
@@ -135,6 +162,9 @@ class ResourceAdmission {
   /// zero or Duration::max() means unknown.
   std::optional<Grant> try_acquire(const Request& request, AdmissionKey key, Duration expected,
                                    const AdmissionPayload& payload);
+  /// As try_acquire(), but never queues: nullopt means it may not start now, and nothing of it
+  /// is kept (for a caller that must prepare before its waiter becomes visible to others).
+  std::optional<Grant> try_acquire_now(const Request& request, AdmissionKey key, Duration expected);
 
   /// Gives back what `grant` holds, then admits waiters in order; each admitted waiter is
   /// appended to `admitted` with its resources already held.
@@ -185,6 +215,8 @@ class ResourceAdmission {
     std::vector<double> extra;  // by pool index
   };
 
+  std::optional<Grant> acquire(const Request& request, AdmissionKey key, Duration expected,
+                               const AdmissionPayload* payload);
   bool fits_locked(const Request& r) const noexcept;
   Grant hold_locked(const Request& r, Duration expected, TimePoint now);
   void account_locked(TimePoint now);  // integrates in-use amounts up to `now`
@@ -207,7 +239,10 @@ class ResourceAdmission {
   bool coarse_;
   Options options_;
 
-  mutable std::mutex mutex_;
+  // A spin lock, not std::mutex: the critical sections are a few hundred ns, and with tasks of
+  // a microsecond two workers contending on a futex mutex spent more time asleep and waking
+  // than admitting (43% fewer tasks/s than without pools, against 7% with a spin lock).
+  mutable AdmissionLock mutex_;
   // All guarded by mutex_.
   std::vector<double> free_;  // by pool index
   std::vector<Holder> holders_;

@@ -137,7 +137,7 @@ class RunState : public std::enable_shared_from_this<RunState> {
   /// The resources `node` needs (empty request when none).
   const Request& request_of(const NodeMeta* meta) const noexcept;
   /// Takes what `node` needs, or queues it for them (false: it waits, keeping its unit).
-  bool acquire_resources(std::uint32_t node, const NodeMeta* meta, Grant& grant);
+  bool acquire_resources(Worker& w, std::uint32_t node, const NodeMeta* meta, Grant& grant);
   void release_resources(Worker& w, Grant grant);
   std::vector<PoolUsage> pool_usage(const RunReport& r) const;
   bool included(std::uint32_t node) const noexcept { return included_.empty() || included_[node]; }
