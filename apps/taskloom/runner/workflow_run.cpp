@@ -121,12 +121,12 @@ void Driver::build_slots() {
   for (const auto& r : records) record_of.emplace(r.id, &r);
   total_ = records.size();
 
-  std::vector<const workflow::Task*> todo;
+  std::vector<const workflow::Task*> unfinished;
   for (const workflow::Task& t : wf_.tasks) {
     auto it = record_of.find(t.id);
     if (it == record_of.end()) continue;  // added to the file after the run began (--force)
     if (it->second->status == TaskStatus::kSucceeded) continue;
-    todo.push_back(&t);
+    unfinished.push_back(&t);
   }
   for (const auto& r : records) {
     if (r.status == TaskStatus::kSucceeded) ++succeeded_before_;
@@ -137,11 +137,11 @@ void Driver::build_slots() {
     if (!defined.contains(r.id) && r.status != TaskStatus::kSucceeded) orphans_.push_back(r.id);
   }
 
-  slots_ = std::vector<Slot>(todo.size());
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    slots_[i].task = todo[i];
-    slots_[i].base_attempts = record_of.at(todo[i]->id)->attempts;
-    slot_of_.emplace(todo[i]->id, i);
+  slots_ = std::vector<Slot>(unfinished.size());
+  for (std::size_t i = 0; i < unfinished.size(); ++i) {
+    slots_[i].task = unfinished[i];
+    slots_[i].base_attempts = record_of.at(unfinished[i]->id)->attempts;
+    slot_of_.emplace(unfinished[i]->id, i);
   }
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     for (const std::string& dep : slots_[i].task->after) {
@@ -465,16 +465,16 @@ void Driver::end_slot_succeeded(std::size_t i) {
 
 void Driver::end_slot_failed(std::size_t i) {
   const std::string& upstream = slots_[i].task->id;
-  std::vector<std::size_t> todo = slots_[i].dependents;
-  while (!todo.empty()) {
-    const std::size_t d = todo.back();
-    todo.pop_back();
+  std::vector<std::size_t> to_skip = slots_[i].dependents;
+  while (!to_skip.empty()) {
+    const std::size_t d = to_skip.back();
+    to_skip.pop_back();
     if (slots_[d].ended.exchange(true)) continue;
     db_.skip_task(run_, slots_[d].task->id, upstream);
     skipped_.fetch_add(1);
     view_.event(
         {.kind = TaskEvent::Kind::kSkipped, .task = slots_[d].task->id, .detail = upstream});
-    todo.insert(todo.end(), slots_[d].dependents.begin(), slots_[d].dependents.end());
+    to_skip.insert(to_skip.end(), slots_[d].dependents.begin(), slots_[d].dependents.end());
   }
 }
 
