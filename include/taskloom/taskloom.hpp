@@ -11,6 +11,7 @@
 #include "taskloom/cluster/workload.hpp"
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/memory.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
 #include "taskloom/core/status.hpp"

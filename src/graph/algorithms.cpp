@@ -44,6 +44,57 @@ void require_acyclic(const Analysis& a, const char* caller) {
   }
 }
 
+/// Kahn's algorithm with `order` itself as the FIFO of ready nodes (sources by index, then each
+/// node as it becomes ready). Fills `level` (the wave of each node) unless it is empty. `order`
+/// ends short of the node count when the graph has a cycle.
+template <class Order>
+void kahn(const Digraph& g, Order& order, std::span<std::uint32_t> level) {
+  const std::size_t n = g.node_count();
+  taskloom::detail::BlockVector<std::uint32_t> remaining(n);  // predecessors not in the order
+  for (NodeIndex v = 0; v < n; ++v) {
+    remaining[v] = g.in_degree(v);
+    if (remaining[v] == 0) order.push_back(v);
+  }
+  for (std::size_t head = 0; head < order.size(); ++head) {
+    const NodeIndex u = order[head];
+    for (const NodeIndex v : g.successors(u)) {
+      if (!level.empty()) level[v] = std::max(level[v], level[u] + 1);
+      if (--remaining[v] == 0) order.push_back(v);
+    }
+  }
+}
+
+double weight_of(std::span<const double> weights, NodeIndex v) noexcept {
+  return weights.empty() ? 1.0 : weights[v];
+}
+
+/// Ranks the nodes in reverse topological `order`: every successor before its predecessors.
+void rank_backwards(const Digraph& g, std::span<const double> weights,
+                    std::span<const NodeIndex> order, std::span<double> rank) {
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const NodeIndex u = *it;
+    double heaviest_successor = 0.0;
+    for (const NodeIndex v : g.successors(u))
+      heaviest_successor = std::max(heaviest_successor, rank[v]);
+    rank[u] = weight_of(weights, u) + heaviest_successor;
+  }
+}
+
+/// Ranks backwards by index, which works while every edge goes forwards (each successor is then
+/// ranked already); false at the first edge that does not.
+bool rank_by_index(const Digraph& g, std::span<const double> weights, std::span<double> rank) {
+  for (std::size_t i = g.node_count(); i-- > 0;) {
+    const auto u = static_cast<NodeIndex>(i);
+    double heaviest_successor = 0.0;
+    for (const NodeIndex v : g.successors(u)) {
+      if (v <= u) return false;
+      heaviest_successor = std::max(heaviest_successor, rank[v]);
+    }
+    rank[u] = weight_of(weights, u) + heaviest_successor;
+  }
+  return true;
+}
+
 }  // namespace
 
 Analysis analyze(const Digraph& g, std::span<const double> weights) {
@@ -54,22 +105,7 @@ Analysis analyze(const Digraph& g, std::span<const double> weights) {
   a.order.reserve(n);
   a.level.assign(n, 0);
 
-  // Kahn's algorithm with the order itself as the FIFO of ready nodes; `remaining` counts the
-  // predecessors of a node not yet in the order.
-  std::vector<std::uint32_t> remaining(n);
-  for (NodeIndex v = 0; v < n; ++v) {
-    remaining[v] = g.in_degree(v);
-    if (remaining[v] == 0) a.order.push_back(v);
-  }
-  for (std::size_t head = 0; head < a.order.size(); ++head) {
-    const NodeIndex u = a.order[head];
-    const std::uint32_t next_level = a.level[u] + 1;
-    a.wave_count = std::max(a.wave_count, next_level);
-    for (const NodeIndex v : g.successors(u)) {
-      a.level[v] = std::max(a.level[v], next_level);
-      if (--remaining[v] == 0) a.order.push_back(v);
-    }
-  }
+  kahn(g, a.order, a.level);
 
   a.upward_rank.assign(n, 0.0);
   if (a.order.size() != n) {
@@ -78,16 +114,27 @@ Analysis analyze(const Digraph& g, std::span<const double> weights) {
     return a;
   }
 
-  // Reverse topological order: every successor is ranked before its predecessors.
-  for (auto it = a.order.rbegin(); it != a.order.rend(); ++it) {
-    const NodeIndex u = *it;
-    double heaviest_successor = 0.0;
-    for (const NodeIndex v : g.successors(u)) {
-      heaviest_successor = std::max(heaviest_successor, a.upward_rank[v]);
-    }
-    a.upward_rank[u] = (weights.empty() ? 1.0 : weights[u]) + heaviest_successor;
-  }
+  for (const std::uint32_t l : a.level) a.wave_count = std::max(a.wave_count, l + 1);
+  rank_backwards(g, weights, a.order, a.upward_rank);
   return a;
+}
+
+bool upward_ranks(const Digraph& g, std::span<const double> weights, std::span<double> rank) {
+  const std::size_t n = g.node_count();
+  check_weights(n, weights);
+  if (rank.size() != n) {
+    throw InvalidArgumentError("upward_ranks: got room for " + std::to_string(rank.size()) +
+                               " ranks for a graph of " + std::to_string(n) +
+                               " nodes — pass one entry per node");
+  }
+  if (rank_by_index(g, weights, rank)) return true;
+
+  taskloom::detail::BlockVector<NodeIndex> order;
+  order.reserve(n);
+  kahn(g, order, {});
+  if (order.size() != n) return false;
+  rank_backwards(g, weights, order, rank);
+  return true;
 }
 
 std::optional<std::vector<NodeIndex>> find_cycle(const Digraph& g) {

@@ -25,13 +25,13 @@ constexpr std::size_t kMaxCount = std::numeric_limits<NodeIndex>::max();
 }
 
 // offsets[v + 1] holds the number of entries of v; turns it into the start of v's range.
-void counts_to_starts(std::vector<std::uint32_t>& offsets) {
+void counts_to_starts(taskloom::detail::BlockVector<std::uint32_t>& offsets) {
   for (std::size_t v = 1; v < offsets.size(); ++v) offsets[v] += offsets[v - 1];
 }
 
 // After the fill pass offsets[v] has advanced to the end of v's range (the start of v + 1);
 // shifting by one slot restores the starts.
-void ends_to_starts(std::vector<std::uint32_t>& offsets) {
+void ends_to_starts(taskloom::detail::BlockVector<std::uint32_t>& offsets) {
   std::copy_backward(offsets.begin(), offsets.end() - 1, offsets.end());
   offsets[0] = 0;
 }

@@ -197,7 +197,7 @@ RunReport RunState::build_report() {
   const TickScale scale(start_ticks_, end_ticks_, start_ns_, end_ns_);
   const auto since_start = [&](std::int64_t t) { return scale.since_start(t); };
   std::vector<double> measured(n, 0.0);
-  r.waves.resize(plan_->analysis.wave_count);
+  r.waves.resize(plan_->analysis().wave_count);
   for (std::uint32_t i = 0; i < r.waves.size(); ++i) r.waves[i].index = i;
   std::vector<bool> wave_started(r.waves.size(), false);
 
@@ -210,7 +210,7 @@ RunReport RunState::build_report() {
     t.status = ns.status;
     t.attempts = ns.attempts;
     t.worker = ns.worker;
-    t.wave = plan_->analysis.level[v];
+    t.wave = plan_->analysis().level[v];
     if (results_) t.result = std::move(results_[v]);
     const bool last_attempt_failed =
         ns.status == TaskStatus::kFailed || ns.status == TaskStatus::kTimedOut;

@@ -108,12 +108,12 @@ RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const C
     sources_ = &plan_->sources;
   }
 
-  nodes_ = std::make_unique<NodeState[]>(n);
-  for (std::uint32_t v = 0; v < n; ++v) {
-    if (!included(v)) continue;
-    nodes_[v].join.store(plan_->dag.in_degree(v), std::memory_order_relaxed);
-    ++total_;
-  }
+  nodes_ = BlockArray<NodeState>(n, [&](std::size_t v) {
+    return NodeState(included(v) ? plan_->dag.in_degree(static_cast<std::uint32_t>(v)) : 0);
+  });
+  total_ = included_.empty()
+               ? n
+               : static_cast<std::size_t>(std::count(included_.begin(), included_.end(), 1));
   if (plan_->returns_values) results_ = std::make_unique<std::any[]>(n);
 
   // Resources: every request is checked against the pools before anything runs.
@@ -139,10 +139,10 @@ RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const C
 
   gated_ = options_.max_concurrency > 0 || options_.mode == ExecutionMode::kWaveSynchronous;
   if (options_.mode == ExecutionMode::kWaveSynchronous) {
-    wave_left_.assign(plan_->analysis.wave_count, 0);
-    wave_parked_.resize(plan_->analysis.wave_count);
+    wave_left_.assign(plan_->analysis().wave_count, 0);
+    wave_parked_.resize(plan_->analysis().wave_count);
     for (std::uint32_t v = 0; v < n; ++v) {
-      if (included(v)) ++wave_left_[plan_->analysis.level[v]];
+      if (included(v)) ++wave_left_[plan_->analysis().level[v]];
     }
   }
 
@@ -182,7 +182,7 @@ void RunState::execute(Worker& w, const Item& item) {
   // A range of sources: run the first, which takes over the range's unit, and keep the rest
   // as this thread's next item, borrowed (see finish()); hand half of it to the queues when a
   // worker is idle and finds nothing to steal.
-  const std::vector<std::uint32_t>& sources = *sources_;
+  const auto& sources = *sources_;
   const std::uint32_t node = sources[item.begin];
   if (item.begin + 1 < item.end) {
     Item rest{key_of(sources[item.begin + 1]), this, item.begin + 1, item.end,
@@ -401,7 +401,7 @@ RunState::Admission RunState::admit(std::uint32_t node) {
   std::lock_guard lock(gate_mutex_);
   if (cancelled()) return Admission::kCancelled;
   if (options_.mode == ExecutionMode::kWaveSynchronous) {
-    const std::uint32_t level = plan_->analysis.level[node];
+    const std::uint32_t level = plan_->analysis().level[node];
     if (level > current_wave_) {
       wave_parked_[level].push_back(node);
       return Admission::kParked;
@@ -436,7 +436,7 @@ void RunState::wave_finished(Worker& w, std::uint32_t node) {
   std::vector<std::uint32_t> released;
   {
     std::lock_guard lock(gate_mutex_);
-    --wave_left_[plan_->analysis.level[node]];
+    --wave_left_[plan_->analysis().level[node]];
     while (current_wave_ < wave_left_.size() && wave_left_[current_wave_] == 0) {
       ++current_wave_;
       if (current_wave_ < wave_parked_.size()) {

@@ -30,6 +30,11 @@ std::string Compiled::id(std::uint32_t node) const {
   return anonymous_id(node);
 }
 
+const graph::Analysis& Compiled::analysis() const {
+  std::call_once(analysis_once_, [&] { analysis_ = graph::analyze(dag, weights); });
+  return analysis_;
+}
+
 std::string GraphData::id_of(std::uint32_t node) const {
   const std::uint32_t m = meta_index(node);
   return m != 0 ? metas[m - 1].id : anonymous_id(node);
@@ -64,8 +69,8 @@ std::shared_ptr<const Compiled> GraphData::compile() {
   const std::size_t n = size();
 
   // Resolve dependencies named by id; report the first unknown one with a suggestion.
-  std::vector<graph::Edge> all_edges;
-  const std::vector<graph::Edge>* edge_list = &edges;
+  taskloom::detail::BlockVector<graph::Edge> all_edges;
+  const taskloom::detail::BlockVector<graph::Edge>* edge_list = &edges;
   if (!named_deps.empty()) {
     all_edges.reserve(edges.size() + named_deps.size());
     all_edges = edges;
@@ -83,27 +88,27 @@ std::shared_ptr<const Compiled> GraphData::compile() {
   }
   c->dag = graph::Digraph(n, *edge_list);
 
-  std::vector<double> weights;
   if (custom_weights) {
-    weights.assign(n, 1.0);
+    c->weights.assign(n, 1.0);
     for (std::uint32_t v = 0; v < n; ++v) {
-      if (const std::uint32_t m = meta_index(v)) weights[v] = metas[m - 1].weight;
+      if (const std::uint32_t m = meta_index(v)) c->weights[v] = metas[m - 1].weight;
     }
   }
-  c->analysis = graph::analyze(c->dag, weights);
-  if (!c->analysis.cycle.empty()) {
+  taskloom::detail::BlockVector<double> rank(n);
+  if (!graph::upward_ranks(c->dag, c->weights, rank)) {
+    const std::vector<graph::NodeIndex> cycle = graph::find_cycle(c->dag).value();
     std::vector<std::string> path;
-    path.reserve(c->analysis.cycle.size());
-    for (graph::NodeIndex v : c->analysis.cycle) path.push_back(id_of(v));
+    path.reserve(cycle.size());
+    for (graph::NodeIndex v : cycle) path.push_back(id_of(v));
     throw CycleError(std::move(path));
   }
 
   c->keys.resize(n);
+  c->sources.reserve(n);  // cached memory: pages past the sources are never touched
   for (std::uint32_t v = 0; v < n; ++v) {
     const std::uint32_t m = meta_index(v);
     const Priority priority = m != 0 ? metas[m - 1].priority : Priority::kNormal;
-    c->keys[v] = make_key(priority, c->analysis.upward_rank[v]);
-    c->returns_values = c->returns_values || bodies[v].returns_value();
+    c->keys[v] = make_key(priority, rank[v]);
     if (c->dag.in_degree(v) == 0) c->sources.push_back(v);
   }
   // Best key first, ties by index; usually already in order (all sources alike).
@@ -113,6 +118,7 @@ std::shared_ptr<const Compiled> GraphData::compile() {
   if (!std::is_sorted(c->sources.begin(), c->sources.end(), better)) {
     std::sort(c->sources.begin(), c->sources.end(), better);
   }
+  c->returns_values = returns_values;
   c->meta_of = meta_of;
   c->metas.assign(metas.begin(), metas.end());
   compiled = std::move(c);
@@ -191,7 +197,7 @@ TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body,
   try {
     g.meta_of.push_back(static_cast<std::uint32_t>(g.metas.size()));
     g.by_id.emplace(g.metas.back().id, index);
-    g.bodies.push_back(std::move(body));
+    g.add_body(std::move(body));
   } catch (...) {
     g.by_id.erase(g.metas.back().id);
     g.meta_of.resize(index);
@@ -210,11 +216,11 @@ TaskHandle TaskGraph::add_anonymous(detail::TaskFunction body) {
   g.modified();
   const auto index = static_cast<std::uint32_t>(g.size());
   if (g.meta_of.empty()) {
-    g.bodies.push_back(std::move(body));
+    g.add_body(std::move(body));
   } else {
     g.meta_of.push_back(0);
     try {
-      g.bodies.push_back(std::move(body));
+      g.add_body(std::move(body));
     } catch (...) {
       g.meta_of.pop_back();
       throw;
@@ -253,7 +259,7 @@ std::size_t TaskGraph::size() const noexcept {
 
 void TaskGraph::clear() {
   data_->modified();
-  data_->bodies.clear();
+  data_->clear_bodies();
   data_->meta_of.clear();
   data_->by_id.clear();
   data_->metas.clear();
@@ -268,13 +274,14 @@ Plan TaskGraph::plan() const {
   p.task_count = c->dag.node_count();
   p.edge_count = c->dag.edge_count();
   p.order.reserve(p.task_count);
-  for (graph::NodeIndex v : c->analysis.order) p.order.push_back(c->id(v));
-  for (const auto& wave : graph::waves(c->analysis)) {
+  const graph::Analysis& analysis = c->analysis();
+  for (graph::NodeIndex v : analysis.order) p.order.push_back(c->id(v));
+  for (const auto& wave : graph::waves(analysis)) {
     auto& ids = p.waves.emplace_back();
     ids.reserve(wave.size());
     for (graph::NodeIndex v : wave) ids.push_back(c->id(v));
   }
-  const graph::CriticalPath path = graph::critical_path(c->dag, c->analysis);
+  const graph::CriticalPath path = graph::critical_path(c->dag, analysis);
   for (graph::NodeIndex v : path.nodes) p.critical_path.push_back(c->id(v));
   p.critical_path_weight = path.length;
   return p;
@@ -288,7 +295,7 @@ std::string export_graph(detail::GraphData& data, Export to_text) {
   std::vector<std::string> labels;
   labels.reserve(c->dag.node_count());
   for (std::uint32_t v = 0; v < c->dag.node_count(); ++v) labels.push_back(c->id(v));
-  const graph::CriticalPath path = graph::critical_path(c->dag, c->analysis);
+  const graph::CriticalPath path = graph::critical_path(c->dag, c->analysis());
   return to_text(c->dag, graph::ExportOptions{.labels = labels, .highlight = path.nodes});
 }
 

@@ -232,6 +232,58 @@ TEST(Analyze, NegativeOrNonFiniteWeightThrowsNamingTheNode) {
   }
 }
 
+TEST(UpwardRanks, MatchAnalyzeOnShuffledAndIndexOrderedRandomDags) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 40; ++round) {
+    RandomDag dag = random_dag(rng, 1 + rng() % 300, rng() % 900);
+    if (round % 2 == 1) {
+      // Index-ordered: every edge forwards, the one-pass case.
+      for (Edge& e : dag.edges) {
+        if (e.from > e.to) std::swap(e.from, e.to);
+      }
+    }
+    const Digraph g(dag.n, dag.edges);
+    std::vector<double> weights(dag.n);
+    for (double& w : weights) w = static_cast<double>(rng() % 7);
+    std::vector<double> rank(dag.n, -1.0);
+    ASSERT_TRUE(upward_ranks(g, weights, rank)) << "round " << round;
+    EXPECT_EQ(rank, analyze(g, weights).upward_rank) << "round " << round;
+  }
+}
+
+TEST(UpwardRanks, DiamondWithUnitWeights) {
+  const Digraph g(4, kDiamond);
+  std::vector<double> rank(4);
+  ASSERT_TRUE(upward_ranks(g, {}, rank));
+  EXPECT_THAT(rank, ElementsAre(3, 2, 2, 1));
+}
+
+TEST(UpwardRanks, BackwardEdgeFallsBackToTopologicalOrder) {
+  // 3 -> 1 -> 0 and 2 -> 0: no edge goes forwards by index.
+  const Digraph g(4, std::vector<Edge>{{3, 1}, {1, 0}, {2, 0}});
+  std::vector<double> rank(4);
+  ASSERT_TRUE(upward_ranks(g, {}, rank));
+  EXPECT_THAT(rank, ElementsAre(1, 2, 2, 3));
+}
+
+TEST(UpwardRanks, CycleReturnsFalse) {
+  const Digraph g(4, std::vector<Edge>{{0, 1}, {1, 2}, {2, 1}, {2, 3}});
+  std::vector<double> rank(4);
+  EXPECT_FALSE(upward_ranks(g, {}, rank));
+  const Digraph self_loop(2, std::vector<Edge>{{1, 1}});
+  std::vector<double> two(2);
+  EXPECT_FALSE(upward_ranks(self_loop, {}, two));
+}
+
+TEST(UpwardRanks, WrongOutputSizeOrBadWeightThrows) {
+  const Digraph g(4, kDiamond);
+  std::vector<double> rank(3);
+  EXPECT_THROW(upward_ranks(g, {}, rank), InvalidArgumentError);
+  std::vector<double> four(4);
+  const std::vector<double> weights{1, -1, 1, 1};
+  EXPECT_THROW(upward_ranks(g, weights, four), InvalidArgumentError);
+}
+
 TEST(Waves, ChainHasOneNodePerWave) {
   const std::vector<Edge> edges{{0, 1}, {1, 2}, {2, 3}, {3, 4}};
   const Analysis a = analyze(Digraph(5, edges));

@@ -181,19 +181,20 @@ TEST_P(ResourceAdmissionTest, CancellingEndsTasksWaitingForResources) {
 }
 
 TEST_P(ResourceAdmissionTest, ALargeRequestIsNotStarvedBySmallOnes) {
-  // 4 cpus. 60 small tasks (1 cpu) come before and after one large task (4 cpus) in the
+  // 4 cpus. 150 small tasks (1 cpu) come before and after one large task (4 cpus) in the
   // queue. Without a reservation the small ones would keep the pool from ever being free at
   // once; with it the large one starts well before the last small one. The small tasks take
-  // 2 ms, so that a worker descheduled for a few ms before it reaches the large task (and
-  // brings it to the pool late) does not make it the last to arrive.
+  // 2 ms (75 ms of work after the large one), so that a worker descheduled for tens of ms
+  // before it brings the large task to the pool (8 workers on 2 busy cores) does not make it
+  // the last to arrive.
   Executor executor({.workers = std::max(workers(), 4u), .resources = {{"cpu", 4}}});
   TaskGraph g;
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 160; ++i) {
     g.add("small-" + std::to_string(i), [] { spin_for(2ms); }, {.needs = {{"cpu", 1}}});
     if (i == 10) g.add("large", [] { spin_for(200us); }, {.needs = {{"cpu", 4}}});
   }
   const RunReport& r = executor.run(g).report();
-  ASSERT_EQ(r.succeeded, 61u);
+  ASSERT_EQ(r.succeeded, 161u);
   Duration last_small_start{};
   for (const TaskReport& t : r.tasks) {
     if (t.id != "large") last_small_start = std::max(last_small_start, t.start);

@@ -39,6 +39,13 @@ struct Analysis {
 /// holds a negative or non-finite weight.
 Analysis analyze(const Digraph& g, std::span<const double> weights = {});
 
+/// The upward ranks alone (analyze()'s upward_rank), written to `rank` (one entry per node):
+/// what a scheduler needs before every run. When every edge goes from a lower index to a higher
+/// one (a graph built in dependency order) this is one backward pass with no scratch memory.
+/// Returns false, `rank` then unspecified, when `g` has a cycle. Throws InvalidArgumentError
+/// for bad weights (as analyze()) or a `rank` of the wrong size.
+bool upward_ranks(const Digraph& g, std::span<const double> weights, std::span<double> rank);
+
 /// A cycle of `g`, closed ({a, b, a}; a self-loop is {a, a}), or nullopt for a DAG. O(V+E),
 /// iterative (no recursion, so deep graphs cannot overflow the stack).
 std::optional<std::vector<NodeIndex>> find_cycle(const Digraph& g);

@@ -13,6 +13,8 @@
 #include <span>
 #include <vector>
 
+#include "taskloom/core/detail/block_allocator.hpp"
+
 namespace taskloom::graph {
 
 using NodeIndex = std::uint32_t;
@@ -48,8 +50,9 @@ class Digraph {
   }
 
  private:
-  std::vector<std::uint32_t> succ_offsets_, pred_offsets_;  // node_count + 1 entries each
-  std::vector<NodeIndex> succ_, pred_;
+  // Sized by the graph: in cached blocks (taskloom/core/memory.hpp).
+  taskloom::detail::BlockVector<std::uint32_t> succ_offsets_, pred_offsets_;  // node_count + 1
+  taskloom::detail::BlockVector<NodeIndex> succ_, pred_;
 };
 
 }  // namespace taskloom::graph

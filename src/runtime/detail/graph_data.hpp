@@ -39,18 +39,25 @@ struct NodeMeta {
 /// while the graph is unchanged, and kept alive by them.
 struct Compiled {
   graph::Digraph dag;
-  graph::Analysis analysis;
-  std::vector<Key> keys;               // scheduling key per node
-  std::vector<std::uint32_t> sources;  // nodes without dependencies, best key first
-  std::vector<std::uint32_t> meta_of;  // per node (empty when no task is named)
-  std::vector<NodeMeta> metas;         // copies, so reports outlive the graph
-  bool returns_values = false;         // some body returns a value
+  std::vector<double> weights;              // per node when some task sets one, else empty
+  taskloom::detail::BlockVector<Key> keys;  // scheduling key per node
+  taskloom::detail::BlockVector<std::uint32_t> sources;  // no dependencies, best key first
+  std::vector<std::uint32_t> meta_of;                    // per node (empty when no task is named)
+  std::vector<NodeMeta> metas;                           // copies, so reports outlive the graph
+  bool returns_values = false;                           // some body returns a value
   bool has_timeouts_or_retries = false;
 
   const NodeMeta* meta(std::uint32_t node) const noexcept {
     return meta_of.empty() || meta_of[node] == 0 ? nullptr : &metas[meta_of[node] - 1];
   }
   std::string id(std::uint32_t node) const;
+  /// Order, waves and upward ranks: made on first use (plans, reports, wave-synchronous runs),
+  /// since a run itself needs only the keys.
+  const graph::Analysis& analysis() const;
+
+ private:
+  mutable std::once_flag analysis_once_;
+  mutable graph::Analysis analysis_;
 };
 
 struct GraphData {
@@ -58,14 +65,33 @@ struct GraphData {
   std::vector<std::uint32_t> meta_of;  // 1 + index into metas per task; empty while none is named
   std::deque<NodeMeta> metas;          // stable addresses
   std::unordered_map<std::string_view, std::uint32_t> by_id;  // views into metas
-  std::vector<graph::Edge> edges;
+  taskloom::detail::BlockVector<graph::Edge> edges;
   std::vector<std::pair<std::uint32_t, std::string>> named_deps;  // (task, dependency id)
   bool custom_weights = false;
+  bool returns_values = false;  // some body returns a value
+  bool trivial_bodies = true;   // no body needs destroying
 
   /// Runs in flight; shared with them so the last one can signal after the graph is gone.
   std::shared_ptr<std::atomic<int>> runs = std::make_shared<std::atomic<int>>(0);
   std::mutex compile_mutex;
   std::shared_ptr<const Compiled> compiled;  // guarded by compile_mutex; null when stale
+
+  ~GraphData() { clear_bodies(); }
+  void add_body(TaskFunction&& body) {
+    const bool returns = body.returns_value(), needs_destroy = body.needs_destroy();
+    bodies.push_back(std::move(body));
+    returns_values = returns_values || returns;
+    trivial_bodies = trivial_bodies && !needs_destroy;
+  }
+  void clear_bodies() noexcept {
+    if (trivial_bodies) {
+      bodies.release_without_destroying();
+    } else {
+      bodies.clear();
+    }
+    returns_values = false;
+    trivial_bodies = true;
+  }
 
   /// Validates and compiles (cached until the next change). Throws CycleError or
   /// UnknownDependencyError.

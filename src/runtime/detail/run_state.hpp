@@ -15,6 +15,7 @@
 
 #include "taskloom/runtime/run.hpp"
 
+#include "runtime/detail/block_array.hpp"
 #include "runtime/detail/executor_core.hpp"
 #include "runtime/detail/graph_data.hpp"
 
@@ -23,7 +24,8 @@ namespace taskloom::runtime::detail {
 /// Per node, per run. Written by the thread running the node; read by the report after the
 /// run has ended (ordered by the release in finish()).
 struct NodeState {
-  std::atomic<std::uint32_t> join{0};      // unfinished dependencies
+  explicit NodeState(std::uint32_t dependencies) noexcept : join(dependencies) {}
+  std::atomic<std::uint32_t> join;         // unfinished dependencies
   std::atomic<std::uint32_t> upstream{0};  // 1 + the first dependency that did not succeed
   std::uint16_t attempts = 0;
   TaskStatus status = TaskStatus::kPending;
@@ -152,11 +154,11 @@ class RunState : public std::enable_shared_from_this<RunState> {
   std::shared_ptr<RunState> self_;                   // keeps the run alive while it is in flight
   std::shared_ptr<std::atomic<int>> runs_of_graph_;  // the graph's count of runs in flight
 
-  std::unique_ptr<NodeState[]> nodes_;
-  std::unique_ptr<std::any[]> results_;                  // when some body returns a value
-  std::vector<std::uint8_t> included_;                   // targets only; empty: every node
-  const std::vector<std::uint32_t>* sources_ = nullptr;  // included sources, best first
-  std::vector<std::uint32_t> own_sources_;               // when targets select a subset
+  BlockArray<NodeState> nodes_;
+  std::unique_ptr<std::any[]> results_;  // when some body returns a value
+  std::vector<std::uint8_t> included_;   // targets only; empty: every node
+  const taskloom::detail::BlockVector<std::uint32_t>* sources_ = nullptr;  // included, best first
+  taskloom::detail::BlockVector<std::uint32_t> own_sources_;  // when targets select a subset
   std::size_t total_ = 0;
   std::int64_t start_ns_ = 0, end_ns_ = 0;
   std::int64_t start_ticks_ = 0, end_ticks_ = 0;

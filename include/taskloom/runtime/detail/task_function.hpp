@@ -72,6 +72,8 @@ class TaskFunction {
   /// Calls the body; a non-void result is stored in `*out` when `out` is not null.
   void operator()(TaskContext& ctx, ResultSlot out) { invoke_(storage_, ctx, out); }
   bool returns_value() const noexcept { return returns_value_; }
+  /// False when destroying the body does nothing (its capture is trivial).
+  bool needs_destroy() const noexcept { return manage_ != nullptr; }
 
  private:
   template <class Fn>
