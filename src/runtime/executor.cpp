@@ -207,14 +207,18 @@ void ExecutorCore::push(Worker* w, const Item& item) {
   } else {
     injection_.push(published);
   }
+  announce(item.key);
+}
+
+void ExecutorCore::announce(Key key) {
   wake_worker();
-  if (restricted_min_ != 0 && item.key >= restricted_min_) {
+  if (restricted_min_ != 0 && key >= restricted_min_) {
     for (PoolInfo& p : pools_) {
-      if (p.sleep && item.key >= p.min_key) p.sleep->notify_one();
+      if (p.sleep && key >= p.min_key) p.sleep->notify_one();
     }
   }
   helpers_.notify_all();
-  if (preemptible_running_.load(std::memory_order_seq_cst) != 0) preempt_for(item.key);
+  if (preemptible_running_.load(std::memory_order_seq_cst) != 0) preempt_for(key);
 }
 
 void ExecutorCore::preempt_for(Key key) {
@@ -379,6 +383,14 @@ bool ExecutorCore::take(Worker& w, Item& out) {
     materialize(out);  // only a nested wait takes an item its lender has not finished with
     w.took_next = true;
     return true;
+  }
+  if (own_key != 0 && own_key >= injected_key && w.next) {
+    // Better work is queued here: publish `next` and take that in one step.
+    Item published = std::exchange(w.next, Item{});
+    materialize(published);
+    const bool popped = w.queue.push_pop(published, out, min_key);
+    announce(published.key);
+    if (popped) return true;
   }
   bool taken = (own_key != 0 && own_key >= injected_key && w.queue.pop(out, min_key)) ||
                (injected_key != 0 && injection_.pop(out, min_key)) ||

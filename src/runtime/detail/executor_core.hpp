@@ -151,6 +151,9 @@ class ExecutorCore {
   }
   /// Queues `item` where thieves can see it, waking a sleeping worker if one may be needed.
   void push(Worker* w, const Item& item);
+  /// After queueing work of `key`: wakes a worker (and lane workers, helpers) that may run it,
+  /// and asks an interruptible body to yield when no worker is free.
+  void announce(Key key);
   void offer_or_push(Worker* w, const Item& item);
 
   /// Around a task body: share `w`'s next item with thieves, then take it back (or learn

@@ -99,6 +99,17 @@ class ReadyQueue {
     b.items.back().seq = next_seq_++;
     top_key_.store(buckets_[heap_.front()].key, std::memory_order_seq_cst);
   }
+  /// push(in), then pop(out, min_key), under one lock: a thread whose queue holds better work
+  /// than its next item publishes that item and takes the better one in a single step.
+  bool push_pop(const Item& in, Item& out, Key min_key) {
+    std::lock_guard lock(lock_);
+    Bucket& b = bucket_for(in.key);
+    b.items.push_back(in);
+    b.items.back().seq = next_seq_++;
+    const bool taken = pop_locked(out, min_key);
+    top_key_.store(heap_.empty() ? 0 : buckets_[heap_.front()].key, std::memory_order_seq_cst);
+    return taken;
+  }
   /// Pops the best item if its key is at least `min_key`.
   bool pop(Item& out, Key min_key = 1) {
     std::lock_guard lock(lock_);
