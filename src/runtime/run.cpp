@@ -241,6 +241,8 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   const bool preemptible =
       control && core_.options().preemption && control->interruptions < max_interruptions;
 
+  // The successors' counters are what finish() touches: fetch them while the body runs.
+  for (const std::uint32_t succ : plan_->dag.successors(node)) __builtin_prefetch(&nodes_[succ]);
   const unsigned attempt = ++ns.attempts;
   ns.worker = w.index;
   ns.status = TaskStatus::kRunning;
@@ -525,7 +527,13 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
       }
       if (succ.upstream.load(std::memory_order_relaxed) != 0 || cancelled()) {
         cascade.emplace_back(s, cancelled() ? TaskStatus::kCancelled : TaskStatus::kSkipped);
-      } else if (ready < kInline) {
+        continue;
+      }
+      // It runs soon, often after the rest of its wave, and its body sits wherever it was
+      // added: fetch it now rather than stall on it then.
+      __builtin_prefetch(&graph_.bodies[s]);
+      __builtin_prefetch(plan_->dag.successors(s).data());
+      if (ready < kInline) {
         ready_inline[ready++] = s;
       } else {
         ready_more.push_back(s);
