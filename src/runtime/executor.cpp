@@ -362,7 +362,24 @@ bool ExecutorCore::take_oldest(Worker& w, Item& out) {
   return !w.external && second.top_key() != 0 && second.pop_oldest_below(out, priority, w.min_key);
 }
 
+bool ExecutorCore::take_next(Worker& w, Item& out) {
+  if (!w.next || w.takes + 1 >= options_.aging_interval) return false;
+  const Key key = w.next.key;
+  const Key own_key = w.external ? 0 : w.queue.top_key();
+  const Key injected_key = injection_.top_key();
+  if ((own_key >= w.min_key && own_key > key) ||
+      (injected_key >= w.min_key && injected_key > key)) {
+    return false;
+  }
+  ++w.takes;
+  out = std::exchange(w.next, Item{});
+  materialize(out);  // only a nested wait takes an item its lender has not finished with
+  w.took_next = true;
+  return true;
+}
+
 bool ExecutorCore::take(Worker& w, Item& out) {
+  if (take_next(w, out)) return true;
   if (++w.takes >= options_.aging_interval) {
     w.takes = 0;
     if (take_oldest(w, out)) {

@@ -181,22 +181,47 @@ void RunState::execute(Worker& w, const Item& item) {
   }
   // A range of sources: run the first, which takes over the range's unit, and keep the rest
   // as this thread's next item, borrowed (see finish()); hand half of it to the queues when a
-  // worker is idle and finds nothing to steal.
-  const auto& sources = *sources_;
-  const std::uint32_t node = sources[item.begin];
-  if (item.begin + 1 < item.end) {
-    Item rest{key_of(sources[item.begin + 1]), this, item.begin + 1, item.end,
-              Item::Kind::kSources};
-    rest.borrowed = true;
-    if (rest.end - rest.begin >= 2 && core_.hungry() && !core_.queued_work(w)) {
-      const std::uint32_t mid = rest.begin + (rest.end - rest.begin) / 2;
-      add_unit();
-      core_.push(&w, Item{key_of(sources[mid]), this, mid, rest.end, Item::Kind::kSources});
-      rest.end = mid;
+  // worker is idle and finds nothing to steal. While the rest stays in the next slot and
+  // nothing better is queued, run the following sources here rather than through the
+  // worker's loop (a few at a time, so that a thread waiting for something else returns).
+  constexpr unsigned kRunHere = 8;
+  Item range = item;
+  for (unsigned i = 0;; ++i) {
+    const auto& sources = *sources_;
+    const std::uint32_t node = sources[range.begin];
+    if (range.begin + 1 < range.end) {
+      const std::uint32_t begin = range.begin + 1;
+      std::uint32_t end = range.end;
+      if (end - begin >= 2 && core_.hungry() && !core_.queued_work(w)) {
+        const std::uint32_t mid = begin + (end - begin) / 2;
+        add_unit();
+        core_.push(&w, Item{key_of(sources[mid]), this, mid, end, Item::Kind::kSources});
+        end = mid;
+      }
+      const Key key = key_of(sources[begin]);
+      if (!w.next && key >= w.min_key) {
+        // The usual case, written field by field into the empty slot: an Item built on the
+        // stack and copied stalls the copy's wide loads on its narrow stores (~5 ns a task).
+        w.next.key = key;
+        w.next.target = this;
+        w.next.begin = begin;
+        w.next.end = end;
+        w.next.kind = Item::Kind::kSources;
+        w.next.borrowed = true;
+      } else {
+        Item rest{key, this, begin, end, Item::Kind::kSources};
+        rest.borrowed = true;
+        core_.offer(&w, rest);
+      }
     }
-    core_.offer(&w, rest);
+    run_node(w, node);  // may end the run and destroy *this, unless the rest holds a unit
+    // The rest still in the next slot holds the finished node's unit (or its own): the run
+    // is alive. (Only the pointer is compared: *this may be gone otherwise.)
+    if (i + 1 == kRunHere || w.next.target != this || w.next.kind != Item::Kind::kSources ||
+        !core_.take_next(w, range)) {
+      return;
+    }
   }
-  run_node(w, node);  // may end the run and destroy *this: nothing may follow
 }
 
 void RunState::run_node(Worker& w, std::uint32_t node) {

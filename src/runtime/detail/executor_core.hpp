@@ -167,6 +167,10 @@ class ExecutorCore {
     if (w.next_state.load(std::memory_order_relaxed) != Worker::kPrivate) reclaim_next_slow(w);
   }
 
+  /// take()'s usual choice alone: `w`'s next item, unless something better is queued or an
+  /// aging take is due (then false, and nothing changed).
+  bool take_next(Worker& w, Item& out);
+
   /// True when `w`'s queue (the injection queue, for an external thread) holds anything.
   bool queued_work(const Worker& w) const noexcept {
     return (w.external ? injection_.top_key() : w.queue.top_key()) != 0;
