@@ -1,6 +1,7 @@
 #include "taskloom/runtime/executor.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <chrono>
 
@@ -227,30 +228,54 @@ void ExecutorCore::preempt_for(Key key) {
   for (const auto& w : workers_) {
     if (key >= w->min_key && !w->in_body.load(std::memory_order_seq_cst)) return;
   }
-  // Ask the lowest-priority interruptible body below `key`, on a worker allowed to run `key`.
+  // Ask the lowest-priority interruptible body below `key`, on a worker allowed to run `key`,
+  // that was not asked already: when the first one asked has not yielded within the grace
+  // (its thread descheduled), the next one is asked too.
+  // Among equal keys, a body whose thread last ran on this CPU comes last: this thread runs
+  // here now, so that one is not running (the OS put this thread in its place).
   const int priority = priority_of_key(key);
-  Worker* victim = nullptr;
-  Key lowest = 0;
+  const int here = sched_getcpu();
+  struct Candidate {
+    Key key;
+    bool here;
+    Worker* worker;
+  };
+  std::vector<Candidate> candidates;
   for (const auto& w : workers_) {
     const Key k = w->preemptible_key.load(std::memory_order_acquire);
     if (k == 0 || key < w->min_key || priority_of_key(k) >= priority) continue;
-    if (victim == nullptr || k < lowest) {
-      victim = w.get();
-      lowest = k;
-    }
+    candidates.push_back({k, w->cpu.load(std::memory_order_relaxed) == here, w.get()});
   }
-  if (victim == nullptr) return;
-  std::stop_source stop;
-  {
-    std::lock_guard lock(victim->preempt_lock);
-    if (victim->preempt_requested == nullptr ||
-        victim->preemptible_key.load(std::memory_order_relaxed) != lowest ||
-        victim->preempt_requested->exchange(true, std::memory_order_acq_rel)) {
-      return;
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.key != b.key ? a.key < b.key : a.here < b.here;
+  });
+  for (const auto& [lowest, same_cpu, victim] : candidates) {
+    std::stop_source stop;
+    {
+      std::lock_guard lock(victim->preempt_lock);
+      if (victim->preempt_requested == nullptr ||
+          victim->preemptible_key.load(std::memory_order_relaxed) != lowest ||
+          victim->preempt_requested->exchange(true, std::memory_order_acq_rel)) {
+        continue;  // gone, moved on, or asked already
+      }
+      stop = victim->preempt_stop;
     }
-    stop = victim->preempt_stop;
+    stop.request_stop();  // outside the lock: stop callbacks may push work
+    if (options_.yield_grace > Duration::zero() && candidates.size() > 1) {
+      timers().schedule(clock_->now() + options_.yield_grace, [this, key] {
+        if (queued_at_least(key)) preempt_for(key);
+      });
+    }
+    return;
   }
-  stop.request_stop();  // outside the lock: stop callbacks may push work
+}
+
+bool ExecutorCore::queued_at_least(Key key) const noexcept {
+  if (injection_.top_key() >= key) return true;
+  for (const auto& w : workers_) {
+    if (w->queue.top_key() >= key) return true;
+  }
+  return false;
 }
 
 void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source& stop,
@@ -265,6 +290,7 @@ void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source&
     w.preempt_stop = stop;
     w.preempt_requested = &requested;
   }
+  w.cpu.store(sched_getcpu(), std::memory_order_relaxed);
   w.preemptible_key.store(key, std::memory_order_release);
   preemptible_running_.fetch_add(1, std::memory_order_seq_cst);
   // Started ahead of better queued work (an aging take, or that work came while this thread

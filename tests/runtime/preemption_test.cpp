@@ -268,5 +268,57 @@ TEST(Preemption, ALaneRunsInteractiveWorkWithoutInterruptingAnyone) {
   EXPECT_EQ(run.report().task("long").interruptions, 0u);
 }
 
+/// Two workers: "deaf" (background, the first one asked) never checks its stop token;
+/// "polite" (low) does. Returns the interactive job, submitted once both run.
+struct DeafAndPolite {
+  explicit DeafAndPolite(Executor& executor) {
+    g.add("deaf",
+          [this](TaskContext& ctx) {
+            deaf_started.notify();
+            while (!release_deaf.load()) std::this_thread::sleep_for(50us);
+            deaf_was_asked = ctx.interrupt_requested();
+            ctx.decline_reschedule();
+          },
+          {.priority = Priority::kBackground, .interruptible = true});
+    polite.add_to(g, "polite", {.priority = Priority::kLow});
+    run = executor.run(g);
+  }
+  TaskGraph g;
+  Signal deaf_started;
+  std::atomic<bool> release_deaf{false}, deaf_was_asked{false};
+  LongTask polite;
+  Run run;
+};
+
+TEST(Preemption, WhenTheTaskAskedDoesNotYieldTheNextOneIsAskedAfterTheGrace) {
+  Executor executor({.workers = 2, .caller_helps = false, .yield_grace = 1ms});
+  DeafAndPolite tasks(executor);
+  ASSERT_TRUE(tasks.deaf_started.wait());
+  ASSERT_TRUE(tasks.polite.started());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  // It runs in place of "polite" while "deaf" still runs.
+  ASSERT_TRUE(ready_without_helping(interactive));
+  tasks.release_deaf = true;
+  tasks.polite.finish();
+  ASSERT_TRUE(finishes_without_helping(tasks.run));
+  EXPECT_TRUE(tasks.deaf_was_asked.load()) << "the lowest-priority task is asked first";
+  EXPECT_EQ(tasks.run.report().task("polite").interruptions, 1u);
+}
+
+TEST(Preemption, WithNoGraceOnlyOneTaskIsAsked) {
+  Executor executor({.workers = 2, .caller_helps = false, .yield_grace = Duration::zero()});
+  DeafAndPolite tasks(executor);
+  ASSERT_TRUE(tasks.deaf_started.wait());
+  ASSERT_TRUE(tasks.polite.started());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  EXPECT_TRUE(stays_false([&] { return interactive.ready(); }, kQuietWindow));
+  tasks.release_deaf = true;  // it yields at last: the interactive job takes its worker
+  ASSERT_TRUE(ready_without_helping(interactive));
+  tasks.polite.finish();
+  ASSERT_TRUE(finishes_without_helping(tasks.run));
+  EXPECT_TRUE(tasks.deaf_was_asked.load());
+  EXPECT_EQ(tasks.run.report().task("polite").interruptions, 0u);
+}
+
 }  // namespace
 }  // namespace taskloom::runtime

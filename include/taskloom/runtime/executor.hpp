@@ -90,6 +90,9 @@ struct ExecutorOptions {
   unsigned aging_interval = 16;
   /// Interrupt running interruptible tasks for more important arriving work.
   bool preemption = true;
+  /// How long an interrupted task has to yield before the next one in line is asked as well
+  /// (its thread may be descheduled by the OS for milliseconds). Zero: ask one task only.
+  Duration yield_grace = std::chrono::microseconds(200);
   /// Default bound on the interruptions of one task (TaskOptions::max_interruptions).
   unsigned max_interruptions = 8;
 };

@@ -78,6 +78,7 @@ struct Worker {
   // The interruptible body this thread runs, if any: its key (0: none) for preempt_for() to
   // read without a lock, and under preempt_lock what to signal.
   std::atomic<Key> preemptible_key{0};
+  std::atomic<int> cpu{-1};          // where the thread was when its interruptible body started
   std::atomic<bool> in_body{false};  // pool workers: between taking an item and finishing it
   SpinLock preempt_lock;
   std::stop_source preempt_stop;                   // guarded by preempt_lock
@@ -197,7 +198,11 @@ class ExecutorCore {
   void restricted_worker_main(Worker& w);
   bool visible_for(Key min_key) const noexcept;
   bool take_oldest(Worker& w, Item& out);
+  /// Asks an interruptible body below `key` to yield when no worker is free for it, and arms
+  /// a check after ExecutorOptions::yield_grace that asks the next one if `key` still waits.
   void preempt_for(Key key);
+  /// Some queue holds an item with a key at least `key`.
+  bool queued_at_least(Key key) const noexcept;
   std::size_t class_index(Priority p) const noexcept;
   void sleep_until_work(Worker& w);
   bool sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_tokens);
