@@ -48,19 +48,35 @@ ResourceAdmission::ResourceAdmission(const Resources& capacities, const Clock& c
 
 ResourceAdmission::~ResourceAdmission() = default;
 
+namespace {
+
+/// `amount` of `pool` for `task`, within `capacity` (-1: no such pool) up to the tolerance;
+/// throws ResourceRequestError otherwise.
+double checked_amount(std::string_view task, const std::string& pool, double amount,
+                      double capacity) {
+  if (capacity < 0 || amount > capacity + capacity * kRelativeTolerance) {
+    throw ResourceRequestError(std::string(task), pool, amount, capacity);
+  }
+  return std::min(amount, capacity);
+}
+
+}  // namespace
+
+void ResourceAdmission::check(std::string_view task, const Resources& needs,
+                              const Resources& capacities) {
+  for (const auto& [name, amount] : needs) {
+    checked_amount(task, name, amount, capacities.contains(name) ? capacities.get(name) : -1);
+  }
+}
+
 Request ResourceAdmission::compile(std::string_view task, const Resources& needs) const {
   std::vector<Request::Entry> entries;
   entries.reserve(needs.size());
   for (const auto& [name, amount] : needs) {
     const auto it = std::lower_bound(names_.begin(), names_.end(), name);
-    if (it == names_.end() || *it != name) {
-      throw ResourceRequestError(std::string(task), name, amount, -1);
-    }
+    const bool exists = it != names_.end() && *it == name;
     const auto pool = static_cast<std::uint32_t>(it - names_.begin());
-    if (amount > capacity_[pool] + epsilon_[pool]) {
-      throw ResourceRequestError(std::string(task), name, amount, capacity_[pool]);
-    }
-    entries.push_back({pool, std::min(amount, capacity_[pool])});
+    entries.push_back({pool, checked_amount(task, name, amount, exists ? capacity_[pool] : -1)});
   }
   Request r;
   r.size_ = static_cast<std::uint32_t>(entries.size());

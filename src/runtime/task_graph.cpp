@@ -9,6 +9,7 @@
 #include "taskloom/graph/dot.hpp"
 
 #include "runtime/detail/graph_data.hpp"
+#include "runtime/detail/resource_admission.hpp"
 
 namespace taskloom::runtime {
 namespace detail {
@@ -166,6 +167,10 @@ void TaskHandle::add_edge(std::uint32_t from, std::uint32_t to) {
 
 TaskGraph::TaskGraph() : data_(std::make_unique<detail::GraphData>()) {}
 
+TaskGraph::TaskGraph(Resources pools) : TaskGraph() {
+  data_->pools = std::move(pools);
+}
+
 TaskGraph::~TaskGraph() {
   if (!data_) return;
   // Runs read the graph's bodies: wait for the ones in flight.
@@ -184,6 +189,7 @@ TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body,
   detail::GraphData& g = *data_;
   check_id(id);
   check_options(id, options);
+  if (g.pools) detail::ResourceAdmission::check(id, options.needs, *g.pools);
   if (g.by_id.count(id) != 0) throw DuplicateIdError(std::string(id));
   g.modified();
 

@@ -1,4 +1,5 @@
-// Resource admission in runs: impossible requests rejected at run start, capacities never
+// Resource admission in runs: impossible requests rejected when added (graph given its pools)
+// or at run start, capacities never
 // exceeded, all-or-nothing holds (no deadlock), release in every final state, run-private
 // pools, cancellation of waiting tasks, no starvation of a large request, and the report's
 // per-pool utilisation.
@@ -58,6 +59,33 @@ TEST(ResourceRequests, MoreThanTheCapacityIsRejected) {
     EXPECT_EQ(e.requested(), 3);
     EXPECT_EQ(e.capacity(), 2);
   }
+}
+
+TEST(ResourceRequests, AGraphGivenItsPoolsRejectsAnImpossibleTaskWhenItIsAdded) {
+  TaskGraph g(Resources{{"gpu", 2}, {"license.arnold", 1}});
+  g.add("ok", [] {}, {.needs = {{"gpu", 2}, {"license.arnold", 1}}});
+  try {
+    g.add("too-big", [] {}, {.needs = {{"gpu", 3}}});
+    FAIL() << "no error";
+  } catch (const ResourceRequestError& e) {
+    EXPECT_EQ(e.task(), "too-big");
+    EXPECT_EQ(e.pool(), "gpu");
+    EXPECT_EQ(e.requested(), 3);
+    EXPECT_EQ(e.capacity(), 2);
+  }
+  try {
+    g.add("lost", [] {}, {.needs = {{"disk", 1}}});
+    FAIL() << "no error";
+  } catch (const ResourceRequestError& e) {
+    EXPECT_EQ(e.task(), "lost");
+    EXPECT_EQ(e.pool(), "disk");
+    EXPECT_LT(e.capacity(), 0) << "an unknown pool";
+  }
+  // Nothing of the rejected tasks was kept.
+  EXPECT_EQ(g.size(), 1u);
+  EXPECT_FALSE(g.find("too-big").has_value());
+  Executor executor({.workers = 1, .resources = {{"gpu", 2}, {"license.arnold", 1}}});
+  EXPECT_EQ(executor.run(g).report().succeeded, 1u);
 }
 
 class ResourceAdmissionTest : public WorkerCountTest {};

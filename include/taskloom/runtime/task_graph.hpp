@@ -118,6 +118,10 @@ struct Plan {
 class TaskGraph {
  public:
   TaskGraph();
+  /// A graph that knows the resource pools it will run with: add() rejects a task that needs
+  /// a pool not among `pools` or more than its capacity (ResourceRequestError) at once. Runs
+  /// check again against the pools they use (the executor's or RunOptions::resources).
+  explicit TaskGraph(Resources pools);
   ~TaskGraph();
   TaskGraph(TaskGraph&&) noexcept;
   TaskGraph& operator=(TaskGraph&&) noexcept;
@@ -125,7 +129,8 @@ class TaskGraph {
   TaskGraph& operator=(const TaskGraph&) = delete;
 
   /// Adds a task. Throws DuplicateIdError, InvalidArgumentError (empty id, negative timeout,
-  /// bad weight) or InvalidStateError (a run is in flight); the graph is then unchanged.
+  /// bad weight), ResourceRequestError (with pools given) or InvalidStateError (a run is in
+  /// flight); the graph is then unchanged.
   template <class F>
   TaskHandle add(std::string_view id, F&& body, TaskOptions options = {}) {
     return add_task(id, detail::TaskFunction(std::forward<F>(body)), std::move(options));

@@ -67,6 +67,7 @@ struct GraphData {
   std::unordered_map<std::string_view, std::uint32_t> by_id;  // views into metas
   taskloom::detail::BlockVector<graph::Edge> edges;
   std::vector<std::pair<std::uint32_t, std::string>> named_deps;  // (task, dependency id)
+  std::optional<Resources> pools;  // given to the constructor: add() checks requests
   bool custom_weights = false;
   bool returns_values = false;  // some body returns a value
   bool trivial_bodies = true;   // no body needs destroying

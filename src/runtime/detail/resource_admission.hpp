@@ -151,6 +151,8 @@ class ResourceAdmission {
   ResourceAdmission(const ResourceAdmission&) = delete;
   ResourceAdmission& operator=(const ResourceAdmission&) = delete;
 
+  /// Throws what compile() would for `needs` against pools with these `capacities`.
+  static void check(std::string_view task, const Resources& needs, const Resources& capacities);
   /// Validates `needs` for `task` and compiles it. Throws ResourceRequestError for a pool
   /// that does not exist (capacity -1) or a request above a pool's capacity.
   Request compile(std::string_view task, const Resources& needs) const;
