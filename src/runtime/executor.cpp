@@ -633,6 +633,21 @@ bool ExecutorCore::sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_t
   flush_next(w);
   const unsigned slots = slots_;
   active_.fetch_sub(1, std::memory_order_seq_cst);
+  // Watch for a free slot with work for one spin before sleeping, counted as spinning so that
+  // a push does not pay a wake-up: a thread that waits for one run after another gives its
+  // slot back and takes it again every few microseconds.
+  spinning_.fetch_add(1, std::memory_order_seq_cst);
+  const auto spin_until = std::chrono::steady_clock::now() + options_.spin_before_sleep;
+  bool found = false;
+  for (unsigned i = 1; !found && !stopping_.load(std::memory_order_relaxed); ++i) {
+    found = active_.load(std::memory_order_relaxed) < slots && work_visible();
+    if (!found && !backoff(i, spin_until)) break;
+  }
+  if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found) sleep_.notify_one();
+  if (found) {
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    return false;
+  }
   const std::uint32_t epoch = sleep_.prepare_wait();
   bool expired = false;
   if (stopping_.load(std::memory_order_seq_cst) ||
