@@ -203,7 +203,7 @@ void ExecutorCore::materialize_borrowed(Item& item) noexcept {
 void ExecutorCore::push(Worker* w, const Item& item) {
   Item published = item;
   materialize(published);
-  if (w != nullptr && !w->external && item.key >= w->min_key) {
+  if (w != nullptr && w->registered && item.key >= w->min_key) {
     w->queue.push(published);
   } else {
     injection_.push(published);
@@ -271,11 +271,8 @@ void ExecutorCore::preempt_for(Key key) {
 }
 
 bool ExecutorCore::queued_at_least(Key key) const noexcept {
-  if (injection_.top_key() >= key) return true;
-  for (const auto& w : workers_) {
-    if (w->queue.top_key() >= key) return true;
-  }
-  return false;
+  return injection_.top_key() >= key ||
+         any_queue(*this, [key](const Worker& w) { return w.queue.top_key() >= key; });
 }
 
 void ExecutorCore::enter_preemptible(Worker& w, Key key, const std::stop_source& stop,
@@ -377,21 +374,21 @@ bool ExecutorCore::steal_next(Worker& victim, Item& out, Key min_key) {
 bool ExecutorCore::take_oldest(Worker& w, Item& out) {
   // The oldest item of lower priority than the best this thread could take, if any; its own
   // queue and the injection queue take turns being looked at first.
-  const Key own_key = w.external ? 0 : w.queue.top_key();
+  const Key own_key = w.registered ? w.queue.top_key() : 0;
   const Key best = std::max({w.next.key, own_key, injection_.top_key()});
   if (best == 0) return false;
   const int priority = priority_of_key(best);
-  w.age_own_queue = !w.age_own_queue && !w.external;
+  w.age_own_queue = !w.age_own_queue && w.registered;
   ReadyQueue& first = w.age_own_queue ? w.queue : injection_;
   ReadyQueue& second = w.age_own_queue ? injection_ : w.queue;
   if (first.top_key() != 0 && first.pop_oldest_below(out, priority, w.min_key)) return true;
-  return !w.external && second.top_key() != 0 && second.pop_oldest_below(out, priority, w.min_key);
+  return w.registered && second.top_key() != 0 && second.pop_oldest_below(out, priority, w.min_key);
 }
 
 bool ExecutorCore::take_next(Worker& w, Item& out) {
   if (!w.next || w.takes + 1 >= options_.aging_interval) return false;
   const Key key = w.next.key;
-  const Key own_key = w.external ? 0 : w.queue.top_key();
+  const Key own_key = w.registered ? w.queue.top_key() : 0;
   const Key injected_key = injection_.top_key();
   if ((own_key >= w.min_key && own_key > key) ||
       (injected_key >= w.min_key && injected_key > key)) {
@@ -416,7 +413,7 @@ bool ExecutorCore::take(Worker& w, Item& out) {
   }
   const Key min_key = w.min_key;
   const Key next_key = w.next.key;
-  Key own_key = w.external ? 0 : w.queue.top_key();
+  Key own_key = w.registered ? w.queue.top_key() : 0;
   Key injected_key = injection_.top_key();
   if (own_key < min_key) own_key = 0;
   if (injected_key < min_key) injected_key = 0;
@@ -437,7 +434,7 @@ bool ExecutorCore::take(Worker& w, Item& out) {
   }
   bool taken = (own_key != 0 && own_key >= injected_key && w.queue.pop(out, min_key)) ||
                (injected_key != 0 && injection_.pop(out, min_key)) ||
-               (!w.external && w.queue.pop(out, min_key));
+               (w.registered && w.queue.pop(out, min_key));
   if (taken) {
     // Something better than `next` came first: `next` may wait a long time, so publish it.
     flush_next(w);
@@ -459,6 +456,13 @@ bool ExecutorCore::steal(Worker& w, Item& out) {
     Worker& victim = *workers_[(first + i) % n];
     if (&victim == &w || victim.queue.top_key() < w.min_key) continue;
     if (victim.queue.try_pop(out, w.min_key)) return true;
+  }
+  for (Worker& helper : helpers_slots_) {
+    if (&helper == &w || !helper.claimed.load(std::memory_order_acquire) ||
+        helper.queue.top_key() < w.min_key) {
+      continue;
+    }
+    if (helper.queue.try_pop(out, w.min_key)) return true;
   }
   return injection_.top_key() >= w.min_key && injection_.pop(out, w.min_key);
 }
@@ -488,19 +492,14 @@ bool ExecutorCore::shared_next_visible() const noexcept {
 }
 
 bool ExecutorCore::visible_for(Key min_key) const noexcept {
-  if (injection_.top_key_seq_cst() >= min_key) return true;
-  for (const auto& w : workers_) {
-    if (w->queue.top_key_seq_cst() >= min_key) return true;
-  }
-  return false;
+  return injection_.top_key_seq_cst() >= min_key || any_queue(*this, [min_key](const Worker& w) {
+           return w.queue.top_key_seq_cst() >= min_key;
+         });
 }
 
 bool ExecutorCore::work_visible() const noexcept {
-  if (injection_.top_key_seq_cst() != 0) return true;
-  for (const auto& w : workers_) {
-    if (w->queue.top_key_seq_cst() != 0) return true;
-  }
-  return false;
+  return injection_.top_key_seq_cst() != 0 ||
+         any_queue(*this, [](const Worker& w) { return w.queue.top_key_seq_cst() != 0; });
 }
 
 void ExecutorCore::execute(Worker& w, Item item) {
@@ -731,6 +730,13 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     share_next(*w);  // back to the enclosing body: keep the slot stealable
   } else {
     flush_next(*w);
+    // Work this thread queued for other runs goes where anyone finds it once it leaves.
+    if (w != &unregistered) {
+      for (Item left; w->queue.pop(left);) {
+        injection_.push(left);
+        announce(left.key);
+      }
+    }
     if (takes_slot) release_slot_of_helper();
     if (w != &unregistered) w->claimed.store(false, std::memory_order_release);
   }
@@ -796,9 +802,7 @@ unsigned ExecutorCore::reserve_room(const SubmitOptions& options) {
 
 void ExecutorCore::rekey(const Item& work, Key key) {
   if (injection_.rekey(work, key)) return;
-  for (const auto& w : workers_) {
-    if (w->queue.rekey(work, key)) return;
-  }
+  any_queue(*this, [&](Worker& w) { return w.queue.rekey(work, key); });
 }
 
 std::any& ExecutorCore::worker_resource() {

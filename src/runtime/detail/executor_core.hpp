@@ -55,7 +55,7 @@ struct Worker {
   Item next;               // private to the thread while next_state is kPrivate
   bool took_next = false;  // the last take() came from `next`, not a queue
   std::atomic<std::uint32_t> next_state{kPrivate};
-  ReadyQueue queue;  // unused by external threads
+  ReadyQueue queue;  // pool workers and helper slots (`registered`) only
   std::uint64_t rng = 0x9E3779B97F4A7C15ull;
   std::atomic<bool> claimed{false};  // helper slots only
   // Helper slots only: non-zero while a task body runs, different for each body, so that a
@@ -174,7 +174,7 @@ class ExecutorCore {
 
   /// True when `w`'s queue (the injection queue, for an external thread) holds anything.
   bool queued_work(const Worker& w) const noexcept {
-    return (w.external ? injection_.top_key() : w.queue.top_key()) != 0;
+    return (w.registered ? w.queue.top_key() : injection_.top_key()) != 0;
   }
   /// True when a worker is looking for work, or asleep with a slot free: a thread holding a
   /// large source range then splits it.
@@ -209,6 +209,18 @@ class ExecutorCore {
   bool helper_stuck(std::vector<std::uint64_t>& seen_tokens) const noexcept;
   void release_slot_of_helper();
   Worker* claim_helper_slot() noexcept;
+  /// True when `f` holds for a pool worker or a thread helping in a claimed helper slot: the
+  /// threads with a queue of their own (for their pushes) that others steal from.
+  template <class Self, class F>
+  static bool any_queue(Self& self, F f) {
+    for (const auto& w : self.workers_) {
+      if (f(*w)) return true;
+    }
+    for (auto& h : self.helpers_slots_) {
+      if (h.claimed.load(std::memory_order_acquire) && f(h)) return true;
+    }
+    return false;
+  }
   bool take(Worker& w, Item& out);
   bool steal(Worker& w, Item& out);
   void share_next_slow(Worker& w);
