@@ -2,6 +2,7 @@
 //
 //   taskloom simulate --workload trace.swf [--cluster c.yaml|c.machines] --policy fcfs
 //                     [--placement best_fit] [--backfill easy] [--forecast requested]
+//                     [--pack-by request|forecast] [--pack-margin 1.2]
 //                     [--seed N] [--json out.json] [--jobs-out jobs.csv] [--gantt out.svg]
 //                     [--on-error skip|stop]
 //   taskloom simulate --workload trace.swf --compare [--policy fcfs --policy multifactor]
@@ -10,6 +11,7 @@
 // --forecast values runs on the same workload (backfill defaults to none, easy and
 // conservative) and the metrics are printed side by side; without it each takes one value.
 // docs/cluster-simulation.md describes the options, the readers' rules and the metrics.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -47,6 +49,8 @@ struct SimulateArgs {
   std::string jobs_out;
   std::string gantt_out;
   std::string on_error = "skip";
+  std::string pack_by = "request";
+  double pack_margin = 1.2;
   bool compare = false;
   bool check_invariants = false;
   bool quiet = false;
@@ -110,7 +114,7 @@ ClusterSpec load_cluster(const SimulateArgs& args, const std::filesystem::path& 
 }
 
 std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
-    const std::vector<Run>& runs) {
+    const std::vector<Run>& runs, bool partitions) {
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
   auto row = [&](const char* name, auto&& value) {
     std::vector<std::string> cells;
@@ -137,6 +141,37 @@ std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
   row("energy (kWh)", [](const Metrics& m) { return format_number(m.energy_kwh, 1); });
   row("max fair-share deviation",
       [](const Metrics& m) { return format_number(m.max_fair_share_deviation, 3); });
+  if (partitions) {
+    row("max partition share deviation",
+        [](const Metrics& m) { return format_number(m.max_partition_share_deviation, 3); });
+  }
+  row("runtime estimate error (%)",
+      [](const Metrics& m) { return format_number(100 * m.forecast.mean_relative_error, 1); });
+  // Peak-usage estimates: one row per resource that any run predicted.
+  std::vector<std::string> peak_resources;
+  for (const Run& r : runs) {
+    for (const PeakForecastError& p : r.result.metrics.forecast.peak) {
+      if (std::find(peak_resources.begin(), peak_resources.end(), p.resource) ==
+          peak_resources.end())
+        peak_resources.push_back(p.resource);
+    }
+  }
+  std::sort(peak_resources.begin(), peak_resources.end());
+  for (const std::string& res : peak_resources) {
+    std::vector<std::string> cells;
+    for (const Run& r : runs) {
+      std::string cell = "-";
+      for (const PeakForecastError& p : r.result.metrics.forecast.peak) {
+        if (p.resource == res) cell = format_number(100 * p.mean_relative_error, 1);
+      }
+      cells.push_back(cell);
+    }
+    rows.emplace_back("peak " + res + " estimate error (%)", std::move(cells));
+  }
+  if (std::any_of(runs.begin(), runs.end(),
+                  [](const Run& r) { return r.options.packing.by == PackBy::kForecast; })) {
+    row("usage overruns", [&](const Metrics& m) { return count(m.usage_overruns); });
+  }
   row("preemptions", [&](const Metrics& m) { return count(m.preemptions); });
   row("events", [&](const Metrics& m) { return count(m.events); });
   std::vector<std::string> wall;
@@ -145,8 +180,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
   return rows;
 }
 
-void print_table(std::ostream& out, const std::vector<Run>& runs) {
-  auto rows = metric_rows(runs);
+void print_table(std::ostream& out, const std::vector<Run>& runs, bool partitions) {
+  auto rows = metric_rows(runs, partitions);
   std::vector<std::string> header{"metric"};
   for (const Run& r : runs) header.push_back(r.label);
   std::vector<std::size_t> width(header.size());
@@ -202,13 +237,26 @@ void write_jobs_csv(const std::string& path, const std::vector<Run>& runs) {
   }
 }
 
+nlohmann::json shares_json(const std::vector<TenantShare>& shares) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const TenantShare& t : shares) {
+    out.push_back({{"tenant", t.tenant},
+                   {"usage_share", t.usage_share},
+                   {"target_share", t.target_share},
+                   {"deviation", t.deviation}});
+  }
+  return out;
+}
+
 nlohmann::json metrics_json(const Metrics& m) {
-  nlohmann::json fair = nlohmann::json::array();
-  for (const TenantShare& t : m.fair_share) {
-    fair.push_back({{"tenant", t.tenant},
-                    {"usage_share", t.usage_share},
-                    {"target_share", t.target_share},
-                    {"deviation", t.deviation}});
+  nlohmann::json fair = shares_json(m.fair_share);
+  nlohmann::json peak = nlohmann::json::array();
+  for (const PeakForecastError& p : m.forecast.peak) {
+    peak.push_back({{"resource", p.resource},
+                    {"predictions", p.predictions},
+                    {"mean_absolute_error", p.mean_absolute_error},
+                    {"mean_relative_error", p.mean_relative_error},
+                    {"underestimates", p.underestimates}});
   }
   return {{"jobs", m.jobs},
           {"completed", m.completed},
@@ -229,11 +277,15 @@ nlohmann::json metrics_json(const Metrics& m) {
           {"energy_kwh", m.energy_kwh},
           {"max_fair_share_deviation", m.max_fair_share_deviation},
           {"fair_share", fair},
+          {"max_partition_share_deviation", m.max_partition_share_deviation},
+          {"partition_share", shares_json(m.partition_share)},
           {"forecast",
            {{"predictions", m.forecast.predictions},
             {"mean_absolute_error_s", m.forecast.mean_absolute_error_s},
             {"mean_relative_error", m.forecast.mean_relative_error},
-            {"underestimates", m.forecast.underestimates}}},
+            {"underestimates", m.forecast.underestimates},
+            {"peak", peak}}},
+          {"usage_overruns", m.usage_overruns},
           {"events", m.events},
           {"scheduling_passes", m.scheduling_passes},
           {"placement_decisions", m.placement_decisions}};
@@ -258,14 +310,18 @@ void write_json(const std::string& path, const SimulateArgs& args, const Workloa
       {"cluster", {{"source", cluster.source}, {"nodes", cluster.nodes.size()}, {"cpus", cpus}}},
       {"runs", nlohmann::json::array()}};
   for (const Run& r : runs) {
-    doc["runs"].push_back({{"label", r.label},
-                           {"queue", choice_text(r.options.queue)},
-                           {"placement", choice_text(r.options.placement)},
-                           {"backfill", choice_text(r.options.backfill)},
-                           {"forecaster", choice_text(r.options.forecaster)},
-                           {"seed", r.options.seed},
-                           {"wall_seconds", r.wall_seconds},
-                           {"metrics", metrics_json(r.result.metrics)}});
+    doc["runs"].push_back(
+        {{"label", r.label},
+         {"queue", choice_text(r.options.queue)},
+         {"placement", choice_text(r.options.placement)},
+         {"backfill", choice_text(r.options.backfill)},
+         {"forecaster", choice_text(r.options.forecaster)},
+         {"packing",
+          {{"by", r.options.packing.by == PackBy::kForecast ? "forecast" : "request"},
+           {"margin", r.options.packing.margin}}},
+         {"seed", r.options.seed},
+         {"wall_seconds", r.wall_seconds},
+         {"metrics", metrics_json(r.result.metrics)}});
   }
   std::ofstream out(path);
   if (!out) throw InvalidArgumentError("cannot write " + path);
@@ -330,11 +386,14 @@ void run_simulate(const SimulateArgs& args) {
           r.options.backfill = b;
           r.options.forecaster = f;
           r.options.seed = args.seed;
+          r.options.packing = {args.pack_by == "forecast" ? PackBy::kForecast : PackBy::kRequest,
+                               args.pack_margin};
           if (args.check_invariants) r.options.check_invariants = true;
           r.label = choice_text(q);
           if (b.name != "none") r.label += "+" + choice_text(b);
           if (placements.size() > 1 || p.name != "first_fit") r.label += " " + choice_text(p);
           if (forecasters.size() > 1 || f.name != "requested") r.label += " ~" + choice_text(f);
+          if (r.options.packing.by == PackBy::kForecast) r.label += " pack=forecast";
           const auto t0 = std::chrono::steady_clock::now();
           r.result = simulate(cluster.nodes, cluster.partitions, w.jobs, r.options);
           r.wall_seconds =
@@ -344,7 +403,7 @@ void run_simulate(const SimulateArgs& args) {
       }
     }
   }
-  print_table(std::cout, runs);
+  print_table(std::cout, runs, !cluster.partitions.empty());
   if (!args.json_out.empty()) write_json(args.json_out, args, w, cluster, runs);
   if (!args.jobs_out.empty()) write_jobs_csv(args.jobs_out, runs);
   if (!args.gantt_out.empty()) {
@@ -385,6 +444,14 @@ void register_simulate_command(CLI::App& app) {
                   "runtime estimates for backfilling: " + names_of(PolicyKind::kForecaster) +
                       " (default requested)");
   cmd->add_option("--seed", args->seed, "seed for randomised policies (default 0)");
+  cmd->add_option("--pack-by", args->pack_by,
+                  "allocate each job its request (default) or its forecast peak usage x "
+                  "--pack-margin, never more than the request; a job that uses more is killed "
+                  "at the end of its run and requeued with its full request")
+      ->check(CLI::IsMember({"request", "forecast"}));
+  cmd->add_option("--pack-margin", args->pack_margin,
+                  "safety factor on the forecast peak with --pack-by forecast (default 1.2)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--json", args->json_out, "write the metrics of every run here (JSON)");
   cmd->add_option("--jobs-out", args->jobs_out,
                   "write one CSV row per job and run: id, submit, start, end, nodes, status");

@@ -1,5 +1,5 @@
 // ClusterScheduler: the live face of the scheduler (same code as the simulator's).
-#include <unordered_map>
+#include <deque>
 
 #include "taskloom/cluster/scheduler.hpp"
 #include "taskloom/core/error.hpp"
@@ -8,17 +8,25 @@
 
 namespace taskloom::cluster {
 
+JobTooLargeError::JobTooLargeError(std::string job, std::string reason)
+    : Error(ErrorCode::kResourceRequest,
+            "job '" + job + "' can never run on this cluster: " + reason +
+                " — lower its request or node count, or add nodes that can hold it"),
+      job_(std::move(job)),
+      reason_(std::move(reason)) {}
+
 struct ClusterScheduler::Impl {
-  std::vector<Job> jobs;
+  std::vector<Job> jobs;  // the jobs given at construction (never resized: the scheduler
+                          // keeps pointers into it)
+  std::deque<Job> added;  // jobs submitted later (a deque keeps their addresses)
   std::shared_ptr<Clock> clock;
   std::unique_ptr<detail::Scheduler> scheduler;
-  std::unordered_map<std::string, detail::JobIdx> job_index;
 
   Duration now() const { return clock->now().time_since_epoch(); }
   detail::JobIdx find(std::string_view id) const {
-    auto it = job_index.find(std::string(id));
-    if (it == job_index.end()) throw InvalidArgumentError("unknown job '" + std::string(id) + "'");
-    return it->second;
+    auto j = scheduler->job_index(id);
+    if (!j) throw InvalidArgumentError("unknown job '" + std::string(id) + "'");
+    return *j;
   }
 };
 
@@ -30,15 +38,22 @@ ClusterScheduler::ClusterScheduler(std::vector<Node> nodes, std::vector<Partitio
   impl_->jobs = std::move(jobs);
   impl_->clock = std::move(clock);
   detail::SchedulerConfig config{
-      options.queue,      options.placement,
-      options.backfill,   options.forecaster,
-      options.preemption, options.check_invariants.value_or(detail::kDebugBuild),
-      options.seed};
+      .queue = options.queue,
+      .placement = options.placement,
+      .backfill = options.backfill,
+      .forecaster = options.forecaster,
+      .preemption = options.preemption,
+      // Live, allocations are requests: packing by forecast needs peaks that only a
+      // simulation knows.
+      .packing = {},
+      .check_invariants = options.check_invariants.value_or(detail::kDebugBuild),
+      .seed = options.seed};
   impl_->scheduler = std::make_unique<detail::Scheduler>(nodes, partitions, impl_->jobs, config);
-  for (detail::JobIdx j = 0; j < impl_->jobs.size(); ++j) {
-    impl_->job_index.emplace(impl_->jobs[j].id, j);
-  }
 }
+
+ClusterScheduler::ClusterScheduler(std::vector<Node> nodes, std::vector<Partition> partitions,
+                                   const SimulationOptions& options, std::shared_ptr<Clock> clock)
+    : ClusterScheduler(std::move(nodes), std::move(partitions), {}, options, std::move(clock)) {}
 
 ClusterScheduler::~ClusterScheduler() = default;
 
@@ -48,6 +63,19 @@ void ClusterScheduler::submit(std::string_view job) {
     throw InvalidArgumentError("job '" + std::string(job) + "' was already submitted");
   }
   impl_->scheduler->submit(j, impl_->now());
+}
+
+void ClusterScheduler::submit(Job job) {
+  Impl& impl = *impl_;
+  impl.added.push_back(std::move(job));
+  detail::JobIdx j = 0;
+  try {
+    j = impl.scheduler->add_job(impl.added.back());
+  } catch (...) {
+    impl.added.pop_back();  // refused: the scheduler kept nothing of it
+    throw;
+  }
+  impl.scheduler->submit(j, impl.now());
 }
 
 void ClusterScheduler::finished(std::string_view job) {
@@ -70,12 +98,13 @@ std::vector<Launch> ClusterScheduler::schedule() {
   s.schedule(impl_->now());
   (void)s.take_wakeup();
   std::vector<Launch> out;
-  for (detail::JobIdx j : s.take_started()) {
+  for (detail::JobIdx j : s.started()) {
     const detail::JobState& js = s.job(j);
     Launch l{js.job->id, {}, js.expected_end - js.start};
     for (detail::NodeIdx n : js.nodes) l.nodes.push_back(s.cluster().id(n));
     out.push_back(std::move(l));
   }
+  s.clear_started();
   return out;
 }
 

@@ -72,6 +72,7 @@ double median(std::vector<double> v) {
 }
 
 Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
+                   const std::vector<Partition>& partitions,
                    const std::vector<NodeEvent>& node_events, const std::vector<JobRecord>& recs,
                    std::uint64_t events) {
   Metrics m;
@@ -84,6 +85,11 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
   std::size_t ended = 0;
   Duration first_submit = Duration::max(), last_end = Duration::min();
   double abs_err = 0, rel_err = 0;
+  struct PeakSums {
+    std::size_t n = 0, under = 0;
+    double abs = 0, rel = 0;
+  };
+  std::vector<PeakSums> peak_sums(s.cluster().dims());
   for (std::size_t i = 0; i < recs.size(); ++i) {
     const JobRecord& r = recs[i];
     const detail::JobState& js = s.job(static_cast<JobIdx>(i));
@@ -108,6 +114,7 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
     }
     m.preemptions += r.preemptions;
     m.failure_requeues += r.failures;
+    m.usage_overruns += r.usage_overruns;
     if (r.start) waits.push_back(secs(*r.start - r.submit));
     if (r.end) {
       ++ended;
@@ -121,6 +128,19 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
     if (js.job->deadline && !(done_ok && r.end && *r.end <= *js.job->deadline)) {
       ++m.deadline_misses;
     }
+    if (done_ok && s.tracks_peaks()) {
+      // Peak usage: every resource with a known peak and a prediction (> 0) of it.
+      const auto used = s.used(static_cast<JobIdx>(i));
+      const auto predicted = s.predicted_peak(static_cast<JobIdx>(i));
+      for (std::size_t d = 0; d < used.size(); ++d) {
+        if (used[d] <= 0 || predicted[d] <= 0) continue;
+        PeakSums& p = peak_sums[d];
+        ++p.n;
+        p.abs += std::abs(predicted[d] - used[d]);
+        p.rel += std::abs(predicted[d] - used[d]) / used[d];
+        if (predicted[d] < used[d]) ++p.under;
+      }
+    }
     if (done_ok && js.predicted_total > Duration::zero()) {
       double pred = secs(js.predicted_total), actual = secs(js.job->actual_runtime);
       ++m.forecast.predictions;
@@ -132,6 +152,12 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
   if (m.forecast.predictions > 0) {
     m.forecast.mean_absolute_error_s = abs_err / static_cast<double>(m.forecast.predictions);
     m.forecast.mean_relative_error = rel_err / static_cast<double>(m.forecast.predictions);
+  }
+  for (std::size_t d = 0; d < peak_sums.size(); ++d) {  // dims are sorted by name
+    const PeakSums& p = peak_sums[d];
+    if (p.n == 0) continue;
+    const auto n = static_cast<double>(p.n);
+    m.forecast.peak.push_back({s.cluster().dim_names()[d], p.n, p.abs / n, p.rel / n, p.under});
   }
   if (!waits.empty()) {
     double sum = 0;
@@ -187,6 +213,27 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
     std::sort(m.fair_share.begin(), m.fair_share.end(),
               [](const TenantShare& a, const TenantShare& b) { return a.tenant < b.tenant; });
   }
+  // Partitions: each one's share against its weight over the weights of those that ran.
+  const auto& pu = s.partition_usage();
+  double ptotal = 0, weights = 0;
+  for (std::size_t p = 0; p < pu.size(); ++p) {
+    if (pu[p] <= 0) continue;
+    ptotal += pu[p];
+    weights += p < partitions.size() ? partitions[p].fair_share_weight : 1.0;
+  }
+  if (!partitions.empty() && ptotal > 0) {
+    for (std::size_t p = 0; p < pu.size(); ++p) {
+      if (pu[p] <= 0) continue;
+      double w = p < partitions.size() ? partitions[p].fair_share_weight : 1.0;
+      TenantShare ts{p < partitions.size() ? partitions[p].name : std::string("-"), pu[p] / ptotal,
+                     w / weights, 0};
+      ts.deviation = std::abs(ts.usage_share - ts.target_share);
+      m.max_partition_share_deviation = std::max(m.max_partition_share_deviation, ts.deviation);
+      m.partition_share.push_back(ts);
+    }
+    std::sort(m.partition_share.begin(), m.partition_share.end(),
+              [](const TenantShare& a, const TenantShare& b) { return a.tenant < b.tenant; });
+  }
   return m;
 }
 
@@ -195,10 +242,14 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
 SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Partition>& partitions,
                           const std::vector<Job>& jobs, const SimulationOptions& options) {
   detail::SchedulerConfig config{
-      options.queue,      options.placement,
-      options.backfill,   options.forecaster,
-      options.preemption, options.check_invariants.value_or(detail::kDebugBuild),
-      options.seed};
+      .queue = options.queue,
+      .placement = options.placement,
+      .backfill = options.backfill,
+      .forecaster = options.forecaster,
+      .preemption = options.preemption,
+      .packing = options.packing,
+      .check_invariants = options.check_invariants.value_or(detail::kDebugBuild),
+      .seed = options.seed};
   detail::Scheduler s(nodes, partitions, jobs, config);
 
   std::vector<NodeIdx> event_node(options.node_events.size());
@@ -255,10 +306,11 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
       s.submit(submits[next_submit], now);
     }
     s.schedule(now);
-    for (JobIdx j : s.take_started()) {
+    for (JobIdx j : s.started()) {
       const detail::JobState& js = s.job(j);
       heap.push({js.end, EventKind::kFinish, j, js.attempt, seq++});
     }
+    s.clear_started();
     if (auto wake = s.take_wakeup(); wake && *wake > now) {
       heap.push({*wake, EventKind::kWake, 0, 0, seq++});
     }
@@ -278,15 +330,17 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
     if (js.status == JobStatus::kCompleted || js.status == JobStatus::kPreemptedThenCompleted ||
         js.status == JobStatus::kKilledAtLimit) {
       r.end = js.end;
+      r.nodes.reserve(js.nodes.size());
       for (NodeIdx n : js.nodes) r.nodes.push_back(s.cluster().id(n));
     }
     r.status = js.status;
     r.preemptions = js.preemptions;
     r.failures = js.failures;
+    r.usage_overruns = js.usage_overruns;
     r.estimated_runtime = js.estimate;
     r.reason = js.reason;
   }
-  result.metrics = metrics_of(s, nodes, options.node_events, result.jobs, events);
+  result.metrics = metrics_of(s, nodes, partitions, options.node_events, result.jobs, events);
   return result;
 }
 

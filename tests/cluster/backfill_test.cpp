@@ -109,6 +109,60 @@ TEST(BackfillConservative, HonoursAReservationWhoseTimeNoLongerMatchesAnEvent) {
       r, {{"r0", 0, {"n0"}}, {"r1", 0, {"n1"}}, {"y", 10, {"n0"}}, {"z", 100, {"n0", "n1"}}});
 }
 
+// Node events and arrivals under conservative backfilling, with the reservation invariant
+// checked at every pass (options() turns check_invariants on): no reservation moves later,
+// except one on a node that goes down.
+
+TEST(BackfillConservative, KeepsEveryReservationWhenANodeComesUp) {
+  // n0, n1 up, n2 down until 5; one cpu each.
+  //   x t=0 100 s -> n0;  y t=0 20 s -> n1;  A t=1 2 nodes 30 s;  B t=1 50 s.
+  // At 1: A reserved [100, 130) on n0+n1; B fits n1 [20, 70) before it.
+  // At 5 n2 comes up. The reservations are kept and compressed in queue order: A's earliest
+  // around B is 70 on n1+n2 (earlier than 100); B's is now, on n2, [5, 55) (before A there).
+  // Planning everything again instead would give A 20 on n1+n2 and push B from 20 to 50.
+  std::vector<Node> nodes{node("n0", 1), node("n1", 1), node("n2", 1)};
+  nodes[2].state = NodeState::kDown;
+  std::vector<Job> jobs{job("x", 0, 1, 100), job("y", 0, 1, 20), job("A", 1, 1, 30, -1, 2),
+                        job("B", 1, 1, 50)};
+  SimulationOptions o = options("fcfs", "first_fit", "conservative");
+  o.node_events = {{sec(5), "n2", NodeState::kUp}};
+  auto r = simulate(nodes, {}, jobs, o);
+  expect_schedule(r,
+                  {{"x", 0, {"n0"}}, {"y", 0, {"n1"}}, {"B", 5, {"n2"}}, {"A", 70, {"n1", "n2"}}});
+}
+
+TEST(BackfillConservative, ANodeGoingDownMovesOnlyTheReservationsOnIt) {
+  // n0, n1, n2, one cpu each. x t=0 100 s -> n0; y t=0 50 s -> n1; z t=0 60 s -> n2.
+  // At 1: A (20 s) [50, 70) on n1; B (20 s) [60, 80) on n2; C (2 nodes, 10 s) [80, 90) on
+  // n1+n2. At 10 n1 goes down: y is lost and requeued; A's and C's reservations (on n1) are
+  // void, B's stays. In queue order: y (submitted first) gets n2 after B, [80, 130); A gets
+  // n0 at 100; B keeps 60; C gets n0+n2 at 130. (Planning everything again would give y n2 at
+  // 60 and push B to 110.)
+  std::vector<Job> jobs{job("x", 0, 1, 100), job("y", 0, 1, 50), job("z", 0, 1, 60),
+                        job("A", 1, 1, 20),  job("B", 1, 1, 20), job("C", 1, 1, 10, -1, 2)};
+  SimulationOptions o = options("fcfs", "first_fit", "conservative");
+  o.node_events = {{sec(10), "n1", NodeState::kDown}};
+  auto r = simulate({node("n0", 1), node("n1", 1), node("n2", 1)}, {}, jobs, o);
+  expect_schedule(r, {{"B", 60, {"n2"}}, {"A", 100, {"n0"}}, {"C", 130, {"n0", "n2"}}});
+  const JobRecord& y = record(r, "y");
+  EXPECT_EQ(y.failures, 1u);
+  EXPECT_EQ(y.nodes, std::vector<std::string>{"n2"});
+  EXPECT_DOUBLE_EQ(to_sec(*y.end), 130);
+}
+
+TEST(BackfillConservative, AnUrgentArrivalDoesNotTakeAReservation) {
+  // One 1-cpu node, earliest deadline first. x t=0 100 s; A t=1 50 s (no deadline): [100, 150).
+  // E t=2 10 s, deadline 120, goes ahead of A in the queue, but conservative backfilling never
+  // delays a reservation: E gets the earliest start that disturbs none, 150 (and misses its
+  // deadline). Re-planning in the new order would have moved A to 110.
+  Job e = job("E", 2, 1, 10);
+  e.deadline = sec(120);
+  auto r = simulate({node("n", 1)}, {}, {job("x", 0, 1, 100), job("A", 1, 1, 50), e},
+                    options("edf", "first_fit", "conservative"));
+  expect_schedule(r, {{"A", 100, {"n"}}, {"E", 150, {"n"}}});
+  EXPECT_EQ(r.metrics.deadline_misses, 1u);
+}
+
 TEST(BackfillEasy, MaxCandidatesBoundsTheJobsTriedBehindTheHead) {
   // As BackfillsAJobThatEndsBeforeTheShadowTime, with a 2 s job e queued behind a 9 s job x
   // that cannot be backfilled: with max_candidates = 1 only x is tried, so e waits for c.

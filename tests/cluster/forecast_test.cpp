@@ -72,6 +72,86 @@ TEST(ForecastError, ReportedInTheMetrics) {
   EXPECT_EQ(r.metrics.forecast.underestimates, 1u);
 }
 
+// Peak usage per resource: `peak` comes filled with the request; the forecaster overwrites
+// what it has a history of.
+std::vector<double> peak_of(detail::Forecaster& f, const Job& j) {
+  const std::vector<std::string> names{"cpu", "mem"};
+  std::vector<double> peak{j.request.get("cpu"), j.request.get("mem")};
+  f.predict_peak(j, names, peak);
+  return peak;
+}
+
+Job with_mem(std::string id, double request, double used) {
+  Job j = job(std::move(id), 0, 2, 10, 100);
+  j.request.set("mem", request);
+  if (used > 0) j.used.set("mem", used);
+  return j;
+}
+
+TEST(ForecastEwma, PredictsPeakUsagePerResource) {
+  // Peaks of similar jobs: 100, then 200 (alpha 0.5): 100, then 0.5 x 200 + 0.5 x 100 = 150.
+  // cpu has no history: it keeps the request (2). A job without a peak changes nothing.
+  auto f = forecaster("ewma", {{"alpha", 0.5}, {"key", std::string("user")}});
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0)), (std::vector<double>{2, 1000}));
+  f->observe(with_mem("a", 1000, 100), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0)), (std::vector<double>{2, 100}));
+  f->observe(with_mem("b", 1000, 200), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0)), (std::vector<double>{2, 150}));
+  f->observe(with_mem("c", 1000, 0), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0)), (std::vector<double>{2, 150}));
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(with_mem("x", 1000, 0))), 10);  // runtimes unchanged
+}
+
+TEST(ForecastQuantile, PeakIsANearestRankQuantileOfRecentPeaks) {
+  // Window 3, q 0.5: peaks 300, 100, 200 -> sorted 100 200 300, rank ceil(1.5) = 2 -> 200;
+  // a fourth, 50, drops 300: 50 100 200 -> 100. min_samples 2: one peak is not enough.
+  auto f = forecaster(
+      "quantile",
+      {{"q", 0.5}, {"window", 3.0}, {"min_samples", 2.0}, {"key", std::string("application")}});
+  f->observe(with_mem("a", 1000, 300), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0))[1], 1000);
+  f->observe(with_mem("b", 1000, 100), sec(10));
+  f->observe(with_mem("c", 1000, 200), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0))[1], 200);
+  f->observe(with_mem("d", 1000, 50), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0))[1], 100);
+}
+
+TEST(ForecastRequested, PeakIsTheRequest) {
+  auto f = forecaster("requested");
+  f->observe(with_mem("a", 1000, 100), sec(10));
+  EXPECT_EQ(peak_of(*f, with_mem("x", 1000, 0)), (std::vector<double>{2, 1000}));
+}
+
+TEST(ForecastError, PeakErrorReportedInTheMetrics) {
+  // One node; a [0, 10) then b, submitted when a ends, [10, 20): similar jobs asking for 100
+  // bytes of memory and using 50 and 60. "requested" predicts the request: errors 50 and 40,
+  // relative 50/50 and 40/60. "ewma": a has no history (100, error 50), b gets a's 50 (error 10,
+  // 10/60, an underestimate).
+  std::vector<Node> nodes{node("n", 2)};
+  nodes[0].capacity.set("mem", 100);
+  Job a = with_mem("a", 100, 50), b = with_mem("b", 100, 60);
+  b.submit_time = sec(10);
+  SimulationOptions o = options("fcfs", "first_fit", "none");
+  auto r = simulate(nodes, {}, {a, b}, o);
+  ASSERT_EQ(r.metrics.forecast.peak.size(), 1u);
+  const PeakForecastError& req = r.metrics.forecast.peak[0];
+  EXPECT_EQ(req.resource, "mem");
+  EXPECT_EQ(req.predictions, 2u);
+  EXPECT_DOUBLE_EQ(req.mean_absolute_error, 45);
+  EXPECT_DOUBLE_EQ(req.mean_relative_error, (1.0 + 40.0 / 60.0) / 2);
+  EXPECT_EQ(req.underestimates, 0u);
+  o.forecaster = {"ewma", {}};
+  auto e = simulate(nodes, {}, {a, b}, o);
+  ASSERT_EQ(e.metrics.forecast.peak.size(), 1u);
+  EXPECT_DOUBLE_EQ(e.metrics.forecast.peak[0].mean_absolute_error, 30);
+  EXPECT_DOUBLE_EQ(e.metrics.forecast.peak[0].mean_relative_error, (1.0 + 10.0 / 60.0) / 2);
+  EXPECT_EQ(e.metrics.forecast.peak[0].underestimates, 1u);
+  // Without any Job::used there is no peak error to report.
+  auto none = simulate(nodes, {}, {with_mem("c", 100, 0)}, o);
+  EXPECT_TRUE(none.metrics.forecast.peak.empty());
+}
+
 TEST(ForecastRequested, UsesTheDefaultWithoutALimit) {
   auto f = forecaster("requested", {{"default_runtime", 77.0}});
   Job j = job("j", 0, 1, 10, 0);

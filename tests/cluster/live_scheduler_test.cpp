@@ -52,5 +52,162 @@ TEST(LiveScheduler, RejectsUnknownAndRepeatedCalls) {
   EXPECT_THROW(s.set_node_state("zz", NodeState::kDown), InvalidArgumentError);
 }
 
+TEST(LiveScheduler, SubmitsJobsNotKnownAtConstruction) {
+  // No jobs up front. a (4 cpu) arrives at 0 and starts; b (2 cpu, after a) arrives at 5 and
+  // waits for a although the node has room; a ends at 10: b starts.
+  auto clock = std::make_shared<ManualClock>();
+  ClusterScheduler s({node("n0", 4), node("n1", 2)}, {}, options("fcfs", "first_fit", "easy"),
+                     clock);
+  s.submit(job("a", 0, 4, 10));
+  auto first = s.schedule();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].job, "a");
+  EXPECT_EQ(first[0].nodes, std::vector<std::string>{"n0"});
+  clock->advance(sec(5));
+  Job b = job("b", 5, 2, 3);
+  b.after = {"a"};
+  s.submit(b);
+  EXPECT_TRUE(s.schedule().empty());
+  EXPECT_EQ(s.status("b"), JobStatus::kNeverStarted);
+  clock->advance(sec(5));
+  s.finished("a");
+  auto third = s.schedule();
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].job, "b");
+  EXPECT_EQ(third[0].nodes, std::vector<std::string>{"n0"});
+  EXPECT_EQ(s.running(), std::vector<std::string>{"b"});
+}
+
+TEST(LiveScheduler, MixesJobsGivenUpFrontAndJobsSubmittedLater) {
+  // x is known at construction; y arrives later and may depend on it.
+  auto clock = std::make_shared<ManualClock>();
+  ClusterScheduler s({node("n0", 4)}, {}, {job("x", 0, 4, 10)},
+                     options("fcfs", "first_fit", "none"), clock);
+  s.submit("x");
+  Job y = job("y", 0, 4, 10);
+  y.after = {"x"};
+  s.submit(y);
+  auto first = s.schedule();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].job, "x");
+  EXPECT_THROW(s.submit("y"), InvalidArgumentError);  // already submitted
+  clock->advance(sec(10));
+  s.finished("x");
+  auto second = s.schedule();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].job, "y");
+}
+
+TEST(LiveScheduler, RefusesBadJobsWithTypedErrorsNamingThem) {
+  auto clock = std::make_shared<ManualClock>();
+  std::vector<Node> nodes{node("n0", 4), node("n1", 4, {"fast"})};
+  std::vector<Partition> parts{{.name = "p", .quota = {{"cpu", 2}}}};
+  ClusterScheduler s(nodes, parts, {job("known", 0, 1, 10)}, options("fcfs", "first_fit", "easy"),
+                     clock);
+  s.submit(job("late", 0, 1, 10));
+  // Duplicate ids: of a job given up front, and of one submitted before.
+  try {
+    s.submit(job("known", 0, 1, 10));
+    FAIL() << "no DuplicateIdError";
+  } catch (const DuplicateIdError& e) {
+    EXPECT_EQ(e.id(), "known");
+  }
+  EXPECT_THROW(s.submit(job("late", 0, 1, 10)), DuplicateIdError);
+  // An unknown dependency names the job, the missing id and the closest known one.
+  Job orphan = job("orphan", 0, 1, 10);
+  orphan.after = {"lates"};
+  try {
+    s.submit(orphan);
+    FAIL() << "no UnknownDependencyError";
+  } catch (const UnknownDependencyError& e) {
+    EXPECT_EQ(e.task(), "orphan");
+    EXPECT_EQ(e.missing(), "lates");
+    EXPECT_EQ(e.suggestion(), "late");
+  }
+  // Too large, for every reason a job can be: per-node request, node count, a label no node
+  // has, a resource no node has, its partition's quota.
+  auto too_large = [&](Job j, const std::string& why) {
+    try {
+      s.submit(j);
+      ADD_FAILURE() << j.id << ": no JobTooLargeError";
+    } catch (const JobTooLargeError& e) {
+      EXPECT_EQ(e.job(), j.id);
+      EXPECT_EQ(e.code(), ErrorCode::kResourceRequest);
+      EXPECT_NE(e.reason().find(why), std::string::npos) << e.reason();
+      EXPECT_NE(std::string(e.what()).find("job '" + j.id + "'"), std::string::npos);
+    }
+  };
+  too_large(job("wide", 0, 8, 10), "the cluster has 0");
+  too_large(job("many", 0, 1, 10, -1, 3), "needs 3 node(s)");
+  Job gpu_label = job("labelled", 0, 1, 10);
+  gpu_label.constraints = {"gpu"};
+  too_large(gpu_label, "and its labels");
+  Job licence = job("licensed", 0, 1, 10);
+  licence.request.set("licence", 1);
+  too_large(licence, "no node has any 'licence'");
+  Job greedy = job("greedy", 0, 3, 10);
+  greedy.partition = "p";
+  too_large(greedy, "partition 'p'");
+  // Other bad input: an unknown partition, zero nodes.
+  Job lost = job("lost", 0, 1, 10);
+  lost.partition = "nowhere";
+  EXPECT_THROW(s.submit(lost), InputError);
+  EXPECT_THROW(s.submit(job("none", 0, 1, 10, -1, 0)), InputError);
+  // A refused job left nothing behind: fixed, the same id is accepted, and a label a node has
+  // (though no job named it before) is fine.
+  Job fixed = job("wide", 0, 4, 10);
+  fixed.constraints = {"fast"};
+  s.submit(fixed);
+  auto started = s.schedule();
+  EXPECT_EQ(started.size(), 2u);  // late, and wide (on n1); known was never submitted
+  bool on_fast = false;
+  for (const Launch& l : started)
+    on_fast |= l.job == "wide" && l.nodes == std::vector<std::string>{"n1"};
+  EXPECT_TRUE(on_fast);
+}
+
+TEST(LiveScheduler, AJobAfterOneThatCouldNotRunFailsAtOnce) {
+  // "big" was given up front and is rejected when submitted (too large); a job submitted later
+  // that depends on it ends as dependency_failed at once.
+  auto clock = std::make_shared<ManualClock>();
+  ClusterScheduler s({node("n0", 2)}, {}, {job("big", 0, 4, 10)},
+                     options("fcfs", "first_fit", "none"), clock);
+  s.submit("big");
+  EXPECT_EQ(s.status("big"), JobStatus::kRejectedTooLarge);
+  Job after = job("after", 0, 1, 10);
+  after.after = {"big"};
+  s.submit(after);
+  EXPECT_EQ(s.status("after"), JobStatus::kDependencyFailed);
+  EXPECT_TRUE(s.schedule().empty());
+}
+
+TEST(LiveScheduler, ConservativeKeepsReservationsWhenAnUrgentJobArrives) {
+  // One 1-cpu node, EDF, conservative, invariants checked. x runs [0, 100); A (50 s) is
+  // reserved [100, 150). E arrives at 2 with deadline 120: first in the queue, but it may
+  // not take A's reservation: at 100 A starts, at 150 E.
+  auto clock = std::make_shared<ManualClock>();
+  ClusterScheduler s({node("n", 1)}, {}, options("edf", "first_fit", "conservative"), clock);
+  s.submit(job("x", 0, 1, 100));
+  ASSERT_EQ(s.schedule().size(), 1u);
+  clock->advance(sec(1));
+  s.submit(job("A", 1, 1, 50));
+  EXPECT_TRUE(s.schedule().empty());
+  clock->advance(sec(1));
+  Job e = job("E", 2, 1, 10);
+  e.deadline = sec(120);
+  s.submit(e);
+  EXPECT_TRUE(s.schedule().empty());
+  clock->advance(sec(98));
+  s.finished("x");
+  auto at100 = s.schedule();
+  ASSERT_EQ(at100.size(), 1u);
+  EXPECT_EQ(at100[0].job, "A");
+  clock->advance(sec(50));
+  s.finished("A");
+  auto at150 = s.schedule();
+  ASSERT_EQ(at150.size(), 1u);
+  EXPECT_EQ(at150[0].job, "E");
+}
+
 }  // namespace
 }  // namespace taskloom::cluster

@@ -83,6 +83,21 @@ TEST(ReadersSwf, OddProcessorCountsKeepTheirTotal) {
   EXPECT_DOUBLE_EQ(w.jobs[0].request.get("cpu"), 1.5);
 }
 
+TEST(ReadersSwf, UsedMemoryBecomesThePeakUsagePerNode) {
+  // Field 7: 1000 KB per processor used; 4 processors on 2-cpu nodes: 2 nodes, each using
+  // 1000 x 1024 x 4 / 2 bytes. Field 10 (500 KB per processor) is the request, likewise.
+  std::istringstream in(
+      "1 0 -1 10 4 -1 1000 4 20 500 1 1 1 -1 -1 -1 -1 -1\n"
+      "2 0 -1 10 4 -1 -1 4 20 -1 1 1 1 -1 -1 -1 -1 -1\n"
+      "3 0 -1 10 4 -1 -2 4 20 -1 1 1 1 -1 -1 -1 -1 -1\n");
+  Workload w = read_swf(in, "used.swf", {.cpus_per_node = 2});
+  EXPECT_DOUBLE_EQ(job(w, "1").used.get("mem"), 1000.0 * 1024 * 4 / 2);
+  EXPECT_DOUBLE_EQ(job(w, "1").request.get("mem"), 500.0 * 1024 * 4 / 2);
+  EXPECT_TRUE(job(w, "2").used.empty());  // -1: unknown
+  EXPECT_FALSE(has_job(w, "3"));          // below -1: malformed
+  EXPECT_EQ(w.malformed, 1u);
+}
+
 TEST(ReadersSwf, MalformedLinesAreSkippedWithFileAndLine) {
   std::ostringstream warn;
   Workload w = read_swf(test_data("malformed.swf"), {.warn = &warn});
@@ -260,6 +275,15 @@ TEST(ReadersSwfShared, Hpc2nSubset) {
   EXPECT_EQ(j4.requested_runtime, seconds(144000));
   EXPECT_EQ(j4.node_count, 1u);
   EXPECT_DOUBLE_EQ(j4.request.get("cpu"), 2);
+  // Line 2043: "5414 3801279 129908 26614 36 26614 25600 36 29400 -1 ...": 25600 KB used per
+  // processor, 36 processors on 18 nodes: 25600 x 1024 x 36 / 18 bytes per node, no request.
+  const Job& j5414 = job(w, "5414");
+  EXPECT_EQ(j5414.node_count, 18u);
+  EXPECT_DOUBLE_EQ(j5414.used.get("mem"), 25600.0 * 1024 * 2);
+  EXPECT_FALSE(j5414.request.contains("mem"));
+  EXPECT_EQ(
+      std::count_if(w.jobs.begin(), w.jobs.end(), [](const Job& j) { return !j.used.empty(); }),
+      1038);  // the records with field 7 > 0 among those kept
   // Three jobs ask for more memory per node than Seth's 1 GiB nodes have, e.g.
   // "184 ... 16 ... 819200 ...": 16 processors x 800 MiB = 1.6 GiB on each 2-cpu node.
   EXPECT_EQ(exclude_unplaceable(w, cluster.nodes), 3u);
@@ -284,6 +308,9 @@ TEST(ReadersSwfShared, MetacentrumExtended) {
   EXPECT_DOUBLE_EQ(j16.request.get("mem"), 161061273600.0);
   EXPECT_TRUE(j16.constraints.empty());  // brno: every node is in Brno
   EXPECT_EQ(j16.user, "u803");
+  // Field 7 is 1024 on every record of this trace: no measurement, left out.
+  EXPECT_TRUE(
+      std::all_of(w.jobs.begin(), w.jobs.end(), [](const Job& j) { return j.used.empty(); }));
 }
 
 TEST(ReadersSwfShared, LublinWithoutRequestedTimes) {

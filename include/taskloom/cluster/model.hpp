@@ -61,6 +61,8 @@ struct Job {
   std::uint32_t node_count = 1;          ///< nodes, each given `request`
   Duration requested_runtime{};          ///< wall-clock limit; zero means unknown
   Duration actual_runtime{};             ///< simulation only: how long it really runs (speed 1)
+  Resources used;                        ///< simulation only: its actual peak usage per node
+                                         ///< (e.g. mem); empty when unknown
   Duration submit_time{};                ///< since the schedule's epoch
   std::optional<Duration> deadline;      ///< since the schedule's epoch
   std::vector<std::string> after;        ///< job ids that must end successfully first

@@ -7,8 +7,13 @@
 //   s.submit("render.0001");
 //   for (const Launch& l : s.schedule()) backend.start(l.job, l.nodes);
 //   ...  s.finished("render.0001");  clock->advance(1s);  s.schedule();
-// The set of jobs is given up front (a batch, a workflow); they enter the queue when
-// submit() is called. Job::actual_runtime is not used. Not thread-safe: call from one thread.
+// Jobs may be given up front (a batch, a workflow: they enter the queue when submit(id) is
+// called) or arrive one by one with submit(Job), validated like the constructor's and refused
+// with a typed error naming the job. Job::actual_runtime and Job::used are not used, and
+// allocations are requests (SimulationOptions::packing is simulation only).
+//   ClusterScheduler live(nodes, {}, {.backfill = {"conservative", {}}}, clock);
+//   live.submit(Job{.id = "frame.7", .request = {{"cpu", 8}}, .after = {"frame.6"}});
+// Not thread-safe: call from one thread.
 #pragma once
 
 #include <memory>
@@ -19,6 +24,7 @@
 #include "taskloom/cluster/model.hpp"
 #include "taskloom/cluster/simulator.hpp"
 #include "taskloom/core/clock.hpp"
+#include "taskloom/core/error.hpp"
 
 namespace taskloom::cluster {
 
@@ -29,18 +35,43 @@ struct Launch {
   Duration estimated_runtime{};  ///< the forecaster's estimate, at the nodes' speed
 };
 
+/// A job that could never run on the cluster (more nodes than could ever hold it, a per-node
+/// request larger than every node, labels no node has, a resource no node has, or more than
+/// its partition's quota). Code kResourceRequest; job() names it and reason() says why.
+class JobTooLargeError : public Error {
+ public:
+  JobTooLargeError(std::string job, std::string reason);
+  const std::string& job() const noexcept { return job_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string job_, reason_;
+};
+
 class ClusterScheduler {
  public:
   /// Validates like simulate() (and throws the same errors); options.node_events is unused.
   ClusterScheduler(std::vector<Node> nodes, std::vector<Partition> partitions,
                    std::vector<Job> jobs, const SimulationOptions& options,
                    std::shared_ptr<Clock> clock);
+  /// No jobs known up front: they all come through submit(Job).
+  ClusterScheduler(std::vector<Node> nodes, std::vector<Partition> partitions,
+                   const SimulationOptions& options, std::shared_ptr<Clock> clock);
   ~ClusterScheduler();
   ClusterScheduler(const ClusterScheduler&) = delete;
   ClusterScheduler& operator=(const ClusterScheduler&) = delete;
 
   /// The job arrives now. Throws InvalidArgumentError for an unknown or already submitted id.
   void submit(std::string_view job);
+  /// A job that was not known at construction arrives now. Validated as the constructor
+  /// validates jobs: DuplicateIdError (its id is taken), UnknownDependencyError (Job::after
+  /// names no known job; a job can only depend on jobs known before it, so no cycle can form),
+  /// InputError (unknown partition, 0 nodes, negative times, a 65th label), and
+  /// JobTooLargeError when no set of nodes could ever hold it (node count, per-node request,
+  /// labels, a resource no node has) or it asks for more than its partition's quota. A refused
+  /// job leaves no trace: the same id may be submitted again. A job whose dependency already
+  /// failed ends at once as kDependencyFailed.
+  void submit(Job job);
   /// The running job ended successfully now (its dependents may start).
   void finished(std::string_view job);
   /// A node changed state now; jobs on a node that went down are requeued.

@@ -39,12 +39,30 @@ struct PreemptionOptions {
   Duration min_runtime{};
 };
 
+/// What the scheduler allocates to a job on each of its nodes.
+enum class PackBy {
+  kRequest,   ///< the job's request
+  kForecast,  ///< the forecaster's predicted peak usage x margin, never more than the request
+};
+
+/// Packing by predicted peak usage (simulation only). For each resource the job requests, the
+/// allocation is min(request, predicted peak x margin); a resource without a prediction keeps
+/// its request. A job whose actual peak (Job::used) exceeds its allocation in any requested
+/// resource runs for its whole attempt (or to its wall limit), is then killed, and goes back
+/// to the queue with its full request, its progress lost (docs/cluster.md).
+struct PackingOptions {
+  PackBy by = PackBy::kRequest;
+  double margin = 1.2;  ///< safety factor on the predicted peak (>= 1 is sensible; > 0)
+};
+
 struct SimulationOptions {
   PolicyChoice queue{"fcfs", {}};
   PolicyChoice placement{"first_fit", {}};
   PolicyChoice backfill{"none", {}};
-  /// Runtime estimates used by backfilling and EDF slack ("requested": the wall limit).
+  /// Runtime estimates used by backfilling and EDF slack ("requested": the wall limit), and
+  /// peak-usage predictions (packing, Metrics::forecast.peak).
   PolicyChoice forecaster{"requested", {}};
+  PackingOptions packing;
   /// A queued job may preempt running preemptible jobs of strictly lower Job::priority;
   /// checkpointable victims keep their progress, the others restart from the beginning.
   PreemptionOptions preemption;
@@ -80,24 +98,40 @@ struct JobRecord {
   std::optional<Duration> end;     ///< end of its last run
   std::vector<std::string> nodes;  ///< nodes of its last run
   JobStatus status = JobStatus::kCompleted;
-  std::uint32_t preemptions = 0;  ///< times preempted
-  std::uint32_t failures = 0;     ///< times requeued because a node went down
-  Duration estimated_runtime{};   ///< the forecaster's estimate at its last start
-  std::string reason;             ///< why it was rejected or not run; empty otherwise
+  std::uint32_t preemptions = 0;     ///< times preempted
+  std::uint32_t failures = 0;        ///< times requeued because a node went down
+  std::uint32_t usage_overruns = 0;  ///< times killed for using more than a packed allocation
+  Duration estimated_runtime{};      ///< the forecaster's estimate at its last start
+  std::string reason;                ///< why it was rejected or not run; empty otherwise
 };
 
+/// One tenant's share of the cluster over the schedule, against its target share.
 struct TenantShare {
-  std::string tenant;   ///< the user
-  double usage_share;   ///< share of all cpu-seconds (dominant-resource seconds) used
-  double target_share;  ///< equal share among the users that ran jobs
+  std::string tenant;   ///< the user (Metrics::fair_share) or partition (partition_share)
+  double usage_share;   ///< share of all dominant-share-seconds used (see docs/cluster.md)
+  double target_share;  ///< users: an equal share among the users that ran jobs; partitions:
+                        ///< fair_share_weight over the weights of the partitions that ran jobs
   double deviation;     ///< |usage_share - target_share|
 };
 
+/// The error of the peak-usage predictions of one resource, over the jobs that completed with
+/// a known peak of it (Job::used) and a prediction (a history, or a request of it).
+struct PeakForecastError {
+  std::string resource;
+  std::size_t predictions = 0;
+  double mean_absolute_error = 0;  ///< in the resource's unit (bytes for mem)
+  double mean_relative_error = 0;  ///< mean |predicted - actual| / actual: the MAPE, as a fraction
+  std::size_t underestimates = 0;  ///< predicted < actual
+};
+
+/// The error of the forecaster's predictions made when jobs were first started.
 struct ForecastError {
   std::size_t predictions = 0;  ///< jobs that ran to their end with an estimate
   double mean_absolute_error_s = 0;
-  double mean_relative_error = 0;  ///< mean |estimate - actual| / actual
-  std::size_t underestimates = 0;  ///< estimate < actual
+  /// mean |estimate - actual| / max(actual, 1 s): the runtime MAPE, as a fraction
+  double mean_relative_error = 0;
+  std::size_t underestimates = 0;       ///< estimate < actual
+  std::vector<PeakForecastError> peak;  ///< per resource with known peaks, sorted by name
 };
 
 struct Metrics {
@@ -109,6 +143,7 @@ struct Metrics {
   std::size_t never_started = 0;
   std::size_t preemptions = 0;
   std::size_t failure_requeues = 0;
+  std::size_t usage_overruns = 0;  ///< attempts killed for exceeding a packed allocation
   /// Over jobs that started: first start - submit.
   double mean_wait_s = 0, median_wait_s = 0, p95_wait_s = 0;
   /// max(1, (end - submit) / max(end - last start, 10 s)), over jobs that ran to an end.
@@ -122,8 +157,11 @@ struct Metrics {
   std::size_t deadline_misses = 0;
   /// Idle watts of every up node over the makespan plus busy watts in proportion to cpus used.
   double energy_kwh = 0;
-  std::vector<TenantShare> fair_share;  ///< sorted by tenant
+  std::vector<TenantShare> fair_share;  ///< per user, sorted by user
   double max_fair_share_deviation = 0;
+  /// Per partition, sorted by name, when partitions were given ("-": jobs without one).
+  std::vector<TenantShare> partition_share;
+  double max_partition_share_deviation = 0;
   ForecastError forecast;
   std::uint64_t events = 0;
   std::uint64_t scheduling_passes = 0;

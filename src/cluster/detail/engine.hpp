@@ -36,53 +36,59 @@ inline bool leq(double a, double b) noexcept {
 
 enum class Phase : std::uint8_t { kFuture, kWaitingDeps, kQueued, kRunning, kDone };
 
-/// One job as the scheduler sees it. `job` points at the caller's Job.
+/// One job as the scheduler sees it. `job` points at the caller's Job. Amounts and node lists
+/// are views into the scheduler's flat job table (one arena of `dims` doubles per job, one of
+/// `node_count` node slots per job), so a job costs no allocation of its own.
 struct JobState {
   const Job* job = nullptr;
   JobIdx index = 0;
   std::uint32_t node_count = 1;
+  std::uint32_t shape = 0;  ///< jobs with equal request, node count and labels share it
+  Phase phase = Phase::kFuture;
+  bool preemptible = false;
+  bool checkpointable = false;
+  bool killed = false;  ///< this attempt ends at the wall limit
+  bool submitted = false;
+  std::int32_t partition = -1;  ///< index into the partitions, -1 for none
+  std::uint32_t tenant = 0;     ///< dense user index
   std::uint64_t required_labels = 0;
   std::uint64_t preferred_labels = 0;
   int priority = 0;
-  std::int32_t partition = -1;   ///< index into the partitions, -1 for none
-  std::uint32_t tenant = 0;      ///< dense user index
-  std::size_t dominant_dim = 0;  ///< the request's largest share of the cluster's total
-  double dominant_share = 0;     ///< request x node_count / cluster total in that dim
-  double size_share = 0;         ///< cpus x node_count / cluster cpus (or dominant share)
-  std::vector<double> request;   ///< per node, `dims` entries
+  std::size_t dominant_dim = 0;     ///< the request's largest share of the cluster's total
+  double dominant_share = 0;        ///< request x node_count / cluster total in that dim
+  double size_share = 0;            ///< cpus x node_count / cluster cpus (or dominant share)
+  std::span<const double> request;  ///< per node, `dims` entries: what it is allocated (its
+                                    ///< request, or less when packing by forecast)
+  std::span<const NodeIdx> nodes;   ///< nodes of the current (or last) run; empty when none
   Duration submit{};
   Duration eligible{};   ///< max(submit, dependencies' ends)
   Duration requested{};  ///< wall limit of the current attempt (0: none)
   Duration remaining{};  ///< actual work left at speed 1
   Duration estimate{};   ///< forecaster's estimate for the current attempt (> 0)
   std::optional<Duration> deadline;
-  bool preemptible = false;
-  bool checkpointable = false;
   // Running state.
-  Phase phase = Phase::kFuture;
   Duration start{};
   Duration expected_end{};  ///< start + estimate / speed
   Duration end{};           ///< when it really ends (finish event)
-  std::vector<NodeIdx> nodes;
   double speed = 1.0;
   std::uint64_t attempt = 0;  ///< bumps on every start, so stale finish events are ignored
-  bool killed = false;        ///< this attempt ends at the wall limit
-  std::uint32_t shape = 0;    ///< jobs with equal request, node count and labels share it
   Duration done{};            ///< work kept by checkpoints (speed 1)
   // Outcome.
   std::optional<Duration> first_start;
   Duration predicted_total{};  ///< forecaster's estimate at the first start
   std::uint32_t preemptions = 0, failures = 0;
+  std::uint32_t usage_overruns = 0;
+  bool overrun = false;       ///< this attempt's allocation is below the job's peak usage
+  bool full_request = false;  ///< packed once and overran: allocated its request from now on
   JobStatus status = JobStatus::kNeverStarted;
   std::string reason;
-  // Dependencies.
-  std::vector<JobIdx> dependents, deps;
+  // Dependencies: a count here, the edges in the scheduler's edge lists.
   std::uint32_t deps_left = 0;
-  bool submitted = false;
 };
 
-/// Nodes: capacity, free amounts, indexes by free amount per dimension. The placement policies
-/// read it; only the Scheduler changes it.
+/// Nodes: capacity, free amounts, the largest free amount per dimension (a segment tree over
+/// the up nodes) and, when a placement policy asks for it, an ordered index of the up nodes by
+/// free amount per dimension. The placement policies read it; only the Scheduler changes it.
 class ClusterState {
  public:
   std::size_t dims() const noexcept { return dims_; }
@@ -96,6 +102,8 @@ class ClusterState {
   std::span<const double> total() const noexcept { return total_; }
   std::uint64_t labels(NodeIdx n) const noexcept { return labels_[n]; }
   double speed(NodeIdx n) const noexcept { return speed_[n]; }
+  /// The fastest node's speed (a lower bound of any job's run time: estimate / max_speed).
+  double max_speed() const noexcept { return max_speed_; }
   const PowerProfile& power(NodeIdx n) const noexcept { return power_[n]; }
   NodeState state(NodeIdx n) const noexcept { return state_[n]; }
   const std::string& id(NodeIdx n) const noexcept { return ids_[n]; }
@@ -118,17 +126,34 @@ class ClusterState {
   bool fits(const JobState& job, NodeIdx n) const noexcept;
   /// Could ever run the job: has the labels and the capacity (state ignored).
   bool could_fit(const JobState& job, NodeIdx n) const noexcept;
-  /// Up nodes ordered by free amount of `dim`, ascending.
+  /// The largest free amount of `dim` on an up node (-inf when no node is up). O(1).
+  double max_free(std::size_t dim) const noexcept { return max_tree_[dim * 2 * leaves_ + 1]; }
+  /// The first up node at or after `from`, in cluster order, with at least `need` free of `dim`
+  /// (within leq's tolerance); size() when there is none. O(log nodes).
+  NodeIdx next_with_free(std::size_t dim, double need, NodeIdx from) const noexcept;
+  /// Up nodes ordered by free amount of `dim`, ascending. Only kept when the placement policy
+  /// asked for it (Placement::uses_free_index).
   const std::set<std::pair<double, NodeIdx>>& by_free(std::size_t dim) const noexcept {
     return by_free_[dim];
   }
+  /// Bumps whenever a node changes (allocation, release, state): what was computed from the
+  /// node's free amounts and running jobs at one version still holds at the same version.
+  std::uint64_t version(NodeIdx n) const noexcept { return version_[n]; }
+  /// Bumps whenever room may have appeared (a release, a node coming up). A request that fits
+  /// nowhere at one value of it fits nowhere while it keeps that value: allocations and nodes
+  /// going down or draining only take room away.
+  std::uint64_t room_epoch() const noexcept { return room_epoch_; }
+  /// A limit or a node filter is active: fits() is stricter than the free amounts alone.
+  bool constrained() const noexcept { return limit_ != nullptr || allowed_ != nullptr; }
 
   // --- the scheduler's side ---
   void init(const std::vector<Node>& nodes, std::vector<std::string> dim_names,
-            const std::vector<std::string>& label_names);
+            const std::vector<std::string>& label_names, bool free_index);
   void allocate(NodeIdx n, std::span<const double> amount);
   void release(NodeIdx n, std::span<const double> amount);
   void set_state(NodeIdx n, NodeState s);
+  /// Maps a label no job had named before to bit `bit` on the nodes that carry it.
+  void add_label(const std::string& name, unsigned bit);
   /// While set, fits() also requires the request to be within limit[n] (dims per node; a node
   /// whose first entry is kInf is unlimited). Used by EASY for jobs running past its shadow.
   void set_limit(const std::vector<double>* limit) noexcept { limit_ = limit; }
@@ -140,15 +165,22 @@ class ClusterState {
   void index_insert(NodeIdx n);
   void index_erase(NodeIdx n);
   void set_free(NodeIdx n, const double* values);
+  void tree_set(std::size_t d, NodeIdx n, double value);
 
-  std::size_t dims_ = 0, node_count_ = 0;
+  std::size_t dims_ = 0, node_count_ = 0, leaves_ = 1;
   std::vector<double> capacity_, free_, total_;
+  std::vector<double> max_tree_;  // per dim: 2 x leaves_ entries, root at 1
   std::vector<std::uint64_t> labels_;
+  std::vector<std::vector<std::string>> label_names_;  // per node, for add_label
   std::vector<double> speed_;
+  double max_speed_ = 1.0;
   std::vector<PowerProfile> power_;
   std::vector<NodeState> state_;
   std::vector<std::string> ids_;
   std::vector<std::uint32_t> running_count_;
+  std::vector<std::uint64_t> version_;
+  std::uint64_t room_epoch_ = 0;
+  bool free_index_ = false;
   std::vector<std::set<std::pair<double, NodeIdx>>> by_free_;
   std::vector<std::string> dim_names_;
   std::size_t cpu_dim_ = kNoDim, gpu_dim_ = kNoDim;
@@ -192,22 +224,36 @@ class Placement : public Policy {
   /// true, or returns false (out's content then does not matter).
   virtual bool place(const JobState& job, const ClusterState& cluster,
                      std::vector<NodeIdx>& out) = 0;
+  /// Reads ClusterState::by_free (the scheduler then keeps that index up to date).
+  virtual bool uses_free_index() const noexcept { return false; }
+  /// place() is a function of the cluster's state and the job alone (it keeps no state that a
+  /// call changes, e.g. a random generator), so the scheduler may skip calls whose answer
+  /// cannot be used without changing any schedule.
+  virtual bool pure() const noexcept { return true; }
 };
 
 /// One scheduling pass: decides which queued jobs start now, using the Scheduler's primitives.
 class Backfill : public Policy {
  public:
   virtual void pass(Scheduler& s, Duration now) = 0;
-  /// Forget any plan kept between passes (jobs were requeued, nodes changed).
+  /// Forget any plan kept between passes (a preemption took room plans counted on).
   virtual void reset() {}
+  /// Node n changed state (down, draining or up). The default forgets every plan.
+  virtual void node_changed(NodeIdx /*n*/, NodeState /*state*/) { reset(); }
 };
 
-/// Predicts runtimes (at speed 1) from the history of similar jobs.
+/// Predicts runtimes (at speed 1) and peak usage per node from the history of similar jobs.
 class Forecaster : public Policy {
  public:
   /// The estimate; never more than the job's wall limit when it has one, always > 0.
   virtual Duration predict(const Job& job) = 0;
-  /// `ran` is how long the job really ran (at speed 1) when it ran to its end.
+  /// The predicted peak usage per node of each resource `names[d]`: `peak` comes filled with
+  /// the job's request (what the user asked for) and the forecaster overwrites the entries it
+  /// has a history for. The default keeps the request.
+  virtual void predict_peak(const Job& /*job*/, std::span<const std::string> /*names*/,
+                            std::span<double> /*peak*/) {}
+  /// `ran` is how long the job really ran (at speed 1) when it ran to its end; its peak usage,
+  /// when known, is Job::used.
   virtual void observe(const Job& job, Duration ran) = 0;
 };
 

@@ -48,21 +48,43 @@ class DecayedUsage {
   Duration stamp_{};
 };
 
-/// Dense tenant indices for a choice of key: "user", "group" or "partition".
+/// Dense tenant indices for a choice of key: "user", "group" or "partition", and each tenant's
+/// fair-share weight: a partition's Partition::fair_share_weight when the tenant is the
+/// partition (1 for jobs without one), 1 for users and groups (they share equally).
 class TenantKey {
  public:
   explicit TenantKey(std::string by) : by_(std::move(by)) {}
+  /// The partitions a job's Job::partition index refers to (Scheduler::partitions()).
+  void attach(const std::vector<Partition>& partitions) { partitions_ = &partitions; }
   std::size_t operator()(const JobState& js) {
     const Job& j = *js.job;
     const std::string& k = by_ == "group" ? j.group : by_ == "partition" ? j.partition : j.user;
     auto [it, fresh] = index_.emplace(k, index_.size());
+    if (fresh) {
+      double w = 1.0;
+      if (by_ == "partition" && js.partition >= 0 && partitions_ != nullptr) {
+        w = (*partitions_)[static_cast<std::size_t>(js.partition)].fair_share_weight;
+      }
+      weights_.push_back(w);
+      total_weight_ += w;
+    }
     return it->second;
   }
   std::size_t count() const noexcept { return index_.size(); }
+  double weight(std::size_t tenant) const noexcept { return weights_[tenant]; }
+  /// The sum of the weights of the tenants seen so far.
+  double total_weight() const noexcept { return total_weight_; }
+  /// The tenant's target share: its weight over the weights of the tenants seen so far.
+  double target_share(std::size_t tenant) const noexcept {
+    return total_weight_ > 0 ? weights_[tenant] / total_weight_ : 1.0;
+  }
 
  private:
   std::string by_;
   std::unordered_map<std::string, std::size_t> index_;
+  std::vector<double> weights_;
+  double total_weight_ = 0;
+  const std::vector<Partition>* partitions_ = nullptr;
 };
 
 }  // namespace taskloom::cluster::detail

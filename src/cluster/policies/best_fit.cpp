@@ -21,6 +21,7 @@ class BestFit final : public Placement {
     }
     return false;
   }
+  bool uses_free_index() const noexcept override { return true; }
 };
 }  // namespace
 

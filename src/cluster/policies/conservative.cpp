@@ -4,12 +4,16 @@
 // queue order, looks for its earliest start that disturbs no other reservation and moves
 // there if that is not later than the one it holds (compression); a new job gets the earliest
 // such start. A job whose reservation is now starts at once. So no reservation is ever
-// delayed while estimates are upper bounds, which check_invariants verifies at every pass.
+// delayed while estimates are upper bounds, which check_invariants verifies at every pass;
+// nor by a node event, except those on a node that went down or drains (node_changed), nor
+// by an arriving job, whatever its priority: it takes the earliest start that disturbs no
+// reservation.
 //
 // Earliest start on one node: the runs of consecutive profile steps where the job fits give
 // feasible start intervals [run start, run end - duration]; the earliest time covered by
 // node_count nodes' intervals is found by a sweep. Cost per job: O(profile steps x log).
 #include <algorithm>
+#include <span>
 
 #include "cluster/detail/registry.hpp"
 #include "cluster/detail/scheduler.hpp"
@@ -47,8 +51,7 @@ struct Profile {
     return i + 1;
   }
   // Adds sign x amount over [from, to).
-  void add(Duration from, Duration to, const std::vector<double>& amount, double sign,
-           std::size_t D) {
+  void add(Duration from, Duration to, std::span<const double> amount, double sign, std::size_t D) {
     if (from < t[0]) from = t[0];
     if (to != kForever && to <= from) return;
     std::size_t i = split(from, D);
@@ -57,14 +60,13 @@ struct Profile {
       for (std::size_t d = 0; d < D; ++d) f[k * D + d] += sign * amount[d];
     }
   }
-  bool fits(std::size_t step, const std::vector<double>& req, std::size_t D) const {
+  bool fits(std::size_t step, std::span<const double> req, std::size_t D) const {
     for (std::size_t d = 0; d < D; ++d) {
       if (!leq(req[d], f[step * D + d])) return false;
     }
     return true;
   }
-  bool window_fits(Duration start, Duration dur, const std::vector<double>& req,
-                   std::size_t D) const {
+  bool window_fits(Duration start, Duration dur, std::span<const double> req, std::size_t D) const {
     for (std::size_t i = locate(start); i < t.size() && t[i] < start + dur; ++i) {
       if (!fits(i, req, D)) return false;
     }
@@ -86,6 +88,22 @@ class Conservative final : public Backfill {
   void reset() override {
     for (auto& r : res_) r.reset();
     epoch_ = ~std::uint64_t{0};
+  }
+
+  // A node that goes down or drains voids the reservations that use it: their jobs are planned
+  // again (possibly later: that node is gone). The other reservations are kept — nothing they
+  // use was taken away — and the next pass compresses them (the scheduler's plan epoch moved).
+  // A node coming up only adds room: every reservation is kept and may move earlier. (Planning
+  // everything again instead could move some reservation later, as list scheduling with more
+  // room can: the first job takes an earlier slot that overlaps a later job's.)
+  void node_changed(NodeIdx n, NodeState state) override {
+    if (state == NodeState::kUp) return;
+    for (JobIdx j : held_) {
+      if (res_[j] &&
+          std::find(res_[j]->nodes.begin(), res_[j]->nodes.end(), n) != res_[j]->nodes.end()) {
+        res_[j].reset();
+      }
+    }
   }
 
   void pass(Scheduler& s, Duration now) override {

@@ -3,8 +3,10 @@
 //   share(t) = (max over resources of t's running allocation / cluster total
 //               + decayed past usage / (half_life / ln 2)) / weight(t)
 // where past usage is dominant share x seconds, halving every half_life seconds (0: no
-// history, pure DRF on current allocations) and weight(t) is the fair_share_weight of the
-// job's partition (1 without one). Within a tenant: submit order.
+// history, pure DRF on current allocations) and weight(t) is the tenant's fair-share weight:
+// with tenant = partition, the partition's fair_share_weight (weighted DRF: a partition of
+// weight 3 is served until its dominant share is 3 times another's); users and groups weigh
+// 1. Within a tenant: submit order.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -27,7 +29,7 @@ class Drf final : public QueueOrder {
 
   void attach(const Scheduler& s) override {
     total_.assign(s.cluster().total().begin(), s.cluster().total().end());
-    partitions_ = &s.partitions();
+    tenants_.attach(s.partitions());
   }
 
   double key(const JobState& job, Duration now) override {
@@ -38,12 +40,7 @@ class Drf final : public QueueOrder {
       if (total_[d] > 0) dominant = std::max(dominant, alloc_[t][d] / total_[d]);
     }
     double past = half_life_s_ > 0 ? usage_.usage(t, now) / (half_life_s_ / std::numbers::ln2) : 0;
-    double weight = 1.0;
-    if (job.partition >= 0) {
-      weight = (*partitions_)[static_cast<std::size_t>(job.partition)].fair_share_weight;
-      if (!(weight > 0)) weight = 1e-9;
-    }
-    return (dominant + past) / weight;
+    return (dominant + past) / tenants_.weight(t);
   }
 
   void on_start(const JobState& job, Duration) override {
@@ -70,7 +67,6 @@ class Drf final : public QueueOrder {
   TenantKey tenants_;
   std::vector<double> total_;
   std::vector<std::vector<double>> alloc_;
-  const std::vector<Partition>* partitions_ = nullptr;
 };
 }  // namespace
 
@@ -80,7 +76,8 @@ const PolicyEntry& policy_drf() {
       "drf",
       "dominant resource fairness over running allocations plus decayed past usage",
       {{"half_life", 0.0, "seconds in which past usage halves (0: current allocations only)"},
-       {"tenant", std::string("user"), "who shares: user, group or partition"}},
+       {"tenant", std::string("user"),
+        "who shares: user, group (equal weights) or partition (weighted by fair_share_weight)"}},
       [](const ParamReader& p) { return std::make_unique<Drf>(p); }};
   return e;
 }

@@ -8,8 +8,12 @@
 // So the head's reservation is never delayed (when estimates are upper bounds), which is
 // checked at every pass with check_invariants. A job that cannot be reserved at all (its
 // nodes are down) does not block the queue.
-// Per pass: O(queue) placement attempts, fewer with the per-shape memo (a shape that did not
-// fit stays unfit for the rest of the pass), plus O(running jobs) for the shadow.
+//
+// Cost per pass: O(queue) cheap steps. A job whose shape is known not to fit (it failed in
+// this pass, or failed in an earlier one and nothing was released since) is passed over by
+// its shape alone; a job that cannot end by the shadow even on the fastest node is only tried
+// under the spare limit. The head's earliest time on each node is kept between passes and
+// recomputed only on the nodes whose running jobs changed.
 #include <algorithm>
 
 #include "cluster/detail/registry.hpp"
@@ -22,22 +26,35 @@ class Easy final : public Backfill {
   explicit Easy(const ParamReader& p)
       : max_candidates_(static_cast<std::size_t>(p.number_in("max_candidates", 0, 1e12))) {}
 
-  void reset() override { prev_head_.reset(); }
+  void reset() override {
+    prev_head_.reset();
+    node_times_.clear();
+  }
 
   void pass(Scheduler& s, Duration now) override {
     ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
     if (limit_.size() != c.size() * D) limit_.assign(c.size() * D, kInf);
-    if (failed_now_.size() != s.shape_count()) {
-      failed_now_.assign(s.shape_count(), 0);
-      failed_limited_.assign(s.shape_count(), 0);
+    if (failed_now_.size() < s.shape_count()) {
+      failed_now_.resize(s.shape_count(), 0);
+      failed_limited_.resize(s.shape_count(), 0);
     }
     ++stamp_;
     bool have_head = false;
     bool started_ahead = false;  // a job before the head in queue order started (not a backfill)
     JobIdx head = 0;
     std::size_t tested = 0;
+    const bool pure = s.placement_is_pure();
     for (JobIdx j : s.queue()) {
+      if (have_head && max_candidates_ == 0) {
+        // Behind the head: a shape that cannot be placed is passed over without reading the job.
+        const std::uint32_t shape = s.shape(j);
+        if (failed_now_[shape] == stamp_) continue;
+        if (s.known_unfit(shape)) {
+          failed_now_[shape] = stamp_;
+          continue;
+        }
+      }
       const JobState& js = s.job(j);
       if (js.phase != Phase::kQueued || !s.quota_allows(js)) continue;
       if (!have_head) {
@@ -63,14 +80,19 @@ class Easy final : public Backfill {
       }
       if (max_candidates_ > 0 && ++tested > max_candidates_) break;
       if (failed_now_[js.shape] == stamp_) continue;
-      if (!s.place(js, nodes_)) {
-        failed_now_[js.shape] = stamp_;
-        continue;
-      }
-      if (now + s.run_time_on(js, nodes_) <= shadow_) {
-        s.start(j, nodes_, now);
-        if (s.restart_pass()) break;
-        continue;
+      // A job that cannot end by the shadow even on the fastest node can only start within the
+      // spare; with a pure placement policy the unlimited attempt is skipped (its answer could
+      // not start the job).
+      if (!pure || now + s.run_time_best(js) <= shadow_) {
+        if (!s.place(js, nodes_)) {
+          failed_now_[js.shape] = stamp_;
+          continue;
+        }
+        if (now + s.run_time_on(js, nodes_) <= shadow_) {
+          s.start(j, nodes_, now);
+          if (s.restart_pass()) break;
+          continue;
+        }
       }
       if (failed_limited_[js.shape] == stamp_) continue;
       c.set_limit(&limit_);
@@ -104,6 +126,61 @@ class Easy final : public Backfill {
   }
 
  private:
+  // The earliest time `js` fits on node n if the running jobs end at their projected ends,
+  // kept per node: it depends only on the node's running jobs and free amounts (its version),
+  // on the job's shape and, through projected_end's "never before now", on `now` while some
+  // running job is past its estimate.
+  struct NodeTime {
+    std::uint64_t version = ~std::uint64_t{0};
+    JobIdx job = 0;
+    std::uint32_t shape = 0;
+    bool fits_now = false, found = false;
+    Duration time{};
+    Duration min_end{};  // earliest estimated end of the node's running jobs (unclamped)
+  };
+
+  bool node_time(const Scheduler& s, const JobState& js, NodeIdx n, Duration now, Duration& t) {
+    const ClusterState& c = s.cluster();
+    NodeTime& e = node_times_[n];
+    if (e.version == c.version(n) && e.job == js.index && e.shape == js.shape &&
+        (e.fits_now || now < e.min_end)) {
+      t = e.fits_now ? now : e.time;
+      return e.fits_now || e.found;
+    }
+    e.version = c.version(n);
+    e.job = js.index;
+    e.shape = js.shape;
+    e.fits_now = c.fits(js, n);
+    e.found = false;
+    if (e.fits_now) {
+      t = now;
+      return true;
+    }
+    const std::size_t D = c.dims();
+    ends_.clear();
+    e.min_end = Duration::max();
+    for (JobIdx r : s.running_on(n)) {
+      e.min_end = std::min(e.min_end, s.job(r).expected_end);
+      ends_.emplace_back(s.projected_end(s.job(r), now), r);
+    }
+    std::sort(ends_.begin(), ends_.end());
+    auto fr = c.free(n);
+    std::copy(fr.begin(), fr.end(), acc_.begin());
+    for (const auto& [end, r] : ends_) {
+      const auto req = s.job(r).request;
+      for (std::size_t d = 0; d < D; ++d) acc_[d] += req[d];
+      bool fits = true;
+      for (std::size_t d = 0; d < D && fits; ++d) fits = leq(js.request[d], acc_[d]);
+      if (fits) {
+        e.found = true;
+        e.time = end;
+        break;
+      }
+    }
+    t = e.time;
+    return e.found;
+  }
+
   // The head's shadow time and reserved nodes (with `set_limits`, their spare amounts at the
   // shadow time go into limit_). Empty when fewer than node_count nodes could ever hold it.
   std::optional<Duration> reserve(const Scheduler& s, const JobState& js, Duration now,
@@ -112,27 +189,19 @@ class Easy final : public Backfill {
     const std::size_t D = c.dims();
     times_.clear();
     acc_.resize(D);
-    for (NodeIdx n = 0; n < c.size(); ++n) {
-      if (c.state(n) != NodeState::kUp || !c.could_fit(js, n)) continue;
-      if (c.fits(js, n)) {
-        times_.emplace_back(now, n);
-        continue;
+    if (node_times_.size() != c.size()) node_times_.assign(c.size(), {});
+    // The nodes that could ever hold the head (labels and capacity), for its shape.
+    if (!candidates_shape_ || *candidates_shape_ != js.shape) {
+      candidates_.clear();
+      for (NodeIdx n = 0; n < c.size(); ++n) {
+        if (c.could_fit(js, n)) candidates_.push_back(n);
       }
-      ends_.clear();
-      for (JobIdx r : s.running_on(n)) ends_.emplace_back(s.projected_end(s.job(r), now), r);
-      std::sort(ends_.begin(), ends_.end());
-      auto fr = c.free(n);
-      std::copy(fr.begin(), fr.end(), acc_.begin());
-      for (const auto& [t, r] : ends_) {
-        const auto& req = s.job(r).request;
-        for (std::size_t d = 0; d < D; ++d) acc_[d] += req[d];
-        bool fits = true;
-        for (std::size_t d = 0; d < D && fits; ++d) fits = leq(js.request[d], acc_[d]);
-        if (fits) {
-          times_.emplace_back(t, n);
-          break;
-        }
-      }
+      candidates_shape_ = js.shape;
+    }
+    for (NodeIdx n : candidates_) {
+      if (c.state(n) != NodeState::kUp) continue;
+      Duration t{};
+      if (node_time(s, js, n, now, t)) times_.emplace_back(t, n);
     }
     if (times_.size() < js.node_count) return std::nullopt;
     auto kth = times_.begin() + (js.node_count - 1);
@@ -160,7 +229,9 @@ class Easy final : public Backfill {
   std::vector<double> limit_, acc_;
   std::vector<std::uint64_t> failed_now_, failed_limited_;
   std::uint64_t stamp_ = 0;
-  std::vector<NodeIdx> nodes_, reserved_;
+  std::vector<NodeIdx> nodes_, reserved_, candidates_;
+  std::optional<std::uint32_t> candidates_shape_;
+  std::vector<NodeTime> node_times_;
   std::vector<std::pair<Duration, NodeIdx>> times_;
   std::vector<std::pair<Duration, JobIdx>> ends_;
   Duration shadow_{}, prev_shadow_{};

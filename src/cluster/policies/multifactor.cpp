@@ -1,7 +1,10 @@
 // Queue order "multifactor": Slurm's priority/multifactor. A job's priority is
 //   weight_age       * min(1, (now - eligible) / max_age)
-// + weight_fairshare * 2^(-U/S)      U: its user's decayed usage / all decayed usage,
-//                                    S: the user's share (users share equally)
+// + weight_fairshare * 2^(-U/S)      U: its tenant's decayed usage / all decayed usage,
+//                                    S: the tenant's target share, its weight over the
+//                                    weights of the tenants seen so far (tenant = user, group
+//                                    or partition; a partition's weight is its
+//                                    fair_share_weight, users and groups weigh 1)
 // + weight_jobsize   * size          size: the job's share of the cluster's cpus
 //                                    (1 - size with favor_small = 1)
 // + weight_partition * partition priority / the largest partition priority
@@ -27,13 +30,14 @@ class Multifactor final : public QueueOrder {
         max_age_s_(p.number_in("max_age", 1e-9, 1e12)),
         favor_small_(p.number_in("favor_small", 0, 1) != 0),
         usage_(p.number_in("half_life", 0, 1e12)),
-        tenants_("user") {}
+        tenants_(p.choice("tenant", {"user", "group", "partition"})) {}
 
   bool dynamic() const noexcept override { return true; }
 
   void attach(const Scheduler& s) override {
     for (const Partition& p : s.partitions()) max_part_ = std::max(max_part_, p.priority);
     partitions_ = &s.partitions();
+    tenants_.attach(s.partitions());
   }
 
   double key(const JobState& job, Duration now) override {
@@ -42,8 +46,7 @@ class Multifactor final : public QueueOrder {
     std::size_t t = tenants_(job);
     double total = usage_.total(now);
     double u = total > 0 ? usage_.usage(t, now) / total : 0.0;
-    double shares = 1.0 / static_cast<double>(std::max<std::size_t>(tenants_.count(), 1));
-    double fs = std::exp2(-u / shares);
+    double fs = std::exp2(-u / tenants_.target_share(t));
     double size = favor_small_ ? 1.0 - job.size_share : job.size_share;
     double part = 0;
     if (job.partition >= 0 && max_part_ > 0) {
@@ -75,13 +78,15 @@ const PolicyEntry& policy_multifactor() {
       "multifactor",
       "Slurm-like priority/multifactor: weighted age, fair share, size, partition, QOS",
       {{"weight_age", 1000.0, "weight of the age factor"},
-       {"weight_fairshare", 1000.0, "weight of the fair-share factor 2^(-usage/shares)"},
+       {"weight_fairshare", 1000.0, "weight of the fair-share factor 2^(-usage/target share)"},
        {"weight_jobsize", 0.0, "weight of the job-size factor"},
        {"weight_partition", 1000.0, "weight of the partition priority factor"},
        {"weight_qos", 1000.0, "weight of the job's own priority (/1000)"},
        {"max_age", 604800.0, "seconds of waiting at which the age factor reaches 1"},
        {"half_life", 604800.0, "seconds in which past usage halves (0: no decay)"},
-       {"favor_small", 0.0, "1: smaller jobs get the larger size factor"}},
+       {"favor_small", 0.0, "1: smaller jobs get the larger size factor"},
+       {"tenant", std::string("user"),
+        "who shares: user, group (equal shares) or partition (shares by fair_share_weight)"}},
       [](const ParamReader& p) { return std::make_unique<Multifactor>(p); }};
   return e;
 }

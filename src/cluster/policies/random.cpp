@@ -25,6 +25,7 @@ class RandomPlacement final : public Placement {
     }
     return true;
   }
+  bool pure() const noexcept override { return false; }  // each call draws numbers
 
  private:
   std::uint64_t next() {  // splitmix64

@@ -29,6 +29,7 @@ class WorstFit final : public Placement {
     }
     return false;
   }
+  bool uses_free_index() const noexcept override { return true; }
 };
 }  // namespace
 

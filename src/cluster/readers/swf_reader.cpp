@@ -202,7 +202,8 @@ struct SwfReader {
                 "use -1 for an unknown run time");
       return;
     }
-    for (std::size_t f : {kRequestedProcs, kAllocatedProcs, kRequestedTime, kRequestedMemory}) {
+    for (std::size_t f :
+         {kRequestedProcs, kAllocatedProcs, kRequestedTime, kRequestedMemory, kUsedMemory}) {
       if (v[f] < -1) {
         malformed(lineno, fields[f].column,
                   "field " + std::to_string(f + 1) + " is negative: " + std::string(fields[f].text),
@@ -227,10 +228,13 @@ struct SwfReader {
         return;
       }
     }
-    if (v[kRequestedMemory] > 1e18) {
-      malformed(lineno, fields[kRequestedMemory].column,
-                "field 10 is out of range: " + std::string(fields[kRequestedMemory].text));
-      return;
+    for (std::size_t f : {kRequestedMemory, kUsedMemory}) {
+      if (v[f] > 1e18) {
+        malformed(
+            lineno, fields[f].column,
+            "field " + std::to_string(f + 1) + " is out of range: " + std::string(fields[f].text));
+        return;
+      }
     }
     Job job;
     job.id = std::string(fields[kJobNumber].text);
@@ -292,7 +296,7 @@ struct SwfReader {
     if (v[kGroupId] >= 0) job.group = "g" + std::string(fields[kGroupId].text);
     if (v[kExecutable] >= 0) job.application = "app" + std::string(fields[kExecutable].text);
 
-    double mem_total = 0;  // bytes for the whole job
+    double mem_total = 0, used_total = 0;  // bytes for the whole job
     if (extended) {
       job.node_count = spec.nodes;
       job.constraints = std::move(spec.constraints);
@@ -305,10 +309,15 @@ struct SwfReader {
       job.node_count =
           per_node > 0 ? static_cast<std::uint32_t>(std::ceil(procs / per_node - 1e-9)) : 1;
       if (v[kRequestedMemory] > 0) mem_total = v[kRequestedMemory] * 1024.0 * procs;  // KB/proc
+      // Field 7, the memory the job used (KB per processor, averaged over its run): its usage,
+      // for peak-usage forecasting. The extended SWF's field 7 is no measurement (the same
+      // 1024 on every record of the MetaCentrum trace) and is left out.
+      if (v[kUsedMemory] > 0) used_total = v[kUsedMemory] * 1024.0 * procs;
     }
     job.node_count = std::max<std::uint32_t>(job.node_count, 1);
     job.request.set("cpu", procs / job.node_count);
     if (mem_total > 0) job.request.set("mem", mem_total / job.node_count);
+    if (used_total > 0) job.used.set("mem", used_total / job.node_count);
     w.jobs.push_back(std::move(job));
   }
 };
