@@ -579,14 +579,47 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
     w.next.borrowed = false;
     ++delta;
   }
-  if (delta > 0) units_.fetch_add(delta, std::memory_order_relaxed);
+  if (delta > 0) take_units(w, delta);
   for (std::size_t i = 0; i < std::min(ready, kInline); ++i) {
     core_.offer(&w, node_item(ready_inline[i]));
   }
   for (std::uint32_t s : ready_more) core_.offer(&w, node_item(s));
-  if (delta < 0 && units_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    complete();  // may destroy *this
+  if (delta < 0) give_unit(w);  // may end the run and destroy *this
+}
+
+void RunState::take_units(Worker& w, std::int64_t n) noexcept {
+  if (w.spare_run == this) {
+    const std::int64_t spare = std::min(n, w.spare_units);
+    w.spare_units -= spare;
+    n -= spare;
+    if (w.spare_units == 0) w.spare_run = nullptr;
   }
+  if (n > 0) {
+    // Take some more as spares (unless it keeps another run's): a wide graph's fan-outs come
+    // level after level, long before its leaves give units back.
+    constexpr std::int64_t kStock = 64;
+    const std::int64_t stock = w.spare_run == nullptr ? kStock : 0;
+    units_.fetch_add(n + stock, std::memory_order_relaxed);
+    if (stock != 0) {
+      w.spare_run = this;
+      w.spare_units = stock;
+    }
+  }
+}
+
+void RunState::give_unit(Worker& w) {
+  if (w.spare_run == nullptr || w.spare_run == this) {
+    w.spare_run = this;
+    ++w.spare_units;
+    return;
+  }
+  if (units_.fetch_sub(1, std::memory_order_acq_rel) == 1) complete();
+}
+
+void RunState::return_spare_units(Worker& w) {
+  const std::int64_t n = std::exchange(w.spare_units, 0);
+  w.spare_run = nullptr;
+  if (units_.fetch_sub(n, std::memory_order_acq_rel) == n) complete();  // may destroy *this
 }
 
 void RunState::cancel() {

@@ -68,6 +68,11 @@ struct Worker {
   std::int64_t last_end = 0;
   bool last_end_valid = false;
 
+  // Work units of one run that this thread keeps as spares (RunState::take_units): handed
+  // back before it runs another run's work or goes idle. Null run: none kept.
+  void* spare_run = nullptr;
+  std::int64_t spare_units = 0;
+
   Key min_key = 1;     // takes only items with a key at least this (its pool's lane)
   unsigned pool = 0;   // index into ExecutorCore's pools
   unsigned takes = 0;  // since the last aging take
@@ -232,6 +237,11 @@ class ExecutorCore {
   bool shared_next_visible() const noexcept;
   bool work_visible() const noexcept;
   void execute(Worker& w, Item item);
+  /// Hands back the spare units `w` keeps (before other work, or going idle).
+  static void return_spare_units(Worker& w) {
+    if (w.spare_run != nullptr) return_spare_units_slow(w);
+  }
+  static void return_spare_units_slow(Worker& w);
   void execute_item(Worker& w, Item item);
   void flush_next(Worker& w);
   void wake_worker() noexcept;

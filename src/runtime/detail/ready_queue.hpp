@@ -120,6 +120,32 @@ class ReadyQueue {
     std::unique_lock lock(lock_, std::try_to_lock);
     return lock.owns_lock() && pop_locked(out, min_key);
   }
+  /// As try_pop(), but takes up to half (at most `max`) of the best key's items, oldest first,
+  /// into `out`: a thief then works from its own queue instead of coming back for each one.
+  /// Returns how many were taken (0: none, or the lock was busy).
+  std::size_t try_pop_half(Item* out, std::size_t max, Key min_key = 1) {
+    std::unique_lock lock(lock_, std::try_to_lock);
+    if (!lock.owns_lock() || heap_.empty()) return 0;
+    const std::uint32_t slot = heap_.front();
+    Bucket& b = buckets_[slot];
+    if (b.key < min_key) return 0;
+    const std::size_t n = std::min(max, (b.items.size() - b.head + 1) / 2);
+    std::copy_n(b.items.begin() + static_cast<std::ptrdiff_t>(b.head), n, out);
+    b.head += n;
+    after_take(slot);
+    return n;
+  }
+  /// Pushes `n` items in order under one lock.
+  void push_many(const Item* items, std::size_t n) {
+    if (n == 0) return;
+    std::lock_guard lock(lock_);
+    for (std::size_t i = 0; i < n; ++i) {
+      Bucket& b = bucket_for(items[i].key);
+      b.items.push_back(items[i]);
+      b.items.back().seq = next_seq_++;
+    }
+    top_key_.store(buckets_[heap_.front()].key, std::memory_order_seq_cst);
+  }
   /// Aging: pops the item that has waited longest among those of a priority below `priority`
   /// (keys of at least `min_key` only); false when there is none.
   bool pop_oldest_below(Item& out, int priority, Key min_key = 1) {

@@ -81,6 +81,8 @@ class RunState : public std::enable_shared_from_this<RunState> {
   void execute(Worker& w, const Item& item);
   void cancel();
   void add_unit() noexcept { units_.fetch_add(1, std::memory_order_relaxed); }
+  /// Gives back the units `w` keeps as spares for this run (see finish()); may end the run.
+  void return_spare_units(Worker& w);
 
   bool done() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
   const std::atomic<std::uint32_t>& done_flag() const noexcept { return done_; }
@@ -125,6 +127,12 @@ class RunState : public std::enable_shared_from_this<RunState> {
   void finish(Worker& w, std::uint32_t node, TaskStatus status);
   void retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt);
   void count_finished(const Worker& w, std::size_t n) noexcept;
+  /// Units for readied successors come from `w`'s spares of this run first, then the count;
+  /// a finished node's unit becomes a spare. A run's units are thus counted where they are
+  /// used, and a binary tree's fan-outs and leaves do not all hit one shared counter. Spares
+  /// go back (return_spare_units) before the thread runs other work or goes idle.
+  void take_units(Worker& w, std::int64_t n) noexcept;
+  void give_unit(Worker& w);
   void complete();
   void record_failure(std::uint32_t node, FailedAttempt attempt, std::exception_ptr e);
   Key key_of(std::uint32_t node) const noexcept {
@@ -165,7 +173,7 @@ class RunState : public std::enable_shared_from_this<RunState> {
 
   std::stop_source stop_;
   std::atomic<bool> cancelled_{false};
-  std::atomic<std::int64_t> units_{0};
+  alignas(64) std::atomic<std::int64_t> units_{0};  // apart from the flags read per task
   std::unique_ptr<PaddedCounter[]> finished_;  // per worker, plus one for helping threads
   std::atomic<std::uint32_t> done_{0};
 
