@@ -184,6 +184,7 @@ TEST(Preemption, NoInterruptionWhileAWorkerIsFree) {
   for (int i = 0; i < 20; ++i) {
     auto interactive = executor.submit([] {}, Priority::kInteractive);
     ASSERT_TRUE(ready_without_helping(interactive));
+    std::this_thread::sleep_for(10ms);  // the free worker leaves the job (see below)
   }
   task.finish();
   ASSERT_TRUE(finishes_without_helping(run));
@@ -262,6 +263,9 @@ TEST(Preemption, ALaneRunsInteractiveWorkWithoutInterruptingAnyone) {
   for (int i = 0; i < 10; ++i) {
     auto interactive = executor.submit([] {}, Priority::kInteractive);
     ASSERT_TRUE(ready_without_helping(interactive));
+    // A future is ready a moment before its worker leaves the job; submitted in that moment,
+    // the next job would find the lane busy and rightly interrupt "long".
+    std::this_thread::sleep_for(10ms);
   }
   task.finish();
   ASSERT_TRUE(finishes_without_helping(run));
