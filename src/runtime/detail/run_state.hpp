@@ -174,7 +174,7 @@ class RunState : public std::enable_shared_from_this<RunState> {
   std::stop_source stop_;
   std::atomic<bool> cancelled_{false};
   alignas(64) std::atomic<std::int64_t> units_{0};  // apart from the flags read per task
-  std::unique_ptr<PaddedCounter[]> finished_;  // per worker, plus one for helping threads
+  std::unique_ptr<PaddedCounter[]> finished_;       // per worker, plus one for helping threads
   std::atomic<std::uint32_t> done_{0};
 
   std::mutex failures_mutex_;
