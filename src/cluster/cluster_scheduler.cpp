@@ -37,17 +37,9 @@ ClusterScheduler::ClusterScheduler(std::vector<Node> nodes, std::vector<Partitio
   if (!clock) throw InvalidArgumentError("ClusterScheduler needs a clock");
   impl_->jobs = std::move(jobs);
   impl_->clock = std::move(clock);
-  detail::SchedulerConfig config{
-      .queue = options.queue,
-      .placement = options.placement,
-      .backfill = options.backfill,
-      .forecaster = options.forecaster,
-      .preemption = options.preemption,
-      // Live, allocations are requests: packing by forecast needs peaks that only a
-      // simulation knows.
-      .packing = {},
-      .check_invariants = options.check_invariants.value_or(detail::kDebugBuild),
-      .seed = options.seed};
+  detail::SchedulerConfig config = detail::config_of(options);
+  // Live, allocations are requests: packing by forecast needs peaks only a simulation knows.
+  config.packing = {};
   impl_->scheduler = std::make_unique<detail::Scheduler>(nodes, partitions, impl_->jobs, config);
 }
 

@@ -241,16 +241,7 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
 
 SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Partition>& partitions,
                           const std::vector<Job>& jobs, const SimulationOptions& options) {
-  detail::SchedulerConfig config{
-      .queue = options.queue,
-      .placement = options.placement,
-      .backfill = options.backfill,
-      .forecaster = options.forecaster,
-      .preemption = options.preemption,
-      .packing = options.packing,
-      .check_invariants = options.check_invariants.value_or(detail::kDebugBuild),
-      .seed = options.seed};
-  detail::Scheduler s(nodes, partitions, jobs, config);
+  detail::Scheduler s(nodes, partitions, jobs, detail::config_of(options));
 
   std::vector<NodeIdx> event_node(options.node_events.size());
   for (std::size_t i = 0; i < options.node_events.size(); ++i) {

@@ -90,6 +90,44 @@ TEST(ReadyQueue, InterleavedPushAndPopFollowTheKeys) {
   EXPECT_EQ(drain_ids(q), (std::vector<std::uint32_t>{3, 2, 4}));
 }
 
+TEST(ReadyQueue, PushPopPublishesTheItemAndTakesTheBest) {
+  ReadyQueue q;
+  q.push(node(9, 1));
+  Item out;
+  ASSERT_TRUE(q.push_pop(node(5, 2), out, 1));
+  EXPECT_EQ(out.begin, 1u);
+  EXPECT_EQ(q.top_key(), 5u);
+  // The item pushed may itself be the best: it comes straight back.
+  ASSERT_TRUE(q.push_pop(node(7, 3), out, 1));
+  EXPECT_EQ(out.begin, 3u);
+  EXPECT_EQ(drain_ids(q), (std::vector<std::uint32_t>{2}));
+}
+
+TEST(ReadyQueue, TryPopHalfTakesTheOlderHalfOfTheBestKeyOnly) {
+  ReadyQueue q;
+  for (std::uint32_t i = 1; i <= 5; ++i) q.push(node(9, i));
+  q.push(node(4, 100));
+  std::vector<Item> out(8);
+  ASSERT_EQ(q.try_pop_half(out.data(), out.size()), 3u);  // half of 5, rounded up
+  EXPECT_EQ(out[0].begin, 1u);
+  EXPECT_EQ(out[1].begin, 2u);
+  EXPECT_EQ(out[2].begin, 3u);
+  EXPECT_EQ(q.try_pop_half(out.data(), 1), 1u) << "never more than max";
+  EXPECT_EQ(out[0].begin, 4u);
+  EXPECT_EQ(q.try_pop_half(out.data(), out.size(), 5), 1u);
+  EXPECT_EQ(out[0].begin, 5u);
+  EXPECT_EQ(q.try_pop_half(out.data(), out.size(), 5), 0u) << "4 is below min_key";
+  EXPECT_EQ(drain_ids(q), (std::vector<std::uint32_t>{100}));
+}
+
+TEST(ReadyQueue, PushManyKeepsTheOrderGiven) {
+  ReadyQueue q;
+  q.push(node(9, 1));
+  const std::vector<Item> items{node(9, 2), node(3, 3), node(9, 4)};
+  q.push_many(items.data(), items.size());
+  EXPECT_EQ(drain_ids(q), (std::vector<std::uint32_t>{1, 2, 4, 3}));
+}
+
 TEST(ReadyQueueStress, ConcurrentPushersAndThievesLoseAndDuplicateNothing) {
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
   constexpr std::uint32_t kPerPusher = 5'000;

@@ -37,6 +37,18 @@ struct SchedulerConfig {
   std::uint64_t seed = 0;
 };
 
+/// The scheduler's part of the simulation options (the live scheduler then clears packing).
+inline SchedulerConfig config_of(const SimulationOptions& o) {
+  return {.queue = o.queue,
+          .placement = o.placement,
+          .backfill = o.backfill,
+          .forecaster = o.forecaster,
+          .preemption = o.preemption,
+          .packing = o.packing,
+          .check_invariants = o.check_invariants.value_or(kDebugBuild),
+          .seed = o.seed};
+}
+
 /// Job ids -> job indices, by open addressing over one flat array (no allocation per id).
 /// The ids themselves are not stored: `id_of(j)` gives job j's id when a hash matches.
 class IdIndex {
