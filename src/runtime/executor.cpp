@@ -338,36 +338,47 @@ void ExecutorCore::share_next_slow(Worker& w) {
     flush_next(w);  // nobody could steal it from this thread's stack
     return;
   }
-  w.next_state.store(Worker::kShared, std::memory_order_seq_cst);
+  // Release: a thief that reads the slot open reads the item written before. The fence pairs
+  // with the heavy one of a worker going to sleep (sleep_until_work): either this thread sees
+  // it asleep and wakes it, or it sees the slot open.
+  w.next_open.store(1, std::memory_order_release);
+  fence_.light();
   wake_worker();
 }
 
-void ExecutorCore::reclaim_next_slow(Worker& w) {
-  std::uint32_t shared = Worker::kShared;
-  if (w.next_state.compare_exchange_strong(shared, Worker::kPrivate, std::memory_order_acquire)) {
-    return;
+void ExecutorCore::settle_claim(Worker& w) noexcept {
+  std::uint32_t claim = Worker::kClaiming;
+  while ((claim = w.next_claim.load(std::memory_order_acquire)) == Worker::kClaiming) {
+    cpu_relax();
   }
-  while (w.next_state.load(std::memory_order_acquire) != Worker::kStolen) cpu_relax();
-  w.next = Item{};
-  w.next_state.store(Worker::kPrivate, std::memory_order_relaxed);
+  if (claim == Worker::kStolen) {
+    w.next = Item{};
+    w.next_claim.store(Worker::kUnclaimed, std::memory_order_relaxed);
+  }
 }
 
 bool ExecutorCore::steal_next(Worker& victim, Item& out, Key min_key) {
-  if (victim.next_state.load(std::memory_order_relaxed) != Worker::kShared) return false;
-  std::uint32_t shared = Worker::kShared;
-  if (!victim.next_state.compare_exchange_strong(shared, Worker::kStealing,
+  // The owner opens its slot (store), and closes it with a store, a light fence and a look at
+  // next_claim. A thief claims (store), then a heavy fence, then looks whether the slot is
+  // open: either the owner sees the claim and waits for the thief's decision, or the thief
+  // sees the slot closed. Claims are rare (a whole spin found nothing), so the heavy fence's
+  // microseconds are spent where they cost nothing.
+  if (victim.next_open.load(std::memory_order_relaxed) == 0) return false;
+  std::uint32_t unclaimed = Worker::kUnclaimed;
+  if (!victim.next_claim.compare_exchange_strong(unclaimed, Worker::kClaiming,
                                                  std::memory_order_acquire)) {
-    return false;
+    return false;  // another thief is at it, or the owner has not yet seen an earlier steal
   }
-  if (victim.next.key < min_key) {
-    victim.next_state.store(Worker::kShared, std::memory_order_release);
+  fence_.heavy();
+  if (victim.next_open.load(std::memory_order_acquire) == 0 || victim.next.key < min_key) {
+    victim.next_claim.store(Worker::kUnclaimed, std::memory_order_release);
     return false;
   }
   out = victim.next;
   // Count the item's unit before releasing the owner: once it sees kStolen it may finish its
   // element, give back the last unit and end the run.
   materialize(out);
-  victim.next_state.store(Worker::kStolen, std::memory_order_release);
+  victim.next_claim.store(Worker::kStolen, std::memory_order_release);
   return true;
 }
 
@@ -491,10 +502,10 @@ bool ExecutorCore::steal_shared_next(Worker& w, Item& out) {
 
 bool ExecutorCore::shared_next_visible() const noexcept {
   for (const auto& w : workers_) {
-    if (w->next_state.load(std::memory_order_seq_cst) == Worker::kShared) return true;
+    if (w->next_open.load(std::memory_order_relaxed) != 0) return true;
   }
   for (const Worker& h : helpers_slots_) {
-    if (h.next_state.load(std::memory_order_seq_cst) == Worker::kShared) return true;
+    if (h.next_open.load(std::memory_order_relaxed) != 0) return true;
   }
   return false;
 }
@@ -626,9 +637,14 @@ void ExecutorCore::sleep_until_work(Worker& w) {
   const unsigned slots = slots_;
   active_.fetch_sub(1, std::memory_order_seq_cst);
   const std::uint32_t epoch = sleep_.prepare_wait();
+  // Slots open while this thread is asleep wake it (share_next_slow reads active_); this
+  // thread sees those opened before (the heavy side of their fence).
+  const auto open_slot = [this] {
+    fence_.heavy();
+    return shared_next_visible();
+  };
   if (stopping_.load(std::memory_order_seq_cst) ||
-      (active_.load(std::memory_order_seq_cst) < slots &&
-       (work_visible() || shared_next_visible()))) {
+      (active_.load(std::memory_order_seq_cst) < slots && (work_visible() || open_slot()))) {
     sleep_.cancel_wait();
   } else {
     sleep_.commit_wait(epoch);

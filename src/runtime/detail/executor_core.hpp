@@ -3,8 +3,9 @@
 // Where ready work lives, best first:
 //   1. a thread's `next` slot: the successor (or rest of a source range) it runs next, touched
 //      by no lock, so a chain runs without a single queue operation. While the thread runs a
-//      task body the slot is shared: a thread that found nothing else for a whole spin may
-//      steal it with one CAS, so nothing waits behind a long task;
+//      task body the slot is open: a thread that found nothing else for a whole spin may
+//      steal it, so nothing waits behind a long task. Opening and closing the slot are plain
+//      stores; the thief pays for the handshake (AsymmetricFence), as steals are rare;
 //   2. each worker's ReadyQueue (a lock-guarded max-heap), which other workers steal from;
 //   3. the shared injection queue, for work that starts outside the pool.
 // Before running its `next`, a thread checks (lock-free) whether its own queue or the
@@ -34,6 +35,7 @@
 
 #include "taskloom/runtime/executor.hpp"
 
+#include "runtime/detail/asymmetric_fence.hpp"
 #include "runtime/detail/ready_queue.hpp"
 #include "runtime/detail/resource_admission.hpp"
 #include "runtime/detail/timer_service.hpp"
@@ -45,16 +47,20 @@ class ExecutorCore;
 /// A thread taking part in execution: one of the pool's workers, or a thread helping while it
 /// waits (external: its queue pushes go to the injection queue).
 struct Worker {
-  enum NextState : std::uint32_t { kPrivate, kShared, kStealing, kStolen };
+  enum NextClaim : std::uint32_t { kUnclaimed, kClaiming, kStolen };
 
   ExecutorCore* core = nullptr;
   unsigned index = 0;    // reported as the task's worker; worker_count() for helping threads
   unsigned counter = 0;  // this thread's slot in per-thread counters (see counter_slots())
   bool external = false;
   bool registered = true;  // visible to thieves (pool workers and claimed helper slots)
-  Item next;               // private to the thread while next_state is kPrivate
+  Item next;               // private to the thread while next_open is 0
   bool took_next = false;  // the last take() came from `next`, not a queue
-  std::atomic<std::uint32_t> next_state{kPrivate};
+  // The next slot during a task body (ExecutorCore::share_next): the thread sets next_open;
+  // one thief at a time moves next_claim from kUnclaimed to kClaiming, then takes the item
+  // (kStolen, which the thread clears when it closes the slot) or puts kUnclaimed back.
+  std::atomic<std::uint32_t> next_open{0};
+  std::atomic<std::uint32_t> next_claim{kUnclaimed};
   ReadyQueue queue;  // pool workers and helper slots (`registered`) only
   std::uint64_t rng = 0x9E3779B97F4A7C15ull;
   std::atomic<bool> claimed{false};  // helper slots only
@@ -163,14 +169,17 @@ class ExecutorCore {
   void offer_or_push(Worker* w, const Item& item);
 
   /// Around a task body: share `w`'s next item with thieves, then take it back (or learn
-  /// that it was stolen).
+  /// that it was stolen). No atomic read-modify-write on either side: see steal_next().
   void share_next(Worker& w) {
     if (w.external) w.body_token.store(++w.bodies, std::memory_order_relaxed);
     if (w.next) share_next_slow(w);
   }
   void reclaim_next(Worker& w) {
     if (w.external) w.body_token.store(0, std::memory_order_relaxed);
-    if (w.next_state.load(std::memory_order_relaxed) != Worker::kPrivate) reclaim_next_slow(w);
+    if (w.next_open.load(std::memory_order_relaxed) == 0) return;
+    w.next_open.store(0, std::memory_order_relaxed);
+    fence_.light();
+    if (w.next_claim.load(std::memory_order_acquire) != Worker::kUnclaimed) settle_claim(w);
   }
 
   /// take()'s usual choice alone: `w`'s next item, unless something better is queued or an
@@ -229,7 +238,8 @@ class ExecutorCore {
   bool take(Worker& w, Item& out);
   bool steal(Worker& w, Item& out);
   void share_next_slow(Worker& w);
-  void reclaim_next_slow(Worker& w);
+  /// reclaim_next() found a thief at `w`'s slot: waits for its decision.
+  static void settle_claim(Worker& w) noexcept;
   bool steal_next(Worker& victim, Item& out, Key min_key);
   /// Takes the shared next item of a thread in a task body: the last resort of a thread that
   /// found nothing queued for a whole spin, so short bodies keep their next item.
@@ -268,8 +278,9 @@ class ExecutorCore {
   std::unique_ptr<ResourceAdmission> admission_;
   std::atomic<unsigned> preemptible_running_{0};
   ReadyQueue injection_;
-  EventCount sleep_;    // idle and displaced workers
-  EventCount helpers_;  // threads in help_until()
+  AsymmetricFence fence_;  // light: opening and closing next slots; heavy: thieves and sleepers
+  EventCount sleep_;       // idle and displaced workers
+  EventCount helpers_;     // threads in help_until()
   // Execution slots: `active_` counts awake workers plus helping threads; a worker that finds
   // it above the worker count gives its slot up.
   std::atomic<unsigned> active_{0};
