@@ -202,11 +202,21 @@ class ReadyQueue {
   }
   Bucket& bucket_for(Key key) {
     if (last_ < buckets_.size() && buckets_[last_].key == key) return buckets_[last_];
-    auto [it, added] = slot_of_.try_emplace(key, 0);
-    if (added) {
+    auto it = slot_of_.find(key);
+    if (it == slot_of_.end()) {
+      // Reuse a retired bucket's map node: a new key per level would otherwise allocate.
+      if (spare_nodes_.empty()) {
+        it = slot_of_.emplace(key, 0).first;
+      } else {
+        auto node = std::move(spare_nodes_.back());
+        spare_nodes_.pop_back();
+        node.key() = key;
+        it = slot_of_.insert(std::move(node)).position;
+      }
       if (free_.empty()) {
         free_.push_back(static_cast<std::uint32_t>(buckets_.size()));
         buckets_.emplace_back();
+        spare_nodes_.reserve(buckets_.size());  // retire() never allocates
       }
       it->second = free_.back();
       free_.pop_back();
@@ -241,7 +251,7 @@ class ReadyQueue {
     Bucket& b = buckets_[slot];
     b.items.clear();
     b.head = 0;
-    slot_of_.erase(b.key);
+    spare_nodes_.push_back(slot_of_.extract(b.key));
     b.key = 0;
     const auto less = [this](std::uint32_t x, std::uint32_t y) { return key_less(x, y); };
     if (heap_.front() == slot) {
@@ -265,9 +275,10 @@ class ReadyQueue {
   std::vector<std::uint32_t> heap_;                 // non-empty slots, max-heap by key
   std::vector<std::uint32_t> free_;                 // empty slots
   std::unordered_map<Key, std::uint32_t> slot_of_;  // key -> slot of its bucket
-  std::size_t last_ = 0;                            // slot used last: the usual next key
-  std::uint32_t next_seq_ = 0;                      // arrival counter
-  std::atomic<Key> top_key_{0};                     // written under lock_, read anywhere
+  std::vector<std::unordered_map<Key, std::uint32_t>::node_type> spare_nodes_;  // for slot_of_
+  std::size_t last_ = 0;         // slot used last: the usual next key
+  std::uint32_t next_seq_ = 0;   // arrival counter
+  std::atomic<Key> top_key_{0};  // written under lock_, read anywhere
 };
 
 /// Sleep/wake for idle workers without lost wake-ups (an "event count"):
