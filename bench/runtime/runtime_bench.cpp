@@ -17,6 +17,8 @@
 #include <benchmark/benchmark.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_group.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdint>
@@ -27,6 +29,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <taskloom/runtime/executor.hpp>
@@ -157,6 +160,53 @@ void submit_wait_benchmark(benchmark::State& state) {
   for (auto _ : state) system.submit_and_wait();
 }
 
+// Not a system but the machine: a cache line's trip from one CPU to another and back. On a
+// virtual machine it depends on where the host puts the virtual CPUs (this project's 2-vCPU
+// VMs switch between ~90 and ~390 ns from one minute to the next), and every figure with more
+// than one thread moves with it; bench/compare prints it before and after the runtime suite.
+void cross_cpu_round_trip(benchmark::State& state) {
+  cpu_set_t original;
+  CPU_ZERO(&original);
+  pthread_getaffinity_np(pthread_self(), sizeof original, &original);
+  int cpus[2] = {-1, -1};
+  for (int c = 0, found = 0; c < CPU_SETSIZE && found < 2; ++c) {
+    if (CPU_ISSET(c, &original)) cpus[found++] = c;
+  }
+  if (cpus[1] < 0) {
+    state.SkipWithError("needs two CPUs");
+    return;
+  }
+  const auto pin = [](int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  };
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> value{0};  // odd: the partner's turn to add one
+  };
+  Line ball;
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    pin(cpus[1]);
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::uint64_t v = ball.value.load(std::memory_order_acquire);
+      if (v % 2 == 1) ball.value.store(v + 1, std::memory_order_release);
+    }
+  });
+  pin(cpus[0]);
+  std::uint64_t v = 0;
+  for (auto _ : state) {
+    ball.value.store(v + 1, std::memory_order_release);
+    while (ball.value.load(std::memory_order_acquire) != v + 2) {
+    }
+    v += 2;
+  }
+  stop.store(true, std::memory_order_relaxed);
+  partner.join();
+  pthread_setaffinity_np(pthread_self(), sizeof original, &original);
+}
+
 template <class System>
 void register_system(const Workload& w) {
   const std::string name = std::string("BM_") + w.name + "_" + System::kName;
@@ -180,6 +230,10 @@ void register_submit_wait() {
 }
 
 void register_all() {
+  benchmark::RegisterBenchmark("BM_CrossCpuRoundTrip_Machine", cross_cpu_round_trip)
+      ->UseRealTime()
+      ->Iterations(200'000)
+      ->Unit(benchmark::kNanosecond);
   for (const Workload& w : kWorkloads) {
     register_system<TaskloomSystem>(w);
     register_system<OneTbbSystem>(w);

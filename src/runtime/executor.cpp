@@ -666,32 +666,56 @@ bool ExecutorCore::sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_t
   flush_next(w);
   const unsigned slots = slots_;
   active_.fetch_sub(1, std::memory_order_seq_cst);
-  // Watch for a free slot with work for one spin before sleeping, counted as spinning so that
-  // a push does not pay a wake-up: a thread that waits for one run after another gives its
-  // slot back and takes it again every few microseconds.
-  spinning_.fetch_add(1, std::memory_order_seq_cst);
-  const auto spin_until = std::chrono::steady_clock::now() + options_.spin_before_sleep;
-  bool found = false;
-  for (unsigned i = 1; !found && !stopping_.load(std::memory_order_relaxed); ++i) {
-    found = active_.load(std::memory_order_relaxed) < slots && work_visible();
-    if (!found && !backoff(i, spin_until)) break;
-  }
-  if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found) sleep_.notify_one();
-  if (found) {
+  // A slot that a helping thread gave back, with work queued, is taken once it has stayed free
+  // for kPatience: a thread that waits for one run after another frees its slot between runs
+  // and takes it back a few microseconds later, and the run it starts is best left to it (on a
+  // VM whose vCPUs are far apart, half of such runs went to this worker before, and each task
+  // handed across cost a cross-CPU cache miss, ~0.4 us).
+  constexpr auto kPatience = std::chrono::microseconds(10);
+  std::chrono::steady_clock::time_point free_since{};
+  bool seen_free = false;
+  const auto slot_free_long_enough = [&] {
+    if (active_.load(std::memory_order_relaxed) >= slots || !work_visible()) {
+      seen_free = false;
+      return false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!seen_free) {
+      seen_free = true;
+      free_since = now;
+    }
+    return now - free_since >= kPatience;
+  };
+  for (;;) {
+    // Watch for the slot for one spin before sleeping, counted as spinning so that a push
+    // does not pay a wake-up.
+    spinning_.fetch_add(1, std::memory_order_seq_cst);
+    const auto spin_until = std::chrono::steady_clock::now() + options_.spin_before_sleep;
+    bool found = false;
+    for (unsigned i = 1; !found && !stopping_.load(std::memory_order_relaxed); ++i) {
+      found = slot_free_long_enough();
+      if (!found && !backoff(i, spin_until)) break;
+    }
+    if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found) sleep_.notify_one();
+    if (found) {
+      active_.fetch_add(1, std::memory_order_seq_cst);
+      return false;
+    }
+    const std::uint32_t epoch = sleep_.prepare_wait();
+    bool expired = false;
+    const bool free_with_work = active_.load(std::memory_order_seq_cst) < slots && work_visible();
+    if (stopping_.load(std::memory_order_seq_cst) || free_with_work) {
+      sleep_.cancel_wait();
+    } else {
+      expired = !sleep_.commit_wait(epoch, std::chrono::milliseconds(1));
+    }
+    // Woken for new work: back to watching, with the same patience (stopping, or the spin
+    // was too short for it: take the slot now).
+    if (!expired && !free_with_work && !stopping_.load(std::memory_order_relaxed)) continue;
     active_.fetch_add(1, std::memory_order_seq_cst);
-    return false;
+    // A helper in the same body as a millisecond ago is not taking work: take it up.
+    return expired && helper_stuck(seen_tokens) && (work_visible() || shared_next_visible());
   }
-  const std::uint32_t epoch = sleep_.prepare_wait();
-  bool expired = false;
-  if (stopping_.load(std::memory_order_seq_cst) ||
-      (active_.load(std::memory_order_seq_cst) < slots && work_visible())) {
-    sleep_.cancel_wait();
-  } else {
-    expired = !sleep_.commit_wait(epoch, std::chrono::milliseconds(1));
-  }
-  active_.fetch_add(1, std::memory_order_seq_cst);
-  // A helper in the same body as a millisecond ago is not taking work: take it up.
-  return expired && helper_stuck(seen_tokens) && (work_visible() || shared_next_visible());
 }
 
 Worker* ExecutorCore::claim_helper_slot() noexcept {
