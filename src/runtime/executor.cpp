@@ -711,7 +711,10 @@ bool ExecutorCore::sleep_displaced(Worker& w, std::vector<std::uint64_t>& seen_t
     }
     // Woken for new work: back to watching, with the same patience (stopping, or the spin
     // was too short for it: take the slot now).
-    if (!expired && !free_with_work && !stopping_.load(std::memory_order_relaxed)) continue;
+    if (!expired && !free_with_work && !stopping_.load(std::memory_order_relaxed)) {
+      seen_free = false;  // what the last spin saw is old now
+      continue;
+    }
     active_.fetch_add(1, std::memory_order_seq_cst);
     // A helper in the same body as a millisecond ago is not taking work: take it up.
     return expired && helper_stuck(seen_tokens) && (work_visible() || shared_next_visible());
