@@ -347,9 +347,10 @@ void ExecutorCore::share_next_slow(Worker& w) {
 }
 
 void ExecutorCore::settle_claim(Worker& w) noexcept {
-  std::uint32_t claim = Worker::kClaiming;
-  while ((claim = w.next_claim.load(std::memory_order_acquire)) == Worker::kClaiming) {
+  std::uint32_t claim = w.next_claim.load(std::memory_order_acquire);
+  while (claim == Worker::kClaiming) {
     cpu_relax();
+    claim = w.next_claim.load(std::memory_order_acquire);
   }
   if (claim == Worker::kStolen) {
     w.next = Item{};

@@ -241,6 +241,33 @@ TEST(ExecutorHelping, ThreadWaitingOnAFutureRunsTheCallable) {
   EXPECT_FALSE(held.gave_up());
 }
 
+TEST(ExecutorHelping, AWorkerDisplacedByAWaitingCallerTakesUpARunNobodyWaitsFor) {
+  // The worker gives its slot to a caller that waits, and leaves a slot the caller frees to it
+  // for a while (the caller usually comes back for its next run). A run that nobody waits for
+  // must still start on that worker: while it watches, asleep, and after its timed sleep.
+  Executor executor(1);
+  for (const auto pause : {0ms, 1ms, 5ms}) {
+    HeldWorker held(executor);
+    ASSERT_TRUE(held.started());
+    TaskGraph helped;
+    auto previous = helped.add([&] { held.release(); });
+    for (int i = 0; i < 20; ++i) {  // the caller stays in its slot while the worker returns
+      auto link = helped.add([] { std::this_thread::sleep_for(200us); });
+      previous.precede(link);
+      previous = link;
+    }
+    executor.run(helped).wait();
+    EXPECT_FALSE(held.gave_up());
+    std::this_thread::sleep_for(pause);
+    std::atomic<int> ran_on{-2};
+    TaskGraph alone;
+    alone.add([&](TaskContext& ctx) { ran_on = ctx.executor().this_worker(); });
+    runtime::Run run = executor.run(alone);
+    ASSERT_TRUE(testing::finishes_without_helping(run)) << "after a pause of " << pause.count();
+    EXPECT_EQ(ran_on.load(), 0);
+  }
+}
+
 TEST(ExecutorHelping, WithCallerHelpsOffAWaitingThreadRunsNothing) {
   ExecutorOptions options;
   options.workers = 2;
