@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/task_context.hpp"
@@ -65,12 +66,6 @@ bool key_less(const Item& a, const Item& b) noexcept {
   return a.key < b.key;
 }
 
-/// Links a run's stop source to one attempt's, for the lifetime of the attempt.
-struct RequestStop {
-  std::stop_source* target;
-  void operator()() const noexcept { target->request_stop(); }
-};
-
 }  // namespace
 
 RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const Compiled> plan,
@@ -80,7 +75,8 @@ RunState::RunState(ExecutorCore& core, GraphData& graph, std::shared_ptr<const C
       plan_(std::move(plan)),
       options_(std::move(options)),
       shared_(options_.shared),
-      runs_of_graph_(graph.runs) {
+      runs_of_graph_(graph.runs),
+      observer_(options_.observer.get()) {
   check_options(options_);
   const std::size_t n = plan_->dag.node_count();
   if (!options_.targets.empty()) {
@@ -170,6 +166,10 @@ void RunState::start(Worker* caller) {
   }
   units_.store(1, std::memory_order_relaxed);
   const auto count = static_cast<std::uint32_t>(sources_->size());
+  if (observer_ != nullptr) {
+    std::string scratch;
+    for (std::uint32_t i = 0; i < count; ++i) observer_->on_ready(ref((*sources_)[i], scratch));
+  }
   // Pushed, never offered: the caller may be a task body whose next slot is shared.
   core_.push(caller, Item{key_of((*sources_)[0]), this, 0, count, Item::Kind::kSources});
 }
@@ -177,6 +177,10 @@ void RunState::start(Worker* caller) {
 void RunState::execute(Worker& w, const Item& item) {
   if (item.kind == Item::Kind::kNode) {
     run_node(w, item.begin);
+    return;
+  }
+  if (item.kind == Item::Kind::kResume) {
+    resume_deferred(w, item.begin);
     return;
   }
   // A range of sources: run the first, which takes over the range's unit, and keep the rest
@@ -272,6 +276,14 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   const unsigned attempt = ++ns.attempts;
   ns.worker = w.index;
   ns.status = TaskStatus::kRunning;
+  if (observer_ != nullptr) {
+    std::string scratch;
+    observer_->on_attempt_begin(ref(node, scratch), attempt, w.index);
+  }
+  if (meta != nullptr && meta->async) {
+    start_deferred(w, node, meta, attempt, grant);
+    return;
+  }
   TaskStatus status = TaskStatus::kSucceeded;
   std::exception_ptr error;
   const bool timed = meta != nullptr && meta->timeout > Duration::zero();
@@ -280,8 +292,10 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   // VMs, a fifth of a chain link). The taking, tens of ns, counts in this task's time.
   const bool reuse_end = w.last_end_valid && !timed && !preemptible && !grants_;
   // Runs the body once with `stop` as its stop source; the next slot is stealable meanwhile.
+  std::atomic<bool> fired{false};  // the timeout
   const auto attempt_body = [&](const std::stop_source& stop) {
-    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop, control.get());
+    TaskContext ctx(*this, node, attempt, w.index, core_.owner(), stop, control.get(),
+                    timed ? &fired : nullptr);
     core_.share_next(w);
     ns.start = reuse_end ? w.last_end : ticks();
     try {
@@ -303,7 +317,6 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     // executor asking it to yield.
     std::stop_source attempt_stop;
     std::stop_callback<RequestStop> link(stop_.get_token(), RequestStop{&attempt_stop});
-    std::atomic<bool> fired{false};
     TimerService::Id timer{};
     if (timed) {
       timer = core_.timers().schedule(core_.clock().now() + meta->timeout, [&] {
@@ -334,6 +347,12 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
     if (!control->declined) {
       // It yielded: queue it again, to start over or from what it saved. Not an attempt.
+      if (observer_ != nullptr) {
+        std::string scratch;
+        observer_->on_attempt_end(
+            ref(node, scratch),
+            {.attempt = attempt, .status = TaskStatus::kReady, .worker = w.index});
+      }
       --ns.attempts;
       ns.status = TaskStatus::kReady;
       detach_borrowed(w);
@@ -342,21 +361,135 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
   }
 
+  conclude(w, node, meta, attempt, status, std::move(error), {});
+}
+
+void RunState::conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
+                        TaskStatus status, std::exception_ptr error, std::string message) {
   if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {
-    record_failure(
-        node,
-        {attempt, status,
-         status == TaskStatus::kTimedOut ? "timed out after " + format_duration(meta->timeout)
-                                         : describe(error),
-         ns.start, ns.end, w.index},
-        error);
-    if (meta != nullptr && attempt <= meta->retries && !cancelled()) {
+    if (message.empty()) {
+      message = status == TaskStatus::kTimedOut
+                    ? "timed out after " + format_duration(meta->timeout)
+                : error ? describe(error)
+                        : std::string("failed");
+    }
+    const bool retry = meta != nullptr && attempt <= meta->retries && !cancelled();
+    const Duration delay = retry ? backoff_delay(options_.backoff, attempt) : Duration::zero();
+    const NodeState& ns = nodes_[node];
+    if (observer_ != nullptr) {
+      std::string scratch;
+      observer_->on_attempt_end(ref(node, scratch), {.attempt = attempt,
+                                                     .status = status,
+                                                     .retry = retry,
+                                                     .retry_in = delay,
+                                                     .message = message,
+                                                     .error = error,
+                                                     .worker = ns.worker});
+    }
+    record_failure(node, {attempt, status, std::move(message), ns.start, ns.end, ns.worker},
+                   std::move(error));
+    if (retry) {
       detach_borrowed(w);
-      retry_later(w, node, attempt);  // the node keeps its unit while it waits
+      retry_later(w, node, delay);  // the node keeps its unit while it waits
       return;
     }
+  } else if (observer_ != nullptr) {
+    std::string scratch;
+    observer_->on_attempt_end(
+        ref(node, scratch), {.attempt = attempt, .status = status, .worker = nodes_[node].worker});
   }
   finish(w, node, status);
+}
+
+void RunState::start_deferred(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
+                              Grant grant) {
+  NodeState& ns = nodes_[node];
+  auto a = std::make_shared<DeferredAttempt>();
+  a->run = this;
+  a->node = node;
+  a->attempt = attempt;
+  a->grant = grant;
+  a->link.emplace(stop_.get_token(), RequestStop{&a->stop});
+  if (meta->timeout > Duration::zero()) {
+    a->timed = true;
+    a->timer = core_.timers().schedule(core_.clock().now() + meta->timeout, [p = a.get()] {
+      p->timed_out.store(true, std::memory_order_release);
+      p->stop.request_stop();
+    });
+  }
+  {
+    std::lock_guard lock(deferred_mutex_);
+    deferred_[node] = a;
+  }
+  TaskContext ctx(*this, node, attempt, w.index, core_.owner(), a->stop, nullptr, &a->timed_out,
+                  a.get());
+  core_.share_next(w);
+  ns.start = ticks();
+  graph_.bodies[node](ctx, nullptr);  // add_async's body catches what the user's throws
+  core_.reclaim_next(w);
+  w.last_end_valid = false;
+  // The node may now finish on another thread, while a borrowed range waits here.
+  detach_borrowed(w);
+  if (a->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) resume_deferred(w, node);
+}
+
+void RunState::deferred_completed(DeferredAttempt& a) {
+  ExecutorCore& core = core_;
+  core.retain();  // the run may end (and its executor go) as soon as the item is queued
+  core.push(nullptr, Item{key_of(a.node), this, a.node, 0, Item::Kind::kResume});
+  core.release();
+}
+
+void RunState::resume_deferred(Worker& w, std::uint32_t node) {
+  std::shared_ptr<DeferredAttempt> a;
+  {
+    std::lock_guard lock(deferred_mutex_);
+    auto it = deferred_.find(node);
+    TASKLOOM_ASSERT(it != deferred_.end(), "an async attempt resumed twice");
+    a = std::move(it->second);
+    deferred_.erase(it);
+  }
+  NodeState& ns = nodes_[node];
+  ns.end = ticks();
+  if (a->timed) core_.timers().cancel(a->timer);  // waits for a callback that already started
+  a->link.reset();
+  TaskStatus status = a->status;
+  if (a->timed_out.load(std::memory_order_acquire)) status = TaskStatus::kTimedOut;
+  release_resources(w, a->grant);
+  // The outside work reported success: its effects exist, so it counts even after a cancel.
+  if (cancelled() && status != TaskStatus::kTimedOut && status != TaskStatus::kSucceeded) {
+    status = TaskStatus::kCancelled;
+  }
+  if (options_.max_concurrency > 0) release_slot(w);
+  w.last_end_valid = false;
+  conclude(w, node, plan_->meta(node), a->attempt, status, std::move(a->error),
+           std::move(a->message));
+}
+
+TaskRef RunState::ref(std::uint32_t node, std::string& scratch) const {
+  if (const NodeMeta* meta = plan_->meta(node)) return {node, meta->id};
+  scratch = plan_->id(node);
+  return {node, scratch};
+}
+
+CompletionCore::~CompletionCore() {
+  if (!done.load(std::memory_order_acquire)) {
+    const std::string m =
+        "the task's Completion was destroyed without an outcome — call succeed(), fail() or "
+        "time_out() on one copy";
+    complete(TaskStatus::kFailed, std::make_exception_ptr(std::runtime_error(m)), m);
+  }
+}
+
+bool CompletionCore::complete(TaskStatus status, std::exception_ptr error,
+                              std::string message) noexcept {
+  if (done.exchange(true, std::memory_order_acq_rel)) return false;
+  DeferredAttempt& a = *attempt;
+  a.status = status;
+  a.error = std::move(error);
+  a.message = std::move(message);
+  if (a.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) a.run->deferred_completed(a);
+  return true;
 }
 
 const Request& RunState::request_of(const NodeMeta* meta) const noexcept {
@@ -483,9 +616,8 @@ void RunState::record_failure(std::uint32_t node, FailedAttempt attempt, std::ex
   f.history.push_back(std::move(attempt));
 }
 
-void RunState::retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt) {
+void RunState::retry_later(Worker& w, std::uint32_t node, Duration delay) {
   nodes_[node].status = TaskStatus::kReady;
-  const Duration delay = backoff_delay(options_.backoff, failed_attempt);
   if (delay <= Duration::zero()) {
     core_.push(&w, node_item(node));
     return;
@@ -525,9 +657,18 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
   std::size_t ready = 0;
   std::vector<std::pair<std::uint32_t, TaskStatus>> cascade;  // skipped or cancelled unstarted
   std::size_t finalized = 0;
+  std::string scratch, upstream;
   for (;;) {
     nodes_[node].status = status;
     ++finalized;
+    if (observer_ != nullptr) {
+      upstream.clear();
+      if (status == TaskStatus::kSkipped) {
+        const std::uint32_t culprit = nodes_[node].upstream.load(std::memory_order_relaxed);
+        if (culprit != 0) upstream = plan_->id(culprit - 1);
+      }
+      observer_->on_task_end(ref(node, scratch), status, upstream);
+    }
     if (options_.failure_policy == FailurePolicy::kFailFast &&
         (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut)) {
       cancel();
@@ -558,6 +699,7 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
       // added: fetch it now rather than stall on it then.
       __builtin_prefetch(&graph_.bodies[s]);
       __builtin_prefetch(plan_->dag.successors(s).data());
+      if (observer_ != nullptr) observer_->on_ready(ref(s, scratch));
       if (ready < kInline) {
         ready_inline[ready++] = s;
       } else {
@@ -671,6 +813,7 @@ void RunState::complete() {
                    options_.trace_path.c_str());
     }
   }
+  if (observer_ != nullptr) observer_->on_run_end(cancelled());
   std::shared_ptr<RunState> keep = std::move(self_);
   std::shared_ptr<std::atomic<int>> runs = runs_of_graph_;
   if (runs->fetch_sub(1, std::memory_order_acq_rel) == 1) runs->notify_all();

@@ -12,6 +12,30 @@ std::stop_token TaskContext::stop_token() const {
   return stop_->get_token();
 }
 
+StopReason TaskContext::stop_reason() const noexcept {
+  if (!stop_->stop_requested()) return StopReason::kNone;
+  if (timed_out_ != nullptr && timed_out_->load(std::memory_order_acquire)) {
+    return StopReason::kTimedOut;
+  }
+  if (interrupt_requested()) return StopReason::kInterrupted;
+  return StopReason::kCancelled;
+}
+
+Completion TaskContext::defer() {
+  if (deferred_ == nullptr) {
+    throw InvalidStateError("task '" + id() +
+                            "' is not async — add it with TaskGraph::add_async to complete it "
+                            "later");
+  }
+  if (deferred_->taken) {
+    throw InvalidStateError("task '" + id() + "' took its attempt's Completion already");
+  }
+  deferred_->taken = true;
+  auto core = std::make_shared<detail::CompletionCore>();
+  core->attempt = deferred_->shared_from_this();
+  return Completion(std::move(core));
+}
+
 bool TaskContext::interrupt_requested() const noexcept {
   return control_ != nullptr && control_->requested.load(std::memory_order_acquire);
 }

@@ -184,8 +184,14 @@ TaskGraph::~TaskGraph() {
 TaskGraph::TaskGraph(TaskGraph&&) noexcept = default;
 TaskGraph& TaskGraph::operator=(TaskGraph&&) noexcept = default;
 
-TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body,
-                               TaskOptions options) {
+void TaskGraph::throw_async_interruptible(std::string_view id) {
+  throw InvalidArgumentError("task '" + std::string(id) +
+                             "' is async and interruptible — an async task holds no worker, so "
+                             "there is nothing to interrupt; drop `interruptible`");
+}
+
+TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body, TaskOptions options,
+                               bool async) {
   detail::GraphData& g = *data_;
   check_id(id);
   check_options(id, options);
@@ -199,7 +205,8 @@ TaskHandle TaskGraph::add_task(std::string_view id, detail::TaskFunction body,
   if (g.meta_of.empty()) g.meta_of.assign(g.size(), 0);
   g.metas.push_back({std::string(id), options.priority, options.retries, options.timeout,
                      options.weight, std::move(options.metadata), std::move(options.needs),
-                     options.expected_duration, options.interruptible, options.max_interruptions});
+                     options.expected_duration, options.interruptible, options.max_interruptions,
+                     async});
   try {
     g.meta_of.push_back(static_cast<std::uint32_t>(g.metas.size()));
     g.by_id.emplace(g.metas.back().id, index);

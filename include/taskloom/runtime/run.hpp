@@ -26,6 +26,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/runtime/observer.hpp"
 #include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/shared_state.hpp"
 
@@ -61,6 +62,8 @@ struct RunOptions {
   /// Resource pools private to this run, in place of the executor's (ExecutorOptions::
   /// resources) for its tasks' needs. Empty: the executor's.
   Resources resources;
+  /// Told every transition of the run as it happens (observer.hpp); kept alive by the run.
+  std::shared_ptr<RunObserver> observer;
 };
 
 struct Progress {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <cstdint>
 #include <stop_token>
 #include <string>
@@ -25,7 +26,9 @@
 #include <type_traits>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/executor.hpp"
+#include "taskloom/runtime/observer.hpp"
 
 namespace taskloom::runtime {
 
@@ -33,7 +36,8 @@ class TaskGraph;
 
 namespace detail {
 struct AttemptControl;
-}
+struct DeferredAttempt;
+}  // namespace detail
 
 class TaskContext {
  public:
@@ -48,6 +52,9 @@ class TaskContext {
   /// Fires when the run is cancelled, this attempt times out, or the task is interrupted.
   std::stop_token stop_token() const;
   bool stop_requested() const noexcept { return stop_->stop_requested(); }
+
+  /// Why the stop token fired: kNone while it has not.
+  StopReason stop_reason() const noexcept;
 
   /// The executor asked this (interruptible) task to yield to more important work.
   bool interrupt_requested() const noexcept;
@@ -94,14 +101,21 @@ class TaskContext {
     return executor_->run(subgraph, std::move(options));
   }
 
+  /// Internal: TaskGraph::add_async's body takes the attempt's Completion here, once.
+  Completion defer();
+
   /// Internal: made by the executor for each attempt.
   TaskContext(detail::RunState& run, std::uint32_t node, unsigned attempt, unsigned worker,
               Executor& executor, const std::stop_source& stop,
-              detail::AttemptControl* control = nullptr) noexcept
+              detail::AttemptControl* control = nullptr,
+              const std::atomic<bool>* timed_out = nullptr,
+              detail::DeferredAttempt* deferred = nullptr) noexcept
       : run_(&run),
         executor_(&executor),
         stop_(&stop),
         control_(control),
+        timed_out_(timed_out),
+        deferred_(deferred),
         node_(node),
         attempt_(attempt),
         worker_(worker) {}
@@ -114,7 +128,9 @@ class TaskContext {
   detail::RunState* run_;
   Executor* executor_;
   const std::stop_source* stop_;
-  detail::AttemptControl* control_;  // null unless the task is interruptible
+  detail::AttemptControl* control_;     // null unless the task is interruptible
+  const std::atomic<bool>* timed_out_;  // null unless the attempt has a timeout
+  detail::DeferredAttempt* deferred_;   // null unless the task is async
   std::uint32_t node_;
   unsigned attempt_;
   unsigned worker_;

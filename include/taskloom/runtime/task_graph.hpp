@@ -27,6 +27,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/detail/task_function.hpp"
 
 namespace taskloom::runtime {
@@ -151,6 +152,25 @@ class TaskGraph {
         },
         std::move(options));
   }
+  /// Adds an async task: `body(TaskContext&, Completion)` starts outside work (a process, a
+  /// cluster job, I/O) and returns; the attempt ends when the work completes the Completion,
+  /// holding no worker meanwhile (completion.hpp). Retries, timeouts, cancellation, resource
+  /// admission and max_concurrency apply as to any task. An async task is never interrupted:
+  /// `options.interruptible` is an InvalidArgumentError. Its result is void.
+  template <class F>
+  TaskHandle add_async(std::string_view id, F body, TaskOptions options = {}) {
+    if (options.interruptible) throw_async_interruptible(id);
+    return add_task(
+        id, detail::TaskFunction([body = std::move(body)](auto& ctx) mutable {  // TaskContext&
+          Completion done = ctx.defer();
+          try {
+            body(ctx, done);
+          } catch (...) {
+            done.fail(std::current_exception());
+          }
+        }),
+        std::move(options), /*async=*/true);
+  }
   /// Adds an anonymous task with default options: the fastest way to build a large graph.
   template <class F>
   TaskHandle add(F&& body) {
@@ -178,7 +198,9 @@ class TaskGraph {
   detail::GraphData& data() const noexcept { return *data_; }  ///< internal
 
  private:
-  TaskHandle add_task(std::string_view id, detail::TaskFunction body, TaskOptions options);
+  TaskHandle add_task(std::string_view id, detail::TaskFunction body, TaskOptions options,
+                      bool async = false);
+  [[noreturn]] static void throw_async_interruptible(std::string_view id);
   TaskHandle add_anonymous(detail::TaskFunction body);
   std::unique_ptr<detail::GraphData> data_;
 };

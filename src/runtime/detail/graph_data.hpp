@@ -33,6 +33,7 @@ struct NodeMeta {
   Duration expected_duration = Duration::zero();
   bool interruptible = false;
   std::optional<unsigned> max_interruptions;
+  bool async = false;  // TaskGraph::add_async: the attempt ends when its Completion is completed
 };
 
 /// The immutable, validated form of a graph that runs execute. Shared by every run started

@@ -41,7 +41,12 @@ inline Key make_key(Priority priority, double rank) noexcept {
 /// One schedulable thing: a submitted job, one node of a run, or a range of a run's sources
 /// (split lazily when other workers are hungry).
 struct Item {
-  enum class Kind : std::uint8_t { kJob, kNode, kSources };
+  enum class Kind : std::uint8_t {
+    kJob,
+    kNode,
+    kSources,
+    kResume
+  };  // kResume: an async attempt ended
   Key key = 0;
   void* target = nullptr;  // Job* or RunState*
   std::uint32_t begin = 0, end = 0;

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "taskloom/runtime/completion.hpp"
+#include "taskloom/runtime/observer.hpp"
 #include "taskloom/runtime/run.hpp"
 
 #include "runtime/detail/block_array.hpp"
@@ -58,6 +60,42 @@ struct AttemptControl {
   std::optional<std::string> to_save;  // what it saves now
 };
 
+/// Links a run's stop source to one attempt's, for the lifetime of the attempt.
+struct RequestStop {
+  std::stop_source* target;
+  void operator()() const noexcept { target->request_stop(); }
+};
+
+/// One open attempt of an async task (TaskGraph::add_async): what run_node keeps on its stack
+/// for other attempts, kept here until the attempt's Completion is completed.
+struct DeferredAttempt : std::enable_shared_from_this<DeferredAttempt> {
+  RunState* run = nullptr;  // alive: the node holds a unit of it until resumed
+  std::uint32_t node = 0;
+  unsigned attempt = 0;
+  unsigned worker = 0;
+  std::stop_source stop;  // the attempt's own: the run's, or its timeout
+  std::optional<std::stop_callback<RequestStop>> link;
+  std::atomic<bool> timed_out{false};  // the timeout fired
+  TimerService::Id timer{};
+  bool timed = false;
+  Grant grant;
+  // 2: the body has not returned and no outcome came; whoever brings it to 0 ends the attempt.
+  std::atomic<int> pending{2};
+  // The outcome, written once by the completing thread before it decrements `pending`.
+  TaskStatus status = TaskStatus::kSucceeded;
+  std::exception_ptr error;
+  std::string message;  // of a failure or time-out, when the work gave one
+  bool taken = false;   // TaskContext::defer() was called (by the body's thread only)
+};
+
+/// What every copy of one Completion shares.
+struct CompletionCore {
+  std::shared_ptr<DeferredAttempt> attempt;
+  std::atomic<bool> done{false};
+  ~CompletionCore();
+  bool complete(TaskStatus status, std::exception_ptr error, std::string message) noexcept;
+};
+
 /// Cold per-node data, only for nodes that were interrupted.
 struct NodeInterruptions {
   unsigned count = 0;
@@ -97,6 +135,8 @@ class RunState : public std::enable_shared_from_this<RunState> {
   void set_priority(std::string_view task, Priority priority);
   /// A node of this run that waited for resources holds them now: queue it.
   void resources_granted(Worker& w, std::uint32_t node, Grant grant);
+  /// An async attempt's outcome is in: end it on a worker (from any thread).
+  void deferred_completed(DeferredAttempt& a);
 
  private:
   enum class Admission { kRun, kParked, kCancelled };
@@ -121,11 +161,21 @@ class RunState : public std::enable_shared_from_this<RunState> {
   /// Waits a node for its wave (wave-synchronous) or for a slot (max_concurrency).
   Admission admit(std::uint32_t node);
   void release_slot(Worker& w);
+  /// After an attempt's body (or its async work) ended with `status`: records a failure,
+  /// retries or finishes, and tells the observer.
+  void conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
+                TaskStatus status, std::exception_ptr error, std::string message);
+  /// Runs an async task's body; the attempt stays open until its Completion is completed.
+  void start_deferred(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
+                      Grant grant);
+  /// The end of an async attempt, on a worker.
+  void resume_deferred(Worker& w, std::uint32_t node);
+  TaskRef ref(std::uint32_t node, std::string& scratch) const;
   void wave_finished(Worker& w, std::uint32_t node);
   /// Sets the final status of `node`, readies or skips its successors, ends the run after the
   /// last node.
   void finish(Worker& w, std::uint32_t node, TaskStatus status);
-  void retry_later(Worker& w, std::uint32_t node, unsigned failed_attempt);
+  void retry_later(Worker& w, std::uint32_t node, Duration delay);
   void count_finished(const Worker& w, std::size_t n) noexcept;
   /// Units for readied successors come from `w`'s spares of this run first, then the count;
   /// a finished node's unit becomes a spare. A run's units are thus counted where they are
@@ -203,6 +253,12 @@ class RunState : public std::enable_shared_from_this<RunState> {
   std::atomic<std::atomic<Key>*> key_overrides_{nullptr};
 
   std::unordered_map<std::uint32_t, NodeInterruptions> interruptions_;  // failures_mutex_
+
+  RunObserver* observer_ = nullptr;  // options_.observer, or null
+
+  // Async attempts whose body has returned and whose outcome has not been taken yet.
+  std::mutex deferred_mutex_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<DeferredAttempt>> deferred_;  // guarded
 
   std::unique_ptr<std::ofstream> trace_;  // open from start() when a trace is asked for
   std::once_flag report_once_;
