@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <system_error>
@@ -28,6 +30,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "taskloom/backends/local.hpp"
 #include "taskloom/core/error.hpp"
 
 extern char** environ;
@@ -454,6 +457,400 @@ CommandOutcome run_command(const CommandSpec& spec, std::stop_token stop,
     if (err_target != out_fd.get()) out.message += full_disk_hint(err_fd.get(), spec.stderr_path);
   }
   return out;
+}
+
+}  // namespace taskloom::backends
+
+// ---------------------------------------------------------------------------- LocalBackend
+
+namespace taskloom::backends {
+namespace {
+
+bool plain_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("_./,:+@%=-").find(c) != std::string_view::npos;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+/// One process the event thread watches.
+struct LocalAttempt {
+  enum class Stop { kNone, kCancelled, kTimedOut };
+  std::uint64_t id = 0;
+  pid_t pid = 0;
+  UniqueFd pidfd;
+  UniqueFd out_fd, err_fd;
+  bool shared_log = false;
+  AttemptSpec spec;
+  TimePoint started;
+  std::optional<TimePoint> deadline;  // the timeout
+  std::optional<TimePoint> kill_at;   // SIGKILL, once SIGTERM was sent
+  Stop stop = Stop::kNone;
+  bool sent_kill = false;
+  AttemptCallbacks callbacks;
+  std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
+};
+
+void send_term(LocalAttempt& a, LocalAttempt::Stop why, TimePoint now) {
+  if (a.stop != LocalAttempt::Stop::kNone) return;
+  a.stop = why;
+  ::kill(-a.pid, SIGTERM);
+  ::kill(-a.pid, SIGCONT);  // a stopped process handles its SIGTERM only once continued
+  a.kill_at = now + a.spec.kill_grace;
+}
+
+AttemptResult result_of(LocalAttempt& a, int status, const rusage& usage, TimePoint now) {
+  using R = AttemptResult::End;
+  AttemptResult r;
+  r.wall = now - a.started;
+  r.user_cpu = to_duration(usage.ru_utime);
+  r.system_cpu = to_duration(usage.ru_stime);
+  r.peak_rss_kb = usage.ru_maxrss;
+  if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+    r.end = r.exit_code == 0 ? R::kSucceeded : R::kFailed;
+    r.message = exit_message(r.exit_code);
+  } else if (WIFSIGNALED(status)) {
+    r.end = R::kFailed;
+    r.signal = WTERMSIG(status);
+    r.message = "killed by signal " + signal_name(r.signal) + " (" + std::to_string(r.signal) +
+                ")" + (WCOREDUMP(status) ? ", core dumped" : "");
+  }
+  if (a.stop != LocalAttempt::Stop::kNone) {
+    const bool cancelled = a.stop == LocalAttempt::Stop::kCancelled;
+    r.end = cancelled ? R::kCancelled : R::kTimedOut;
+    r.message =
+        (cancelled ? std::string("cancelled")
+                   : "timed out after " + format_duration(a.spec.timeout)) +
+        ": sent SIGTERM to its process group" +
+        (a.sent_kill ? ", SIGKILL after " + format_duration(a.spec.kill_grace) + " grace"
+                     : ", which ended within the " + format_duration(a.spec.kill_grace) + " grace");
+  } else if (!r.succeeded()) {
+    r.message += full_disk_hint(a.out_fd.get(), a.spec.stdout_path);
+    if (!a.shared_log) r.message += full_disk_hint(a.err_fd.get(), a.spec.stderr_path);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> split_plain_command(std::string_view command) {
+  std::vector<std::string> argv;
+  std::string word;
+  for (const char c : command) {
+    if (c == ' ' || c == '\t') {
+      if (!word.empty()) argv.push_back(std::exchange(word, {}));
+    } else if (plain_word_char(c)) {
+      word += c;
+    } else {
+      return {};
+    }
+  }
+  if (!word.empty()) argv.push_back(std::move(word));
+  // `NAME=value cmd` is an assignment to the shell; a leading '-' or '=' is no command name.
+  if (argv.empty() || argv[0].find('=') != std::string::npos || argv[0][0] == '-') return {};
+  // Builtins and reserved words only the shell knows (or that only mean something in it).
+  static constexpr std::string_view kShellOnly[] = {
+      ".",      "alias",    "break",   "case",   "cd",    "continue", "do",     "done",
+      "elif",   "else",     "esac",    "eval",   "exec",  "exit",     "export", "fi",
+      "for",    "function", "getopts", "hash",   "if",    "local",    "read",   "readonly",
+      "return", "set",      "shift",   "source", "then",  "times",    "trap",   "type",
+      "ulimit", "umask",    "unalias", "unset",  "until", "wait",     "while"};
+  for (std::string_view w : kShellOnly) {
+    if (argv[0] == w) return {};
+  }
+  return argv;
+}
+
+struct LocalBackend::State {
+  std::mutex mu;
+  std::unordered_map<std::uint64_t, std::unique_ptr<LocalAttempt>> attempts;  // guarded by mu
+  std::vector<std::uint64_t> stop_requests;                                   // guarded by mu
+  bool kill_all_requested = false;                                            // guarded by mu
+  bool shutdown = false;                                                      // guarded by mu
+  std::uint64_t next_id = 1;                                                  // guarded by mu
+  std::atomic<std::size_t> running{0};
+  UniqueFd epoll;
+  UniqueFd wake;
+  std::string host = host_name();
+  std::thread thread;
+
+  void wake_up() const {
+    const std::uint64_t one = 1;
+    if (::write(wake.get(), &one, sizeof one) < 0) {
+      // EAGAIN: the counter is already non-zero, the loop wakes anyway.
+    }
+  }
+  void loop();
+};
+
+void LocalBackend::State::loop() {
+  constexpr std::uint64_t kWakeId = 0;
+  std::vector<epoll_event> events(256);
+  for (;;) {
+    int timeout_ms = -1;
+    {
+      std::lock_guard lock(mu);
+      if (shutdown && attempts.empty()) return;
+      const TimePoint now = std::chrono::steady_clock::now();
+      for (const auto& [id, a] : attempts) {
+        for (const std::optional<TimePoint>& t : {a->deadline, a->kill_at}) {
+          if (!t) continue;
+          const auto left = std::chrono::ceil<std::chrono::milliseconds>(*t - now).count();
+          const int ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+          timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+        }
+      }
+    }
+    const int n =
+        ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+    if (n < 0 && errno != EINTR) return;  // cannot happen with a valid epoll fd
+    std::vector<std::pair<std::unique_ptr<LocalAttempt>, AttemptResult>> ended;
+    {
+      std::lock_guard lock(mu);
+      const TimePoint now = std::chrono::steady_clock::now();
+      for (std::uint64_t id : std::exchange(stop_requests, {})) {
+        if (auto it = attempts.find(id); it != attempts.end()) {
+          send_term(*it->second, LocalAttempt::Stop::kCancelled, now);
+        }
+      }
+      for (auto& [id, a] : attempts) {
+        if (kill_all_requested) {
+          if (a->stop == LocalAttempt::Stop::kNone) a->stop = LocalAttempt::Stop::kCancelled;
+          if (!a->sent_kill) ::kill(-a->pid, SIGKILL);
+          a->sent_kill = true;
+          a->kill_at.reset();
+        }
+        if (a->deadline && *a->deadline <= now) {
+          a->deadline.reset();
+          send_term(*a, LocalAttempt::Stop::kTimedOut, now);
+        }
+        if (a->kill_at && *a->kill_at <= now) {
+          a->kill_at.reset();
+          ::kill(-a->pid, SIGKILL);
+          a->sent_kill = true;
+        }
+      }
+      kill_all_requested = false;
+      for (int i = 0; i < std::max(n, 0); ++i) {
+        const std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
+        if (id == kWakeId) {
+          std::uint64_t count = 0;
+          if (::read(wake.get(), &count, sizeof count) < 0) {
+            // EAGAIN: another wake-up read it first.
+          }
+          continue;
+        }
+        auto it = attempts.find(id);
+        if (it == attempts.end()) continue;
+        LocalAttempt& a = *it->second;
+        int status = 0;
+        rusage usage{};
+        pid_t r = 0;
+        do {
+          r = ::wait4(a.pid, &status, WNOHANG, &usage);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0) continue;     // not ended yet (spurious)
+        ::kill(-a.pid, SIGKILL);  // the rest of the group; the id was ours until the reap
+        ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, a.pidfd.get(), nullptr);
+        AttemptResult result;
+        if (r < 0) {
+          result.end = AttemptResult::End::kFailed;
+          result.message =
+              "lost track of the process: something else in this program reaped it (SIGCHLD "
+              "ignored, or wait()/waitpid(-1) in another thread)";
+        } else {
+          result = result_of(a, status, usage, now);
+        }
+        ended.emplace_back(std::move(it->second), std::move(result));
+        attempts.erase(it);
+      }
+    }
+    for (auto& [a, result] : ended) {
+      a->on_stop.reset();  // outside the lock: it waits for a stop callback in progress
+      running.fetch_sub(1, std::memory_order_relaxed);
+      a->callbacks.ended(std::move(result));
+    }
+  }
+}
+
+LocalBackend::LocalBackend() : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.epoll = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+  s.wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!s.epoll || !s.wake) {
+    throw StorageError("LocalBackend: cannot create an epoll or eventfd descriptor: " +
+                       errno_text(errno) + " — raise the open-file limit (ulimit -n)");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  ::epoll_ctl(s.epoll.get(), EPOLL_CTL_ADD, s.wake.get(), &ev);
+  s.thread = std::thread([&s] { s.loop(); });
+}
+
+LocalBackend::~LocalBackend() {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->shutdown = true;
+    state_->kill_all_requested = !state_->attempts.empty();
+  }
+  state_->wake_up();
+  state_->thread.join();
+}
+
+std::size_t LocalBackend::running() const {
+  return state_->running.load(std::memory_order_relaxed);
+}
+
+void LocalBackend::kill_all() {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->kill_all_requested = true;
+  }
+  state_->wake_up();
+}
+
+void LocalBackend::start(AttemptSpec spec, std::stop_token stop, AttemptCallbacks callbacks) {
+  if (!callbacks.ended) throw InvalidArgumentError("LocalBackend::start: no `ended` callback");
+  CommandSpec as_command{.command = spec.command,
+                         .env = spec.env,
+                         .cwd = spec.cwd,
+                         .timeout = spec.timeout,
+                         .kill_grace = spec.kill_grace};
+  validate(as_command);
+  auto fail_to_start = [&](std::string message) {
+    AttemptResult r;
+    r.end = AttemptResult::End::kFailedToStart;
+    r.message = std::move(message);
+    callbacks.ended(std::move(r));
+  };
+  if (stop.stop_requested()) {
+    AttemptResult r;
+    r.end = AttemptResult::End::kCancelled;
+    r.message = "cancelled before it started";
+    callbacks.ended(std::move(r));
+    return;
+  }
+  if (!spec.cwd.empty()) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(spec.cwd, ec);
+    if (!std::filesystem::exists(st)) {
+      return fail_to_start("working directory " + spec.cwd.string() + " does not exist");
+    }
+    if (!std::filesystem::is_directory(st)) {
+      return fail_to_start("working directory " + spec.cwd.string() + " is not a directory");
+    }
+  }
+  auto a = std::make_unique<LocalAttempt>();
+  auto out_log = open_log(spec.stdout_path);
+  if (auto* err = std::get_if<std::string>(&out_log)) return fail_to_start(std::move(*err));
+  a->out_fd = std::move(std::get<UniqueFd>(out_log));
+  auto err_log = open_log(spec.stderr_path);
+  if (auto* err = std::get_if<std::string>(&err_log)) return fail_to_start(std::move(*err));
+  a->err_fd = std::move(std::get<UniqueFd>(err_log));
+  a->shared_log = same_file(a->out_fd.get(), a->err_fd.get());
+  const int err_target = a->shared_log ? a->out_fd.get() : a->err_fd.get();
+
+  SpawnSetup setup;
+  ::posix_spawnattr_setflags(
+      &setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  ::posix_spawnattr_setpgroup(&setup.attr, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::posix_spawnattr_setsigmask(&setup.attr, &none);
+  sigset_t all;
+  sigfillset(&all);
+  ::posix_spawnattr_setsigdefault(&setup.attr, &all);
+  ::posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&setup.actions, a->out_fd.get(), STDOUT_FILENO);
+  ::posix_spawn_file_actions_adddup2(&setup.actions, err_target, STDERR_FILENO);
+  ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (!spec.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
+
+  std::vector<std::string> args = split_plain_command(spec.command);
+  const bool direct = !args.empty();
+  if (!direct) args = {"/bin/sh", "-c", spec.command};
+  std::vector<char*> argv;
+  for (std::string& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env = build_environment(as_command);
+  std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  a->started = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  // posix_spawnp searches the PATH of this process; the command's env does not change it.
+  const int spawn_err =
+      direct ? ::posix_spawnp(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data())
+             : ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
+  if (spawn_err != 0) {
+    const std::string where = spec.cwd.empty() ? "" : " in " + spec.cwd.string();
+    return fail_to_start("cannot start " + args[0] + where + ": " + errno_text(spawn_err) +
+                         (direct && spawn_err == ENOENT ? " (not found in PATH)" : ""));
+  }
+  a->pid = pid;
+  a->pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!a->pidfd) {
+    const int e = errno;
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return fail_to_start("cannot watch process " + std::to_string(pid) +
+                         " (pidfd_open: " + errno_text(e) +
+                         "); killed it — Linux 5.3 or later is needed, and free descriptors");
+  }
+  if (callbacks.started) {
+    try {
+      callbacks.started(Placement{.backend = "local", .pid = pid, .nodes = state_->host});
+    } catch (...) {
+      ::kill(-pid, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      throw;
+    }
+  }
+  if (spec.timeout > Duration::zero()) a->deadline = a->started + spec.timeout;
+  a->spec = std::move(spec);
+  a->callbacks = std::move(callbacks);
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    a->id = s.next_id++;
+  }
+  // Registered before the event thread can see the attempt (it resets it before dropping the
+  // attempt); a stop already requested runs it right here, and is also checked below.
+  const bool stop_possible = stop.stop_possible();
+  a->on_stop = std::make_unique<std::stop_callback<std::function<void()>>>(
+      stop, std::function<void()>([&s, id = a->id] {
+        {
+          std::lock_guard lock(s.mu);
+          s.stop_requests.push_back(id);
+        }
+        s.wake_up();
+      }));
+  {
+    std::lock_guard lock(s.mu);
+    if (stop_possible && stop.stop_requested()) {
+      send_term(*a, LocalAttempt::Stop::kCancelled, std::chrono::steady_clock::now());
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = a->id;
+    ::epoll_ctl(s.epoll.get(), EPOLL_CTL_ADD, a->pidfd.get(), &ev);
+    s.running.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t id = a->id;
+    s.attempts.emplace(id, std::move(a));
+  }
+  s.wake_up();  // a new deadline, perhaps
 }
 
 }  // namespace taskloom::backends

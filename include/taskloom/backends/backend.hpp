@@ -12,15 +12,16 @@
 //
 // start() returns at once: the attempt then runs without holding the calling thread, and the
 // backend reports its end from a thread of its own. `started` is called at most once, before
-// `ended`, when the attempt exists where it runs (a pid, a Slurm job id); `ended` is called
-// exactly once, also when the attempt never started (kFailedToStart) and when it was stopped.
+// `ended`, when the attempt exists where it runs (a pid, a Slurm job id), possibly from within
+// start(); `ended` is called exactly once, also when the attempt never started (kFailedToStart,
+// then possibly from within start()) and when it was stopped.
 // A stop request on `stop` ends the attempt (SIGTERM to its group, then SIGKILL after the
 // spec's kill_grace; or scancel) and reports kCancelled — unless it ended by itself first.
 // The backend enforces `timeout` itself (where the attempt runs, so that queue time in a
 // cluster does not count) and reports kTimedOut.
 // Thread-safety: every member may be called from any thread. Callbacks run on a backend thread
-// and must not block for long; they may call start() again. The destructor stops every attempt
-// still running (as kill_all) and waits for their `ended` callbacks.
+// (or the caller's, as said above) and must not block for long; they may call start() again. The
+// destructor stops every attempt still running (as kill_all) and waits for their `ended` callbacks.
 // Errors: misuse (empty command, bad environment names) throws InvalidArgumentError from
 // start(); everything that happens to the attempt is a value in AttemptResult.
 #pragma once
