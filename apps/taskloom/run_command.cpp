@@ -16,14 +16,16 @@
 #include <sstream>
 #include <string>
 
+#include "taskloom/backends/local.hpp"
 #include "taskloom/core/error.hpp"
+#include "taskloom/runner/leftovers.hpp"
+#include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/store/run_store.hpp"
 
 #include "commands.hpp"
-#include "runner/leftovers.hpp"
+#include "runner/interrupts.hpp"
 #include "runner/progress.hpp"
 #include "runner/run_records.hpp"
-#include "runner/workflow_run.hpp"
 #include "workflow/workflow.hpp"
 
 namespace taskloom::cli {
@@ -84,7 +86,7 @@ std::string db_flag(const store::RunStore& db) {
   return " --db " + shown.string();
 }
 
-std::string summary(const store::RunStore& db, store::RunId id, const RunResult& r) {
+std::string summary(const store::RunStore& db, store::RunId id, const runner::RunOutcome& r) {
   const store::RunRecord rec = require_run(db, id);
   const std::vector<store::TaskRecord> tasks = db.tasks(id);
   std::ostringstream o;
@@ -142,9 +144,60 @@ std::string summary(const store::RunStore& db, store::RunId id, const RunResult&
     o << "  " << t.id << " " << to_string(t.status) << ": " << t.message << "  (taskloom logs "
       << id << " " << t.id << " --stderr" << db_flag(db) << ")\n";
   }
-  o << "  logs in " << log_directory(db, id).string() << "; details: taskloom status " << id
+  o << "  logs in " << runner::log_directory(db, id).string() << "; details: taskloom status " << id
     << db_flag(db) << '\n';
   return o.str();
+}
+
+/// Runs to the end on this thread's watch: SIGINT/SIGTERM cancel (running commands get
+/// SIGTERM, then SIGKILL after the grace), a second signal kills every command at once; the
+/// live display is redrawn 5 times a second.
+runner::RunOutcome drive(const workflow::Workflow& wf, runner::Journal& journal,
+                         backends::Backend& backend, runner::RunnerOptions options,
+                         ProgressView& view) {
+  constexpr auto kWatch = std::chrono::milliseconds(50);
+  constexpr auto kTick = std::chrono::milliseconds(200);
+  const std::string grace = format_duration(options.kill_grace);
+  Interrupts interrupts;
+  runner::WorkflowRun run(wf, journal, backend, std::move(options));
+  bool cancelling = false;
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!run.done()) {
+    const int fresh = interrupts.wait(kWatch);
+    if (fresh > 0) {
+      if (!cancelling) {
+        cancelling = true;
+        view.note(
+            "cancelling: interrupted by a signal; running tasks get SIGTERM, then SIGKILL "
+            "after " +
+            grace + " (Ctrl-C again to force)");
+        run.cancel("interrupted by a signal");
+      }
+      if (fresh > 1 || interrupts.count() > 1) {
+        const std::size_t n = backend.running();
+        run.force();
+        view.note("forcing: sent SIGKILL to " + std::to_string(n) + " running process group" +
+                  (n == 1 ? "" : "s"));
+      }
+    }
+    run.tend();
+    const runner::RunProgress p = run.progress();
+    if (p.cancelling && !cancelling) {
+      cancelling = true;
+      view.note(
+          "cancelling: cancel requested (taskloom cancel); running tasks get SIGTERM, "
+          "then SIGKILL after " +
+          grace);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      next_tick = now + kTick;
+      view.tick(p);
+    }
+  }
+  view.tick(run.progress());
+  view.close();
+  return run.finish();
 }
 
 int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lease,
@@ -157,15 +210,21 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   vo.title = wf.name;
   vo.unicode = utf8_terminal();
   std::unique_ptr<ProgressView> view = make_progress_view(vo, std::cout);
-  RunSettings settings;
-  settings.workers = a.workers;
-  settings.fail_fast = a.fail_fast;
-  settings.trace_path = a.trace_out;
-  settings.kill_grace =
+  runner::RunnerOptions options;
+  options.max_running = a.workers;
+  options.fail_fast = a.fail_fast;
+  options.trace_path = a.trace_out;
+  options.kill_grace =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(a.kill_grace));
-  settings.view = view.get();
+  options.log_dir = runner::log_directory(db, id);
+  // Every command carries the run's key, so a later resume finds what a killed runner left.
+  options.env = {{"TASKLOOM_RUN", runner::run_key(db.file(), id)}};
+  options.on_event = [&view](const runner::TaskEvent& e) { view->event(e); };
+  options.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(lease.ttl() / 3);
 
-  RunResult r = run_workflow(wf, db, lease, settings);
+  backends::LocalBackend backend;
+  std::unique_ptr<runner::Journal> journal = runner::store_journal(db, lease);
+  runner::RunOutcome r = drive(wf, *journal, backend, std::move(options), *view);
   lease.release();
 
   if (!a.json_out.empty()) {
@@ -210,7 +269,7 @@ void run_file(const RunArgs& a) {
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
-    const store::RunId id = db.create_run(new_run_of(wf));
+    const store::RunId id = db.create_run(runner::new_run_of(wf));
     store::Lease lease = db.acquire_lease(id);
     db.set_run_status(id, store::RunStatus::kRunning);
     if (!a.quiet) {
@@ -241,7 +300,7 @@ void resume_run(const RunArgs& a) {
     store::Lease lease = db.acquire_lease(a.run);
     // Commands of a runner killed with -9 live on in their own process groups: stop them first.
     const std::size_t killed =
-        kill_leftover_processes(db.attempts(a.run), run_key(db.file(), a.run));
+        runner::kill_leftover_processes(db.attempts(a.run), runner::run_key(db.file(), a.run));
     const store::ResumePlan plan = db.prepare_resume(a.run);
     if (!a.quiet) {
       std::cout << "resuming run " << a.run << " of " << wf.name << ": " << plan.succeeded.size()

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/runner/leftovers.hpp"
 #include "taskloom/store/run_store.hpp"
 
 #include "commands.hpp"
-#include "runner/leftovers.hpp"
 #include "runner/run_records.hpp"
 
 namespace taskloom::cli {
@@ -126,7 +126,7 @@ void cancel(const InspectArgs& a) {
     // (prepare_resume), and record every unfinished task, then the run, as cancelled.
     store::Lease lease = db.acquire_lease(a.run);
     const std::size_t killed =
-        kill_leftover_processes(db.attempts(a.run), run_key(db.file(), a.run));
+        runner::kill_leftover_processes(db.attempts(a.run), runner::run_key(db.file(), a.run));
     const store::ResumePlan plan = db.prepare_resume(a.run, store::ResumeScope::kInterruptedOnly);
     for (const store::TaskRecord& t : db.tasks(a.run)) {
       if (!is_final(t.status)) {

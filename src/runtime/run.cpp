@@ -361,11 +361,18 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
     }
   }
 
-  conclude(w, node, meta, attempt, status, std::move(error), {});
+  conclude(w, node, meta, attempt, status, std::move(error), {}, Grant{}, false);
 }
 
 void RunState::conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
-                        TaskStatus status, std::exception_ptr error, std::string message) {
+                        TaskStatus status, std::exception_ptr error, std::string message,
+                        Grant grant, bool release_its_slot) {
+  // What the attempt held goes to others only once its end is reported, so that an observer
+  // never sees the next holder begin before this attempt ended.
+  const auto release_held = [&] {
+    release_resources(w, grant);
+    if (release_its_slot) release_slot(w);
+  };
   if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {
     if (message.empty()) {
       message = status == TaskStatus::kTimedOut
@@ -388,15 +395,20 @@ void RunState::conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, uns
     }
     record_failure(node, {attempt, status, std::move(message), ns.start, ns.end, ns.worker},
                    std::move(error));
+    release_held();
     if (retry) {
       detach_borrowed(w);
       retry_later(w, node, delay);  // the node keeps its unit while it waits
       return;
     }
-  } else if (observer_ != nullptr) {
-    std::string scratch;
-    observer_->on_attempt_end(
-        ref(node, scratch), {.attempt = attempt, .status = status, .worker = nodes_[node].worker});
+  } else {
+    if (observer_ != nullptr) {
+      std::string scratch;
+      observer_->on_attempt_end(
+          ref(node, scratch),
+          {.attempt = attempt, .status = status, .worker = nodes_[node].worker});
+    }
+    release_held();
   }
   finish(w, node, status);
 }
@@ -455,15 +467,13 @@ void RunState::resume_deferred(Worker& w, std::uint32_t node) {
   a->link.reset();
   TaskStatus status = a->status;
   if (a->timed_out.load(std::memory_order_acquire)) status = TaskStatus::kTimedOut;
-  release_resources(w, a->grant);
   // The outside work reported success: its effects exist, so it counts even after a cancel.
   if (cancelled() && status != TaskStatus::kTimedOut && status != TaskStatus::kSucceeded) {
     status = TaskStatus::kCancelled;
   }
-  if (options_.max_concurrency > 0) release_slot(w);
   w.last_end_valid = false;
   conclude(w, node, plan_->meta(node), a->attempt, status, std::move(a->error),
-           std::move(a->message));
+           std::move(a->message), a->grant, options_.max_concurrency > 0);
 }
 
 TaskRef RunState::ref(std::uint32_t node, std::string& scratch) const {

@@ -84,6 +84,12 @@ CREATE TABLE leases (
   ttl_ms       INTEGER NOT NULL
 );
 )sql",
+    // 3: where each attempt ran: the backend, a cluster job id, the node(s).
+    R"sql(
+ALTER TABLE attempts ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE attempts ADD COLUMN job_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN nodes TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 int read_version(Database& db) {

@@ -177,10 +177,11 @@ TaskRecord read_task(const Statement& s) {
   "SELECT task_id, task_group, status, attempts, message, skipped_because, updated_ms " \
   "FROM tasks WHERE run_id = ? "
 
-#define TASKLOOM_ATTEMPT_SELECT                                                         \
-  "SELECT a.task_id, a.number, a.status, a.pid, a.pgid, a.stdout_path, a.stderr_path, " \
-  "a.started_ms, a.ended_ms, a.exit_code, a.signal, a.wall_us, a.user_us, a.sys_us, "   \
-  "a.peak_rss_kb, a.message FROM attempts a JOIN tasks t ON t.run_id = a.run_id AND "   \
+#define TASKLOOM_ATTEMPT_SELECT                                                             \
+  "SELECT a.task_id, a.number, a.status, a.pid, a.pgid, a.stdout_path, a.stderr_path, "     \
+  "a.started_ms, a.ended_ms, a.exit_code, a.signal, a.wall_us, a.user_us, a.sys_us, "       \
+  "a.peak_rss_kb, a.message, a.backend, a.job_id, a.nodes FROM attempts a JOIN tasks t ON " \
+  "t.run_id = a.run_id AND "                                                                \
   "t.task_id = a.task_id WHERE a.run_id = ? "
 
 AttemptRecord read_attempt(const Statement& s) {
@@ -188,7 +189,8 @@ AttemptRecord read_attempt(const Statement& s) {
   a.task = s.text(0);
   a.number = static_cast<int>(s.int64(1));
   a.status = parse_attempt_status(s.text(2)).value_or(AttemptStatus::kInterrupted);
-  a.start = AttemptStart{s.int64(3), s.int64(4), s.text(5), s.text(6)};
+  a.start = AttemptStart{s.int64(3), s.int64(4), s.text(5), s.text(6),
+                         s.text(16), s.text(17), s.text(18)};
   a.started = from_ms(s.int64(7));
   a.ended = from_ms(s.optional_int64(8));
   a.outcome.status = a.status;
@@ -482,7 +484,8 @@ void RunStore::begin_attempt(RunId run, std::string_view task, int number,
   }
   db.prepare(
         "INSERT INTO attempts (run_id, task_id, number, status, pid, pgid, stdout_path, "
-        "stderr_path, started_ms) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+        "stderr_path, started_ms, backend, job_id, nodes) "
+        "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
         op)
       .bind(1, run)
       .bind(2, task)
@@ -492,6 +495,9 @@ void RunStore::begin_attempt(RunId run, std::string_view task, int number,
       .bind(6, start.stdout_path)
       .bind(7, start.stderr_path)
       .bind(8, to_ms(now))
+      .bind(9, start.backend)
+      .bind(10, start.job_id)
+      .bind(11, start.nodes)
       .run();
   db.prepare(
         "UPDATE tasks SET status = 'running', attempts = max(attempts, ?), updated_ms = ? "
@@ -504,6 +510,8 @@ void RunStore::begin_attempt(RunId run, std::string_view task, int number,
       .run();
   std::string detail = "attempt " + std::to_string(number);
   if (start.pid > 0) detail += ", pid " + std::to_string(start.pid);
+  if (!start.job_id.empty()) detail += ", " + start.backend + " job " + start.job_id;
+  if (!start.nodes.empty()) detail += " on " + start.nodes;
   append_event(db, run, task, to_string(from), to_string(TaskStatus::kRunning), detail, now, op);
   tx.commit();
 }

@@ -90,14 +90,22 @@ TEST(RunStoreSchema, MigratesAVersionOneDatabase) {
     RawDb raw(file);
     raw.exec(
         "DROP TABLE leases; ALTER TABLE runs DROP COLUMN cancel_requested; "
-        "PRAGMA user_version = 1;");
+        "ALTER TABLE attempts DROP COLUMN backend; ALTER TABLE attempts DROP COLUMN job_id; "
+        "ALTER TABLE attempts DROP COLUMN nodes; PRAGMA user_version = 1;");
   }
   auto store = RunStore::open(file);
   const RunId id = store.create_run(sample_run());
   store.request_cancel(id);
   EXPECT_TRUE(store.cancel_requested(id));
+  // The attempts of version 1 read back as local ones; new ones say where they ran.
+  store.begin_attempt(id, "encode", 1, {.backend = "slurm", .job_id = "41", .nodes = "n2"});
+  const auto attempts = store.attempts(id, "encode");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].start.backend, "slurm");
+  EXPECT_EQ(attempts[0].start.job_id, "41");
+  EXPECT_EQ(attempts[0].start.nodes, "n2");
   RawDb raw(file);
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), RunStore::kSchemaVersion);
 }
 
 TEST(RunStoreSchema, RefusesANewerSchemaWithTheExactMessage) {
@@ -114,7 +122,7 @@ TEST(RunStoreSchema, RefusesANewerSchemaWithTheExactMessage) {
   } catch (const StorageError& e) {
     EXPECT_EQ(std::string(e.what()),
               file.string() +
-                  ": schema version 9 is newer than this taskloom (knows up to 2) — upgrade "
+                  ": schema version 9 is newer than this taskloom (knows up to 3) — upgrade "
                   "taskloom or use another --db");
     EXPECT_EQ(e.code(), ErrorCode::kStorage);
   }

@@ -22,34 +22,12 @@
 #include <vector>
 
 #include "taskloom/core/clock.hpp"
+#include "taskloom/runner/workflow_run.hpp"
 
 namespace taskloom::cli {
 
-/// One state change of one task.
-struct TaskEvent {
-  enum class Kind { kStarted, kSucceeded, kRetrying, kFailed, kTimedOut, kCancelled, kSkipped };
-  Kind kind = Kind::kStarted;
-  std::string task;
-  int attempt = 0;     ///< the attempt's number in the store (1, 2, ...)
-  Duration wall{};     ///< of the attempt, when it ended
-  std::string detail;  ///< why it failed; for kSkipped the upstream task
-};
-
-/// Counts of the whole run (earlier runner processes included) at one moment.
-struct ProgressSnapshot {
-  std::size_t total = 0;
-  std::size_t succeeded = 0;
-  std::size_t failed = 0;  ///< failed or timed out
-  std::size_t skipped = 0;
-  std::size_t cancelled = 0;
-  std::size_t running = 0;
-  Duration elapsed{};
-  /// Tasks running now and for how long, longest first.
-  std::vector<std::pair<std::string, Duration>> running_tasks;
-  bool cancelling = false;
-
-  std::size_t done() const noexcept { return succeeded + failed + skipped + cancelled; }
-};
+using runner::TaskEvent;
+using ProgressSnapshot = runner::RunProgress;
 
 enum class ProgressMode { kLines, kLive, kQuiet };
 

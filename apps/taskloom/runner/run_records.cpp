@@ -62,6 +62,9 @@ nlohmann::json attempt_json(const store::AttemptRecord& a) {
   j["user_s"] = std::chrono::duration<double>(a.outcome.user).count();
   j["sys_s"] = std::chrono::duration<double>(a.outcome.sys).count();
   j["peak_rss_kb"] = a.outcome.peak_rss_kb;
+  j["backend"] = a.start.backend;
+  j["job_id"] = a.start.job_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.start.job_id);
+  j["nodes"] = a.start.nodes;
   j["stdout"] = a.start.stdout_path;
   j["stderr"] = a.start.stderr_path;
   j["message"] = a.outcome.message;

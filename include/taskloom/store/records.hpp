@@ -105,6 +105,9 @@ struct AttemptStart {
   std::int64_t pgid = 0;  ///< 0 when not a process
   std::string stdout_path;
   std::string stderr_path;
+  std::string backend = "local";  ///< where it ran: "local", "slurm"
+  std::string job_id;             ///< the cluster job, when the backend has one
+  std::string nodes;              ///< the host or node list it ran on
 };
 
 struct AttemptOutcome {

@@ -164,7 +164,8 @@ class RunState : public std::enable_shared_from_this<RunState> {
   /// After an attempt's body (or its async work) ended with `status`: records a failure,
   /// retries or finishes, and tells the observer.
   void conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
-                TaskStatus status, std::exception_ptr error, std::string message);
+                TaskStatus status, std::exception_ptr error, std::string message, Grant grant,
+                bool release_its_slot);
   /// Runs an async task's body; the attempt stays open until its Completion is completed.
   void start_deferred(Worker& w, std::uint32_t node, const NodeMeta* meta, unsigned attempt,
                       Grant grant);

@@ -1,4 +1,4 @@
-#include "runner/leftovers.hpp"
+#include "taskloom/runner/leftovers.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace taskloom::cli {
+namespace taskloom::runner {
 namespace {
 
 /// Seconds since the epoch at which the machine booted (the btime line of /proc/stat).
@@ -102,4 +102,4 @@ std::size_t kill_leftover_processes(const std::vector<store::AttemptRecord>& att
   return killed;
 }
 
-}  // namespace taskloom::cli
+}  // namespace taskloom::runner

@@ -1,4 +1,4 @@
-// apps/taskloom/runner/leftovers.hpp — the processes a dead runner left behind.
+// taskloom/runner/leftovers.hpp — the processes a dead runner left behind.
 //
 //   std::size_t n = kill_leftover_processes(open_attempts);   // before prepare_resume()
 //
@@ -22,7 +22,7 @@
 
 #include "taskloom/store/records.hpp"
 
-namespace taskloom::cli {
+namespace taskloom::runner {
 
 /// "<canonical database path>#<run>": the value of TASKLOOM_RUN in the run's commands.
 std::string run_key(const std::filesystem::path& database, store::RunId run);
@@ -32,4 +32,4 @@ std::string run_key(const std::filesystem::path& database, store::RunId run);
 std::size_t kill_leftover_processes(const std::vector<store::AttemptRecord>& attempts,
                                     const std::string& key);
 
-}  // namespace taskloom::cli
+}  // namespace taskloom::runner

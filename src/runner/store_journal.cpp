@@ -1,0 +1,51 @@
+// The Journal of a run in the SQLite store: each call one store transaction.
+#include <memory>
+
+#include "taskloom/runner/journal.hpp"
+#include "taskloom/store/lease.hpp"
+#include "taskloom/store/run_store.hpp"
+
+namespace taskloom::runner {
+namespace {
+
+class StoreJournal final : public Journal {
+ public:
+  StoreJournal(store::RunStore& db, store::Lease& lease)
+      : db_(db), lease_(lease), run_(lease.run()) {}
+
+  std::vector<store::TaskRecord> tasks() override { return db_.tasks(run_); }
+  void task_ready(std::string_view task) override {
+    db_.set_task_status(run_, task, TaskStatus::kReady);
+  }
+  void attempt_began(std::string_view task, int number, const store::AttemptStart& start) override {
+    db_.begin_attempt(run_, task, number, start);
+  }
+  void attempt_ended(std::string_view task, int number, const store::AttemptOutcome& outcome,
+                     TaskStatus after) override {
+    db_.finish_attempt(run_, task, number, outcome, after);
+  }
+  void task_skipped(std::string_view task, std::string_view upstream) override {
+    db_.skip_task(run_, task, upstream);
+  }
+  void task_ended(std::string_view task, TaskStatus status, std::string_view detail) override {
+    db_.set_task_status(run_, task, status, detail);
+  }
+  void run_ended(store::RunStatus status, std::string_view message) override {
+    db_.set_run_status(run_, status, message);
+  }
+  bool cancel_requested() override { return db_.cancel_requested(run_); }
+  void heartbeat() override { lease_.renew(); }
+
+ private:
+  store::RunStore& db_;
+  store::Lease& lease_;
+  const store::RunId run_;
+};
+
+}  // namespace
+
+std::unique_ptr<Journal> store_journal(store::RunStore& db, store::Lease& lease) {
+  return std::make_unique<StoreJournal>(db, lease);
+}
+
+}  // namespace taskloom::runner
