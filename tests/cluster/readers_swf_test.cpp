@@ -260,6 +260,7 @@ TEST(ReadersSwf, EveryRecordIsAJobOrAccountedFor) {
 // ---- the real traces in ../shared/data/swf --------------------------------------------------
 
 TEST(ReadersSwfShared, Hpc2nSubset) {
+  TASKLOOM_REQUIRE_SHARED_DATA("swf/alea-hpc2n-subset.swf");
   const auto file = shared_data("swf/alea-hpc2n-subset.swf");
   ClusterSpec cluster = read_cluster(*machines_sibling(file));
   EXPECT_EQ(cluster.nodes.size(), 120u);
@@ -292,6 +293,7 @@ TEST(ReadersSwfShared, Hpc2nSubset) {
 }
 
 TEST(ReadersSwfShared, MetacentrumExtended) {
+  TASKLOOM_REQUIRE_SHARED_DATA("swf/alea-metacentrum-wagap-2013.swf");
   const auto file = shared_data("swf/alea-metacentrum-wagap-2013.swf");
   ClusterSpec cluster = read_cluster(*machines_sibling(file));
   EXPECT_EQ(cluster.nodes.size(), 68u);  // 20 zewura + 48 zegox
@@ -314,6 +316,7 @@ TEST(ReadersSwfShared, MetacentrumExtended) {
 }
 
 TEST(ReadersSwfShared, LublinWithoutRequestedTimes) {
+  TASKLOOM_REQUIRE_SHARED_DATA("swf/rlscheduler-lublin_256.swf");
   const auto file = shared_data("swf/rlscheduler-lublin_256.swf");
   EXPECT_FALSE(machines_sibling(file));
   Workload w = read_swf(file);

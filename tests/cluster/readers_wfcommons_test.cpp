@@ -54,6 +54,7 @@ TEST(ReadersWfCommons, SharedInstances) {
                         Case{"wfcommons/1000genome-chameleon-2ch-100k-001.json", 52},
                         Case{"wfcommons/blast-chameleon-small-001.json", 43},
                         Case{"wfcommons/helloworld-forkjoin-10-chameleon.json", 10}}) {
+    TASKLOOM_REQUIRE_SHARED_DATA(c.file);
     Workload w = read_wfcommons(shared_data(c.file));
     EXPECT_EQ(w.jobs.size(), c.tasks) << c.file;
     EXPECT_EQ(w.malformed, 0u) << c.file;
