@@ -3,7 +3,7 @@
 #   1. deps     scripts/install-deps.sh
 #   2. dev      dev preset: build everything, full ctest, run every example
 #   3. asan     asan preset (AddressSanitizer + UBSan): build everything, full ctest
-#   4. tsan     tsan preset (ThreadSanitizer): build the runtime tests only, ctest -L runtime
+#   4. tsan     tsan preset (ThreadSanitizer): the runtime, backends and runner tests
 #   5. install  cmake --install to a temporary prefix, build and run tests/install against it
 #   6. format   clang-format --dry-run --Werror on every tracked (or new, unignored) C++ file;
 #               README.md's C++ example is examples/00_quickstart.cpp
@@ -95,15 +95,10 @@ stage_asan() {
 
 stage_tsan() {
   cmake --preset tsan
-  # Build only the runtime test executables that exist (a stress suite may not be written yet).
-  local available t targets=()
-  available=$(cmake --build build/tsan --target help)
-  for t in runtime_tests runtime_stress_tests runtime_internal_tests; do
-    if grep -qE "^$t:" <<<"$available"; then targets+=("$t"); fi
-  done
-  [[ ${#targets[@]} -gt 0 ]] || { echo "no runtime test executables to build"; return 1; }
-  cmake --build --preset tsan --target "${targets[@]}"
-  run_ctest --preset tsan -L runtime
+  # The concurrent layers: the runtime, the backends' watcher thread, the runner over both.
+  cmake --build --preset tsan --target runtime_tests runtime_stress_tests runtime_internal_tests \
+    backends_tests runner_tests
+  run_ctest --preset tsan -L "runtime|backends|runner"
 }
 
 stage_install() {
@@ -130,7 +125,7 @@ declare -A about=(
   [deps]="install the Debian packages"
   [dev]="dev preset: build, ctest, examples"
   [asan]="asan preset (address;undefined): build, ctest"
-  [tsan]="tsan preset (thread): runtime tests only, ctest -L runtime"
+  [tsan]="tsan preset (thread): runtime, backends and runner tests"
   [install]="install to a temporary prefix and build tests/install against it"
   [format]="clang-format --dry-run --Werror; README example == examples/00_quickstart.cpp"
 )

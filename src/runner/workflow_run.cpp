@@ -130,10 +130,26 @@ struct WorkflowRun::State final : runtime::RunObserver {
   // --- runtime::RunObserver: every transition, into the journal
   void on_ready(const runtime::TaskRef& t) override {
     journaled([&] { journal.task_ready(slots[t.index].task->id); });
+    if (options.observer) options.observer->on_ready(t);
   }
-  void on_attempt_end(const runtime::TaskRef& t, const runtime::AttemptEnd& e) override;
+  void on_attempt_begin(const runtime::TaskRef& t, unsigned attempt, unsigned worker) override {
+    // Journaled when the backend reports where the attempt runs (start_attempt).
+    if (options.observer) options.observer->on_attempt_begin(t, attempt, worker);
+  }
+  void on_attempt_end(const runtime::TaskRef& t, const runtime::AttemptEnd& e) override {
+    journal_attempt_end(t, e);
+    if (options.observer) options.observer->on_attempt_end(t, e);
+  }
   void on_task_end(const runtime::TaskRef& t, TaskStatus status,
-                   std::string_view upstream) override;
+                   std::string_view upstream) override {
+    journal_task_end(t, status, upstream);
+    if (options.observer) options.observer->on_task_end(t, status, upstream);
+  }
+  void on_run_end(bool was_cancelled) override {
+    if (options.observer) options.observer->on_run_end(was_cancelled);
+  }
+  void journal_attempt_end(const runtime::TaskRef& t, const runtime::AttemptEnd& e);
+  void journal_task_end(const runtime::TaskRef& t, TaskStatus status, std::string_view upstream);
 };
 
 void WorkflowRun::State::build() {
@@ -251,7 +267,8 @@ void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
            }});
 }
 
-void WorkflowRun::State::on_attempt_end(const runtime::TaskRef& t, const runtime::AttemptEnd& e) {
+void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
+                                             const runtime::AttemptEnd& e) {
   Slot& slot = slots[t.index];
   const backends::AttemptResult& r = slot.result;
   if (!slot.begun && r.end == End::kCancelled) return;  // never started: cancelled before
@@ -278,8 +295,8 @@ void WorkflowRun::State::on_attempt_end(const runtime::TaskRef& t, const runtime
         .detail = out.message});
 }
 
-void WorkflowRun::State::on_task_end(const runtime::TaskRef& t, TaskStatus status,
-                                     std::string_view upstream) {
+void WorkflowRun::State::journal_task_end(const runtime::TaskRef& t, TaskStatus status,
+                                          std::string_view upstream) {
   Slot& slot = slots[t.index];
   switch (status) {
     case TaskStatus::kSucceeded:

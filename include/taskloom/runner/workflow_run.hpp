@@ -37,6 +37,7 @@
 #include "taskloom/backends/backend.hpp"
 #include "taskloom/core/clock.hpp"
 #include "taskloom/runner/journal.hpp"
+#include "taskloom/runtime/observer.hpp"
 #include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/store/records.hpp"
@@ -90,6 +91,9 @@ struct RunnerOptions {
                                 .jitter = 0.5};
   /// Told each task event, from the runner's threads; must be quick and must not throw.
   std::function<void(const TaskEvent&)> on_event;
+  /// Also told every transition the runtime reports, each after the journal has recorded it
+  /// (same threads and rules as runtime::RunOptions::observer). For dashboards and tests.
+  std::shared_ptr<runtime::RunObserver> observer;
   /// How often tend() polls the journal for a cancel request, and renews its claim.
   std::chrono::milliseconds cancel_poll{250};
   std::chrono::milliseconds heartbeat{10'000};
