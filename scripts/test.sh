@@ -6,7 +6,7 @@
 #   4. tsan     tsan preset (ThreadSanitizer): the runtime, backends and runner tests
 #   5. install  cmake --install to a temporary prefix, build and run tests/install against it
 #   6. format   clang-format --dry-run --Werror on every tracked (or new, unignored) C++ file;
-#               README.md's C++ example is examples/00_quickstart.cpp
+#               each C++ example in README.md is the examples/ file it names
 # Usage: scripts/test.sh [STAGE...]    e.g. `scripts/test.sh tsan format`; default: all, in order
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -113,12 +113,17 @@ stage_format() {
   [[ ${#sources[@]} -gt 0 ]] || { echo "no C++ files found (is this a git checkout?)"; return 1; }
   echo "checking ${#sources[@]} files"
   clang-format --dry-run --Werror "${sources[@]}"
-  # The README's API example is examples/00_quickstart.cpp, word for word.
-  diff <(awk '/^```cpp$/ {on = 1; next} on && /^```$/ {exit} on' README.md) \
-    examples/00_quickstart.cpp || {
-    echo "README.md's C++ example differs from examples/00_quickstart.cpp"
-    return 1
-  }
+  # Each C++ block of the README is the example file its first line names, word for word.
+  local blocks block name
+  blocks=$(mktemp -d)
+  awk -v dir="$blocks" '/^```cpp$/ {n++; on = 1; next} on && /^```$/ {on = 0; next}
+                        on {print > (dir "/" n)}' README.md
+  for block in "$blocks"/*; do
+    name=$(sed -nE '1s|^// (examples/[A-Za-z0-9_]+\.cpp) .*|\1|p' "$block")
+    [[ -n "$name" ]] || { echo "a C++ block of README.md does not start with // examples/<file>.cpp"; return 1; }
+    diff "$block" "$name" || { echo "README.md's C++ example differs from $name"; return 1; }
+  done
+  rm -rf "$blocks"
 }
 
 declare -A about=(
@@ -127,7 +132,7 @@ declare -A about=(
   [asan]="asan preset (address;undefined): build, ctest"
   [tsan]="tsan preset (thread): runtime, backends and runner tests"
   [install]="install to a temporary prefix and build tests/install against it"
-  [format]="clang-format --dry-run --Werror; README example == examples/00_quickstart.cpp"
+  [format]="clang-format --dry-run --Werror; README examples == examples/*.cpp"
 )
 selected=("$@")
 [[ ${#selected[@]} -gt 0 ]] || selected=(deps dev asan tsan install format)
