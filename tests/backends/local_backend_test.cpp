@@ -34,10 +34,10 @@ class Results {
                 },
             .ended =
                 [this](AttemptResult r) {
-                  {
-                    std::lock_guard lock(mutex_);
-                    results_.push_back(std::move(r));
-                  }
+                  // Notified under the lock: the waiter may destroy this object as soon as
+                  // it sees the result.
+                  std::lock_guard lock(mutex_);
+                  results_.push_back(std::move(r));
                   cv_.notify_all();
                 }};
   }
