@@ -1,11 +1,12 @@
 # install(EXPORT) + package config: an outside project does
 #   find_package(taskloom CONFIG REQUIRED)
-#   target_link_libraries(app PRIVATE taskloom::runtime)   # or ::cluster, ::store, ::backends
+#   target_link_libraries(app PRIVATE taskloom::runtime)
+# or ::cluster, ::store, ::backends, ::workflow, ::runner.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/taskloom DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS taskloom_core taskloom_graph taskloom_runtime taskloom_cluster taskloom_store
-                taskloom_backends
+                taskloom_backends taskloom_workflow taskloom_runner
         EXPORT taskloomTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

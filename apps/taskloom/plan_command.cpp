@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "taskloom/backends/local.hpp"
+#include "taskloom/core/units.hpp"
 #include "taskloom/runtime/task_graph.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 #include "commands.hpp"
 #include "runner/progress.hpp"
-#include "workflow/workflow.hpp"
 
 namespace taskloom::cli {
 namespace {
@@ -48,6 +50,8 @@ std::string list(const std::vector<std::string>& ids, std::size_t shown) {
 
 void plan(const PlanArgs& a) {
   const workflow::Workflow wf = workflow::load_workflow(a.file);
+  // What a local run would have: the declared resources, this machine's for the rest.
+  const Resources resources = workflow::capacities(wf, backends::host_capacity());
   runtime::TaskGraph graph;
   bool all_timed = true;
   for (const workflow::Task& t : wf.tasks) {
@@ -73,7 +77,7 @@ void plan(const PlanArgs& a) {
     j["critical_path"] = p.critical_path;
     j["critical_path_weight"] = p.critical_path_weight;
     nlohmann::json res = nlohmann::json::object();
-    for (const auto& [name, amount] : wf.resources) res[name] = amount;
+    for (const auto& [name, amount] : resources) res[name] = amount;
     j["resources"] = res;
     std::cout << j.dump(2) << '\n';
     return;
@@ -85,9 +89,9 @@ void plan(const PlanArgs& a) {
   std::cout << "groups:";
   for (const auto& [g, n] : groups) std::cout << ' ' << g << " (" << n << ")";
   std::cout << "\nresources:";
-  for (const auto& [name, amount] : wf.resources) {
+  for (const auto& [name, amount] : resources) {
     std::cout << ' ' << name << '='
-              << (name == "memory" ? number(amount / 1e9) + "G" : number(amount));
+              << (name == "memory" ? units::format_size(amount) : number(amount));
   }
   std::cout << "\nwaves:\n";
   for (std::size_t w = 0; w < p.waves.size(); ++w) {
@@ -96,7 +100,7 @@ void plan(const PlanArgs& a) {
   }
   std::cout << "critical path (" << p.critical_path.size() << " tasks, "
             << (all_timed ? "at most " +
-                                format_duration(std::chrono::duration_cast<Duration>(
+                                units::format_duration(std::chrono::duration_cast<Duration>(
                                     std::chrono::duration<double>(p.critical_path_weight))) +
                                 " by timeouts"
                           : "weight " + number(p.critical_path_weight) +

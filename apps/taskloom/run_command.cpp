@@ -18,15 +18,16 @@
 
 #include "taskloom/backends/local.hpp"
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/units.hpp"
 #include "taskloom/runner/leftovers.hpp"
 #include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/store/run_store.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 #include "commands.hpp"
 #include "runner/interrupts.hpp"
 #include "runner/progress.hpp"
 #include "runner/run_records.hpp"
-#include "workflow/workflow.hpp"
 
 namespace taskloom::cli {
 namespace {
@@ -93,7 +94,7 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
   std::size_t ok = 0;
   for (const auto& t : tasks) ok += t.status == TaskStatus::kSucceeded ? 1 : 0;
   o << "\nrun " << id << " " << store::to_string(r.status);
-  if (rec.started && rec.ended) o << " in " << format_duration(*rec.ended - *rec.started);
+  if (rec.started && rec.ended) o << " in " << units::format_duration(*rec.ended - *rec.started);
   o << ": " << ok << " of " << tasks.size() << " tasks succeeded";
   if (!r.message.empty() && r.status != store::RunStatus::kSucceeded) o << " (" << r.message << ")";
   o << '\n';
@@ -101,11 +102,12 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
   if (r.ran > 0) {
     char speed[32];
     std::snprintf(speed, sizeof speed, "%.2fx", rep.speedup());
-    o << "  this runner ran " << r.ran << " tasks: wall " << format_duration(rep.wall_time)
-      << ", task time " << format_duration(rep.sequential_time) << ", speedup " << speed << '\n';
+    o << "  this runner ran " << r.ran << " tasks: wall " << units::format_duration(rep.wall_time)
+      << ", task time " << units::format_duration(rep.sequential_time) << ", speedup " << speed
+      << '\n';
   }
   if (!rep.critical_path.empty()) {
-    o << "  critical path " << format_duration(rep.critical_path_time) << ": ";
+    o << "  critical path " << units::format_duration(rep.critical_path_time) << ": ";
     constexpr std::size_t kShown = 8;
     for (std::size_t i = 0; i < rep.critical_path.size(); ++i) {
       if (i == kShown && rep.critical_path.size() > kShown + 1) {
@@ -157,7 +159,7 @@ runner::RunOutcome drive(const workflow::Workflow& wf, runner::Journal& journal,
                          ProgressView& view) {
   constexpr auto kWatch = std::chrono::milliseconds(50);
   constexpr auto kTick = std::chrono::milliseconds(200);
-  const std::string grace = format_duration(options.kill_grace);
+  const std::string grace = units::format_limit(options.kill_grace);
   Interrupts interrupts;
   runner::WorkflowRun run(wf, journal, backend, std::move(options));
   bool cancelling = false;
@@ -266,6 +268,7 @@ void refusing_busy(F body) {
 void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
+    workflow::capacities(wf, backends::host_capacity());  // refuses what could never start
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
@@ -290,6 +293,7 @@ void resume_run(const RunArgs& a) {
       return 0;
     }
     workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
+    workflow::capacities(wf, backends::host_capacity());
     if (wf.fingerprint != rec.fingerprint && !a.force) {
       throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
                               std::to_string(a.run) + " started (fingerprint " + rec.fingerprint +

@@ -1,7 +1,9 @@
 // taskloom/taskloom.hpp — everything public, in one include. Link the libraries of the layers
-// you use: taskloom::runtime, taskloom::cluster, taskloom::store, taskloom::backends.
+// you use: taskloom::runtime, ::cluster, ::store, ::backends, ::workflow, ::runner.
 #pragma once
 
+#include "taskloom/backends/backend.hpp"
+#include "taskloom/backends/local.hpp"
 #include "taskloom/backends/subprocess.hpp"
 #include "taskloom/cluster/model.hpp"
 #include "taskloom/cluster/policies.hpp"
@@ -16,9 +18,13 @@
 #include "taskloom/core/resources.hpp"
 #include "taskloom/core/status.hpp"
 #include "taskloom/core/text.hpp"
+#include "taskloom/core/units.hpp"
 #include "taskloom/graph/algorithms.hpp"
 #include "taskloom/graph/digraph.hpp"
 #include "taskloom/graph/dot.hpp"
+#include "taskloom/runner/journal.hpp"
+#include "taskloom/runner/leftovers.hpp"
+#include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/future.hpp"
 #include "taskloom/runtime/report.hpp"
@@ -29,3 +35,4 @@
 #include "taskloom/store/lease.hpp"
 #include "taskloom/store/records.hpp"
 #include "taskloom/store/run_store.hpp"
+#include "taskloom/workflow/workflow.hpp"

@@ -105,4 +105,19 @@ std::string to_string(const Resources& r) {
   return out.str();
 }
 
+bool is_host_resource(std::string_view name) noexcept {
+  return std::find(kHostResources.begin(), kHostResources.end(), name) != kHostResources.end();
+}
+
+std::string_view canonical_resource_name(std::string_view name) noexcept {
+  static constexpr std::pair<std::string_view, std::string_view> kSpellings[] = {
+      {"mem", "memory"}, {"ram", "memory"}, {"cpus", "cpu"}, {"ncpus", "cpu"},
+      {"cores", "cpu"},  {"procs", "cpu"},  {"gpus", "gpu"}, {"ngpus", "gpu"},
+  };
+  for (const auto& [spelling, canonical] : kSpellings) {
+    if (name == spelling) return canonical;
+  }
+  return name;
+}
+
 }  // namespace taskloom

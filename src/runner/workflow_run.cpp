@@ -332,6 +332,8 @@ WorkflowRun::WorkflowRun(const workflow::Workflow& wf, Journal& journal, backend
   if (s.options.log_dir.empty()) {
     throw InvalidArgumentError("RunnerOptions::log_dir is empty — give the logs a directory");
   }
+  // Before anything is journaled: a task that can never fit where it runs is bad input.
+  Resources capacity = workflow::capacities(wf, backend.capacity());
   s.build();
   // Bodies only start attempts, which then hold no thread: one worker keeps up with any number
   // of attempts in flight, and takes ready tasks strictly in priority order.
@@ -346,7 +348,7 @@ WorkflowRun::WorkflowRun(const workflow::Workflow& wf, Journal& journal, backend
       s.options.fail_fast ? runtime::FailurePolicy::kFailFast : runtime::FailurePolicy::kContinue;
   ro.backoff = s.options.backoff;
   ro.trace_path = s.options.trace_path;
-  ro.resources = wf.resources;
+  ro.resources = std::move(capacity);
   ro.max_concurrency = s.options.max_running;
   // The state outlives the run (the destructor waits), so the observer needs no ownership.
   ro.observer = std::shared_ptr<runtime::RunObserver>(state_.get(), [](runtime::RunObserver*) {});

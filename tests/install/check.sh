@@ -11,7 +11,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/taskloom-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 cmake --build "$build" --target taskloom_core taskloom_graph taskloom_runtime taskloom_cluster \
-  taskloom_store taskloom_backends
+  taskloom_store taskloom_backends taskloom_workflow taskloom_runner
 cmake --install "$build" --prefix "$work/prefix"
 cmake -S "$root/tests/install" -B "$work/consumer" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \

@@ -1,6 +1,7 @@
 // Proves that an installed taskloom works from another CMake project: a 3-task graph whose
 // result travels from task to task, a two-job cluster simulation, a run recorded in a SQLite
-// store, and a subprocess. Exits non-zero when anything is off.
+// store, a subprocess, and a YAML workflow loaded and run through the local backend with its
+// run journaled in SQLite. Exits non-zero when anything is off.
 #include <unistd.h>
 
 #include <cstdio>
@@ -65,7 +66,33 @@ int main() {
     return 1;
   }
 
-  std::printf("consumer: ok (c = %d, %zu tasks; simulation, store and subprocess too)\n", c,
+  // workflow + runner: a two-task workflow whose second task reads what the first wrote.
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("taskloom-consumer-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const workflow::Workflow wf = workflow::parse_workflow(
+      "name: consumer\n"
+      "tasks:\n"
+      "  - {id: write, run: 'echo 42 > answer.txt'}\n"
+      "  - {id: check, run: 'grep -qx 42 answer.txt', after: write}\n",
+      dir / "consumer.yaml");
+  runner::RunOutcome outcome;
+  {
+    auto runs = store::RunStore::open(dir / "taskloom.db");
+    const store::RunId id = runs.create_run(runner::new_run_of(wf));
+    store::Lease lease = runs.acquire_lease(id);
+    backends::LocalBackend local;
+    outcome = runner::run_workflow(wf, *runner::store_journal(runs, lease), local,
+                                   {.log_dir = runner::log_directory(runs, id)});
+  }
+  std::filesystem::remove_all(dir);
+  if (outcome.status != store::RunStatus::kSucceeded || outcome.ran != 2) {
+    std::fprintf(stderr, "consumer: workflow run %s: %s\n",
+                 std::string(store::to_string(outcome.status)).c_str(), outcome.message.c_str());
+    return 1;
+  }
+
+  std::printf("consumer: ok (c = %d, %zu tasks; simulation, store, subprocess, workflow too)\n", c,
               report.tasks.size());
   return 0;
 }

@@ -13,8 +13,7 @@
 #include <vector>
 
 #include "taskloom/core/error.hpp"
-
-#include "workflow/workflow.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 namespace fs = std::filesystem;
 using taskloom::workflow::load_workflow;

@@ -1,6 +1,6 @@
 // Contract tests of the workflow format: fields, defaults, matrices, dependencies, anchors and
 // merge keys, includes, fingerprints, and the parsers of durations, sizes and priorities.
-#include "workflow/workflow.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,9 +17,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using taskloom::Priority;
 using taskloom::Resources;
+using taskloom::workflow::capacities;
 using taskloom::workflow::KeyValues;
-using taskloom::workflow::parse_duration;
-using taskloom::workflow::parse_size;
 using taskloom::workflow::parse_task_priority;
 using taskloom::workflow::parse_workflow;
 using taskloom::workflow::Task;
@@ -58,43 +57,6 @@ std::string error_of(const std::string& yaml) {
 }
 
 // --- parsers -------------------------------------------------------------------------------
-
-TEST(ParseDuration, AcceptsUnitsCompoundsAndPlainSeconds) {
-  EXPECT_EQ(parse_duration("90s"), std::chrono::nanoseconds(90s));
-  EXPECT_EQ(parse_duration("5m"), std::chrono::nanoseconds(5min));
-  EXPECT_EQ(parse_duration("1h30m"), std::chrono::nanoseconds(90min));
-  EXPECT_EQ(parse_duration("250ms"), std::chrono::nanoseconds(250ms));
-  EXPECT_EQ(parse_duration("2d"), std::chrono::nanoseconds(48h));
-  EXPECT_EQ(parse_duration("1.5s"), std::chrono::nanoseconds(1500ms));
-  EXPECT_EQ(parse_duration("45"), std::chrono::nanoseconds(45s));
-  EXPECT_EQ(parse_duration("0.25"), std::chrono::nanoseconds(250ms));
-  EXPECT_EQ(parse_duration("0"), std::chrono::nanoseconds(0));
-}
-
-TEST(ParseDuration, RejectsMalformedAndNegative) {
-  for (const char* bad : {"", "5x", "-3s", "s", "1h30", "abc", "1.2.3s", "5 m m", "-1"}) {
-    EXPECT_EQ(parse_duration(bad), std::nullopt) << bad;
-  }
-}
-
-TEST(ParseSize, DecimalBinaryAndPlainBytes) {
-  EXPECT_EQ(parse_size("512M"), 512e6);
-  EXPECT_EQ(parse_size("4G"), 4e9);
-  EXPECT_EQ(parse_size("2T"), 2e12);
-  EXPECT_EQ(parse_size("1K"), 1000);
-  EXPECT_EQ(parse_size("1.5GiB"), 1.5 * 1024 * 1024 * 1024);
-  EXPECT_EQ(parse_size("2Mi"), 2.0 * 1024 * 1024);
-  EXPECT_EQ(parse_size("1KiB"), 1024);
-  EXPECT_EQ(parse_size("512MB"), 512e6);
-  EXPECT_EQ(parse_size("4096"), 4096);
-  EXPECT_EQ(parse_size("100B"), 100);
-}
-
-TEST(ParseSize, RejectsMalformed) {
-  for (const char* bad : {"", "4Q", "-1G", "G", "4GG", "4Gb", "1.5Xi", "four"}) {
-    EXPECT_EQ(parse_size(bad), std::nullopt) << bad;
-  }
-}
 
 TEST(ParseTaskPriority, LevelsIntegersAndClasses) {
   EXPECT_EQ(parse_task_priority("lowest"), Priority::kLowest);
@@ -163,12 +125,27 @@ TEST(Workflow, TaskWithoutSettingsGetsBuiltInDefaults) {
   EXPECT_THAT(t.after, IsEmpty());
 }
 
-TEST(Workflow, UndeclaredCpuAndMemoryAreDetected) {
-  const Workflow wf = parse("name: w\nresources: {gpu: 1}\ntasks: [{id: a, run: x}]\n");
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  EXPECT_EQ(wf.resources.get("cpu"), cores);
-  EXPECT_GT(wf.resources.get("memory"), 0);
-  EXPECT_EQ(wf.resources.get("gpu"), 1);
+TEST(Workflow, LoadingIsPureAndTheHostFillsInWhatIsNotDeclared) {
+  const Workflow wf = parse("name: w\nresources: {gpu: 1, cpu: 3}\ntasks: [{id: a, run: x}]\n");
+  EXPECT_EQ(wf.resources, (Resources{{"gpu", 1}, {"cpu", 3}})) << "nothing of the machine";
+  const Resources all = capacities(wf, Resources{{"cpu", 64}, {"memory", 8e9}});
+  EXPECT_EQ(all, (Resources{{"gpu", 1}, {"cpu", 3}, {"memory", 8e9}})) << "declared wins";
+}
+
+TEST(Workflow, ATaskThatNeedsMoreThanTheHostHasIsRefusedAtTheTask) {
+  const Workflow wf = parse(
+      "name: w\ntasks:\n  - id: a\n    run: x\n  - id: big\n    run: x\n"
+      "    needs: {cpu: 16, memory: 64G}\n");
+  try {
+    capacities(wf, Resources{{"cpu", 2}, {"memory", 8e9}});
+    FAIL() << "no error";
+  } catch (const taskloom::InputError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u) << e.what();
+    EXPECT_EQ(e.diagnostics()[0].line, 5);
+    EXPECT_THAT(e.what(), testing::HasSubstr("task \"big\" needs 16 cpu, but where it runs there "
+                                             "is only 2, so it could never start"));
+  }
+  EXPECT_EQ(capacities(wf, {}).get("cpu"), 0) << "a cluster backend bounds nothing here";
 }
 
 TEST(Workflow, TasksInheritDefaultsAndOverrideThemKeyByKey) {

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "taskloom/core/units.hpp"
+
 namespace taskloom::cli {
 namespace {
 
@@ -27,7 +29,7 @@ std::string describe(const TaskEvent& e) {
     case K::kStarted:
       return s + " running (attempt " + std::to_string(e.attempt) + ")";
     case K::kSucceeded:
-      return s + " succeeded in " + format_duration(e.wall);
+      return s + " succeeded in " + units::format_duration(e.wall);
     case K::kRetrying:
       return s + " attempt " + std::to_string(e.attempt) + " failed: " + e.detail + " (retrying)";
     case K::kFailed:
@@ -134,7 +136,7 @@ class LiveView final : public ProgressView {
     if (s.skipped > 0) o << "  skipped " << s.skipped;
     if (s.cancelled > 0) o << "  cancelled " << s.cancelled;
     o << "  pending " << (s.total > s.done() + s.running ? s.total - s.done() - s.running : 0);
-    o << "  elapsed " << format_duration(s.elapsed);
+    o << "  elapsed " << units::format_duration(s.elapsed);
     if (s.cancelling) {
       o << "  \x1b[33mcancelling\x1b[0m";
     } else if (s.done() > 0 && s.done() < s.total) {
@@ -142,14 +144,14 @@ class LiveView final : public ProgressView {
           std::chrono::duration<double>(s.elapsed).count() / static_cast<double>(s.done());
       const double eta = per_task * static_cast<double>(s.total - s.done());
       o << "  ETA "
-        << format_duration(
+        << units::format_duration(
                std::chrono::duration_cast<Duration>(std::chrono::duration<double>(eta)));
     }
     if (!s.running_tasks.empty()) {
       std::string line = "  >";
       std::size_t shown = 0;
       for (const auto& [id, running_for] : s.running_tasks) {
-        std::string item = " " + id + " (" + format_duration(running_for) + ")";
+        std::string item = " " + id + " (" + units::format_duration(running_for) + ")";
         const std::string more = " +" + std::to_string(s.running_tasks.size() - shown) + " more";
         if (line.size() + item.size() + more.size() > kLineWidth && shown > 0) {
           line += more;
@@ -183,24 +185,6 @@ std::unique_ptr<ProgressView> make_progress_view(const ProgressViewOptions& opti
       break;
   }
   return std::make_unique<LineView>(out);
-}
-
-std::string format_duration(Duration d) {
-  using namespace std::chrono;
-  const double s = duration<double>(d).count();
-  char buf[32];
-  if (s < 1.0) {
-    std::snprintf(buf, sizeof buf, "%.0fms", s * 1000.0);
-  } else if (s < 60.0) {
-    std::snprintf(buf, sizeof buf, "%.1fs", s);
-  } else if (s < 3600.0) {
-    const long total = std::lround(s);
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", total / 60, total % 60);
-  } else {
-    const long total = std::lround(s / 60.0);
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", total / 60, total % 60);
-  }
-  return buf;
 }
 
 }  // namespace taskloom::cli

@@ -52,7 +52,4 @@ class ProgressView {
 std::unique_ptr<ProgressView> make_progress_view(const ProgressViewOptions& options,
                                                  std::ostream& out);
 
-/// "350ms", "2.1s", "1m05s", "2h03m".
-std::string format_duration(Duration d);
-
 }  // namespace taskloom::cli

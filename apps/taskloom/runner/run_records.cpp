@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/units.hpp"
 
 #include "runner/progress.hpp"
 
@@ -18,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string seconds_text(std::chrono::microseconds us) {
-  return format_duration(std::chrono::duration_cast<Duration>(us));
+  return units::format_duration(std::chrono::duration_cast<Duration>(us));
 }
 
 std::string local_time(store::WallTime t) {
@@ -161,9 +162,9 @@ std::string status_text(const store::RunStore& db, store::RunId id) {
   if (!r.message.empty()) o << ": " << r.message;
   o << "\n  workflow " << r.workflow_path << "\n  created  " << local_time(r.created);
   if (r.started && r.ended) {
-    o << "   took " << format_duration(*r.ended - *r.started);
+    o << "   took " << units::format_duration(*r.ended - *r.started);
   } else if (r.started) {
-    o << "   running for " << format_duration(std::chrono::system_clock::now() - *r.started);
+    o << "   running for " << units::format_duration(std::chrono::system_clock::now() - *r.started);
   }
   if (r.lease && r.lease->live) {
     o << "\n  runner   pid " << r.lease->holder.pid << " on " << r.lease->holder.host;
@@ -193,7 +194,7 @@ std::string status_text(const store::RunStore& db, store::RunId id) {
       if (a.ended) {
         time = seconds_text(a.outcome.wall);
       } else {
-        time = format_duration(std::chrono::system_clock::now() - a.started);
+        time = units::format_duration(std::chrono::system_clock::now() - a.started);
       }
       if (a.outcome.exit_code) exit = std::to_string(*a.outcome.exit_code);
       if (a.outcome.signal) exit = "sig" + std::to_string(*a.outcome.signal);
@@ -222,7 +223,7 @@ std::string runs_text(const store::RunStore& db, std::size_t limit) {
       if (t.status == TaskStatus::kSucceeded) ++ok;
     }
     std::string took = "-";
-    if (r.started && r.ended) took = format_duration(*r.ended - *r.started);
+    if (r.started && r.ended) took = units::format_duration(*r.ended - *r.started);
     o << pad(std::to_string(r.id), 5) << "  " << pad(r.workflow_name, width) << "  "
       << pad(std::string(store::to_string(r.status)), 12) << "  "
       << pad(std::to_string(ok) + "/" + std::to_string(total), 9) << "  " << local_time(r.created)

@@ -122,6 +122,10 @@ class Backend {
   virtual void kill_all() = 0;
   /// Attempts started and not yet reported ended.
   virtual std::size_t running() const = 0;
+  /// What attempts may use in all where they run, for the pools a workflow does not declare
+  /// (see workflow::capacities): this machine's cores and memory for a local backend; empty
+  /// for a cluster, whose own scheduler bounds its jobs.
+  virtual Resources capacity() const { return {}; }
 };
 
 }  // namespace taskloom::backends

@@ -34,12 +34,18 @@ class LocalBackend final : public Backend {
   void start(AttemptSpec spec, std::stop_token stop, AttemptCallbacks callbacks) override;
   void kill_all() override;
   std::size_t running() const override;
+  /// host_capacity().
+  Resources capacity() const override;
 
   struct State;
 
  private:
   std::unique_ptr<State> state_;
 };
+
+/// This machine's cores ("cpu": the CPUs this process may run on) and memory ("memory": bytes
+/// of physical memory).
+Resources host_capacity();
 
 /// The argv of `command` when it has no shell syntax (see above), else empty.
 std::vector<std::string> split_plain_command(std::string_view command);

@@ -1,6 +1,8 @@
 // taskloom/core/resources.hpp — named, non-negative resource quantities.
 //
-// A Resources value maps names ("cpu", "mem", "gpu", "license.arnold", anything) to amounts.
+// A Resources value maps names ("cpu", "memory", "gpu", "license.arnold", anything) to amounts.
+// Every layer spells the common pools one way: "cpu" (cores), "memory" (bytes), "gpu" (devices);
+// readers of other formats map their spellings with canonical_resource_name().
 // It serves both as a request (what a task needs) and as a capacity (what a pool offers).
 //   Resources need{{"cpu", 2}, {"gpu", 1}};
 //   Resources cap{{"cpu", 8}, {"gpu", 2}};
@@ -11,6 +13,7 @@
 // was given ({cpu 0.3} - {cpu 0.1} - {cpu 0.2}) succeeds and leaves nothing behind.
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -50,6 +53,14 @@ class Resources {
  private:
   std::vector<std::pair<std::string, double>> amounts_;  // sorted by name, amounts > 0
 };
+
+/// The pools every machine has without declaring them: "cpu" (cores) and "memory" (bytes).
+inline constexpr std::array<std::string_view, 2> kHostResources{"cpu", "memory"};
+bool is_host_resource(std::string_view name) noexcept;
+
+/// The canonical name of a pool as other formats spell it: "mem", "ram" -> "memory"; "cpus",
+/// "ncpus", "cores", "procs" -> "cpu"; "gpus", "ngpus" -> "gpu"; any other name unchanged.
+std::string_view canonical_resource_name(std::string_view name) noexcept;
 
 /// "cpu=2 gpu=1".
 std::string to_string(const Resources& r);

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace taskloom {
 
@@ -14,5 +15,11 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The candidate closest to `word` by edit distance, or "" when none is within
 /// max(2, |word|/3) edits (so unrelated names are not suggested).
 std::string closest_match(std::string_view word, std::span<const std::string> candidates);
+
+/// `s` without leading and trailing white space.
+std::string_view trim(std::string_view s) noexcept;
+
+/// The parts with `separator` between them: join({"a", "b"}, ", ") == "a, b".
+std::string join(std::span<const std::string> parts, std::string_view separator);
 
 }  // namespace taskloom

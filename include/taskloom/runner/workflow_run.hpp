@@ -41,8 +41,7 @@
 #include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/store/records.hpp"
-
-#include "workflow/workflow.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 namespace taskloom::store {
 class RunStore;
@@ -111,8 +110,9 @@ class WorkflowRun {
  public:
   /// Starts running every task of the journal's run that has not succeeded. `wf`, `journal`
   /// and `backend` must outlive this object. Tasks of the run that `wf` no longer defines end
-  /// cancelled. Throws what the journal throws, and ResourceRequestError for a task that can
-  /// never fit the workflow's resources.
+  /// cancelled. Throws what the journal throws, and InputError (before anything is journaled)
+  /// for a task that can never fit what the workflow declares and the backend offers
+  /// (workflow::capacities).
   WorkflowRun(const workflow::Workflow& wf, Journal& journal, backends::Backend& backend,
               RunnerOptions options);
   /// Cancels a run still in flight and waits for it.

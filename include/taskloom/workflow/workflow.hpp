@@ -1,4 +1,4 @@
-// workflow/workflow.hpp — load, validate and expand a YAML workflow into concrete tasks.
+// taskloom/workflow/workflow.hpp — load, validate and expand a YAML workflow into concrete tasks.
 //
 //   workflow::Workflow wf = workflow::load_workflow("shot.yaml");   // throws taskloom::InputError
 //   for (const workflow::Task& t : wf.tasks) {
@@ -9,10 +9,12 @@
 //   wf.fingerprint;   // "9f0c1e7a2b4d5e60": changes whenever the expanded content changes
 //
 // The format is documented in docs/workflow-format.md (JSON Schema: docs/workflow.schema.json).
-// Loading never runs anything. Every problem in the file (and in the files it includes) is
-// collected and thrown at once as one taskloom::InputError whose diagnostics read
-// "file:line:column: what is wrong — how to fix it", sorted by file and position.
-// Thread-safety: the functions are pure apart from reading files; call them from any thread.
+// Loading never runs anything and is pure: it reads the files and nothing of the machine
+// (capacities() adds a host's, when a runner knows where the tasks will run). Every problem in the
+// file (and in the files it includes) is collected and thrown at once as one taskloom::InputError
+// whose diagnostics read "file:line:column: what is wrong — how to fix it", sorted by file and
+// position (the first 100, then a line saying how many more). Thread-safety: the functions are pure
+// apart from reading files; call them from any thread.
 #pragma once
 
 #include <filesystem>
@@ -51,7 +53,7 @@ struct Task {
 struct Workflow {
   std::string name;
   std::filesystem::path file;  ///< as given to load_workflow / parse_workflow
-  Resources resources;         ///< declared capacities; cpu and memory detected when not declared
+  Resources resources;         ///< as declared under `resources:` (see capacities())
   std::vector<Task> tasks;     ///< includes' tasks first, then in declaration order
   std::string fingerprint;     ///< 16 hex digits (FNV-1a 64) of the expanded tasks and name
 };
@@ -63,12 +65,11 @@ Workflow load_workflow(const std::filesystem::path& file);
 /// relative `include` and `cwd` paths.
 Workflow parse_workflow(std::string_view yaml, const std::filesystem::path& file);
 
-/// "90s", "5m", "1h30m", "250ms", "2d" or a plain number of seconds ("1.5"); nullopt if bad.
-std::optional<Duration> parse_duration(std::string_view text);
-
-/// A byte count: "512M", "4G" (K/M/G/T decimal), "1.5GiB" (Ki/Mi/Gi/Ti binary), an optional
-/// trailing "B", or a plain number of bytes; nullopt if bad or negative.
-std::optional<double> parse_size(std::string_view text);
+/// What a run of `wf` may use where it runs: the declared resources, and `host`'s amount of
+/// every pool the workflow does not declare (the runner passes Backend::capacity(): cores and
+/// memory of this machine for local runs, nothing for a cluster, which bounds jobs itself).
+/// Throws InputError, located at each task, for tasks that need more than that.
+Resources capacities(const Workflow& wf, const Resources& host);
 
 /// Priority by level name, integer, or class name: interactive (900), urgent (500),
 /// background (-500); nullopt if bad.

@@ -1,0 +1,623 @@
+// Pass 1: the YAML documents. Each file (the main one, then its includes, depth first) is
+// parsed by yaml-cpp and turned into TaskEntry templates, defaults applied, every field checked.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "taskloom/core/units.hpp"
+
+#include "workflow/load_state.hpp"
+
+namespace taskloom::workflow::detail {
+namespace {
+
+const std::vector<std::string> kTopKeys{"name", "defaults", "resources", "include", "tasks"};
+const std::vector<std::string> kDefaultKeys{"retries", "timeout", "priority",
+                                            "needs",   "env",     "cwd"};
+const std::vector<std::string> kTaskKeys{"id",      "group", "run", "after", "priority", "retries",
+                                         "timeout", "needs", "env", "cwd",   "metadata", "matrix"};
+
+/// What `defaults:` gives the tasks of a file and of the files it includes.
+struct Defaults {
+  std::optional<unsigned> retries;
+  std::optional<Duration> timeout;
+  std::optional<Priority> priority;
+  std::vector<std::pair<std::string, double>> needs;
+  KeyValues env;
+  std::optional<std::string> cwd;
+  fs::path cwd_base;
+};
+
+class DocumentReader {
+ public:
+  explicit DocumentReader(LoadState& state) : s_(state) {}
+
+  void read_main(std::string_view text, Workflow& wf) {
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(s_.main_file);
+    const fs::path canonical = fs::weakly_canonical(absolute, ec);
+    include_stack_.push_back(ec ? absolute : canonical);
+    include_names_.push_back(s_.main_file.string());
+    Defaults defaults;
+    defaults.cwd_base = s_.main_dir;
+    read_document(text, s_.main_file.string(), defaults, /*is_main=*/true, wf);
+  }
+
+ private:
+  void error(Where w, std::string message, std::string fix = {}) {
+    s_.problems.add(std::move(w), std::move(message), std::move(fix));
+  }
+
+  Where where(const YAML::Node& node) const {
+    const YAML::Mark m = node.Mark();
+    if (m.is_null() || m.line < 0) return {file_, 0, 0};
+    return {file_, m.line + 1, m.column + 1};
+  }
+  // A value's position, or its key's when the value is empty (yaml-cpp marks empty values at
+  // the next token).
+  Where where(const YAML::Node& key, const YAML::Node& value) const {
+    return (!value || value.IsNull()) ? where(key) : where(value);
+  }
+
+  // --- mappings (with duplicate-key detection and `<<` merge keys) -----------------------------
+
+  struct KeyValue {
+    YAML::Node key, value;
+    std::string name;
+  };
+
+  std::vector<KeyValue> mapping(const YAML::Node& map) {
+    std::vector<KeyValue> out;
+    std::vector<KeyValue> merged;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        error(where(key), "a key must be a plain name", "write the key as text");
+        continue;
+      }
+      const std::string name = key.Scalar();
+      if (name == "<<") {
+        merge_into(merged, key, value);
+        continue;
+      }
+      const bool dup =
+          std::any_of(out.begin(), out.end(), [&](const KeyValue& kv) { return kv.name == name; });
+      if (dup) {
+        error(where(key), "the key " + quote(name) + " appears twice in this mapping",
+              "remove one of them");
+        continue;
+      }
+      out.push_back({key, value, name});
+    }
+    for (KeyValue& kv : merged) {
+      const bool present =
+          std::any_of(out.begin(), out.end(), [&](const KeyValue& o) { return o.name == kv.name; });
+      if (!present) out.push_back(std::move(kv));
+    }
+    return out;
+  }
+
+  // `<<: *a` or `<<: [*a, *b]`: keys of the merged mappings, the earlier ones winning.
+  void merge_into(std::vector<KeyValue>& merged, const YAML::Node& key, const YAML::Node& value) {
+    std::vector<YAML::Node> sources;
+    if (value.IsSequence()) {
+      for (const YAML::Node& item : value) sources.push_back(item);
+    } else {
+      sources.push_back(value);
+    }
+    if (sources.empty() || !std::all_of(sources.begin(), sources.end(),
+                                        [](const YAML::Node& n) { return n.IsMap(); })) {
+      error(where(key),
+            "the merge key \"<<\" needs a mapping or a list of mappings, not " + describe(value),
+            "write \"<<: *anchor\" where the anchor names a mapping");
+      return;
+    }
+    for (const YAML::Node& source : sources) {
+      for (KeyValue& kv : mapping(source)) {
+        const bool present = std::any_of(merged.begin(), merged.end(),
+                                         [&](const KeyValue& o) { return o.name == kv.name; });
+        if (!present) merged.push_back(std::move(kv));
+      }
+    }
+  }
+
+  void unknown_key(const KeyValue& kv, std::string_view context,
+                   const std::vector<std::string>& valid) {
+    std::string fix = suggest(kv.name, valid, s_.problems);
+    if (fix.empty()) fix = "valid keys are " + join(valid, ", ");
+    error(where(kv.key), "unknown key " + quote(kv.name) + " in " + std::string(context), fix);
+  }
+
+  // --- scalar fields ---------------------------------------------------------------------------
+
+  std::optional<std::string> scalar(const KeyValue& kv, std::string_view what) {
+    if (kv.value.IsScalar()) return kv.value.Scalar();
+    error(where(kv.key, kv.value), std::string(what) + " must be a single value",
+          "write it as text, e.g. " + std::string(what) + ": value");
+    return std::nullopt;
+  }
+
+  std::optional<unsigned> read_retries(const KeyValue& kv) {
+    if (kv.value.IsScalar()) {
+      if (auto n = parse_int<unsigned>(kv.value.Scalar())) return *n;
+    }
+    error(where(kv.key, kv.value),
+          "retries must be a whole number of 0 or more, not " + describe(kv.value),
+          "write e.g. retries: 2");
+    return std::nullopt;
+  }
+
+  std::optional<Duration> read_timeout(const KeyValue& kv) {
+    if (kv.value.IsScalar()) {
+      if (auto d = units::parse_duration(kv.value.Scalar())) return *d;
+    }
+    error(where(kv.key, kv.value), "timeout " + describe(kv.value) + " is not a duration",
+          "write it like \"90s\", \"5m\", \"1h30m\", \"250ms\" or a number of seconds");
+    return std::nullopt;
+  }
+
+  std::optional<Priority> read_priority(const KeyValue& kv) {
+    if (kv.value.IsScalar()) {
+      if (auto p = parse_task_priority(kv.value.Scalar())) return *p;
+    }
+    error(where(kv.key, kv.value), "priority " + describe(kv.value) + " is not a priority",
+          "use lowest, low, normal, high, highest, interactive, urgent, background or a whole "
+          "number from -1000 to 1000");
+    return std::nullopt;
+  }
+
+  static std::string describe(const YAML::Node& n) {
+    if (!n || n.IsNull()) return "empty";
+    if (n.IsScalar()) return quote(n.Scalar());
+    if (n.IsSequence()) return "a list";
+    return "a mapping";
+  }
+
+  // needs / resources: pool -> amount (memory also as a size).
+  std::vector<std::pair<std::string, double>> read_amounts(const KeyValue& kv,
+                                                           std::string_view what,
+                                                           std::map<std::string, Where>* at) {
+    std::vector<std::pair<std::string, double>> out;
+    if (!kv.value.IsMap()) {
+      error(where(kv.key, kv.value),
+            std::string(what) + " must be a mapping of resource names to amounts",
+            "write e.g. " + std::string(what) + ": {cpu: 2, memory: 4G}");
+      return out;
+    }
+    for (const KeyValue& item : mapping(kv.value)) {
+      const std::string label = std::string(what) + "." + item.name;
+      if (const std::string_view canonical = canonical_resource_name(item.name);
+          canonical != item.name) {
+        error(where(item.key), label + ": this pool is called " + quote(canonical) + " in taskloom",
+              "write " + std::string(canonical) + ": " +
+                  (item.value.IsScalar() ? item.value.Scalar() : std::string("<amount>")));
+        continue;
+      }
+      std::optional<double> amount;
+      if (item.value.IsScalar()) {
+        amount = item.name == "memory" ? units::parse_size(item.value.Scalar())
+                                       : parse_number(item.value.Scalar());
+      }
+      if (!amount || *amount < 0) {
+        std::string fix = item.name == "memory"
+                              ? "write a number of bytes or a size like \"512M\", \"4G\" or "
+                                "\"1.5GiB\""
+                              : "write a number of 0 or more";
+        if (item.name != "memory" && item.value.IsScalar() &&
+            units::parse_size(item.value.Scalar())) {
+          fix += " (sizes like \"4G\" are accepted only for memory)";
+        }
+        error(where(item.key, item.value),
+              label + " must be an amount of 0 or more, not " + describe(item.value), fix);
+        continue;
+      }
+      out.emplace_back(item.name, *amount);
+      if (at) (*at)[item.name] = where(item.key);
+    }
+    return out;
+  }
+
+  KeyValues read_strings(const KeyValue& kv, std::string_view what, bool env_names) {
+    KeyValues out;
+    if (!kv.value.IsMap()) {
+      error(where(kv.key, kv.value), std::string(what) + " must be a mapping of names to values",
+            "write e.g. " + std::string(what) + ": {NAME: value}");
+      return out;
+    }
+    for (const KeyValue& item : mapping(kv.value)) {
+      if (env_names && !is_identifier(item.name)) {
+        error(where(item.key), "environment variable name " + quote(item.name) + " is not valid",
+              "use letters, digits and \"_\", not starting with a digit");
+        continue;
+      }
+      if (!item.value.IsScalar() && !item.value.IsNull()) {
+        error(where(item.key, item.value),
+              std::string(what) + "." + item.name + " must be a single value, not " +
+                  describe(item.value),
+              "write it as text");
+        continue;
+      }
+      out.emplace_back(item.name, item.value.IsNull() ? std::string() : item.value.Scalar());
+    }
+    return out;
+  }
+
+  static void overlay(KeyValues& base, const KeyValues& top) {
+    for (const auto& [k, v] : top) {
+      auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
+      if (it != base.end()) {
+        it->second = v;
+      } else {
+        base.emplace_back(k, v);
+      }
+    }
+  }
+
+  // --- documents -------------------------------------------------------------------------------
+
+  void read_document(std::string_view text, const std::string& display, Defaults defaults,
+                     bool is_main, Workflow& wf) {
+    const std::string saved_file = file_;
+    file_ = display;
+    const fs::path dir = fs::absolute(fs::path(display)).parent_path().lexically_normal();
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& e) {
+      error({file_, e.mark.line + 1, e.mark.column + 1}, "malformed YAML: " + e.msg,
+            "fix the syntax at this position");
+      file_ = saved_file;
+      return;
+    }
+    if (!root || root.IsNull()) {
+      error({file_, 0, 0}, "the file is empty",
+            is_main ? "a workflow needs at least a name and a list of tasks"
+                    : "an included file needs tasks, defaults or resources");
+      file_ = saved_file;
+      return;
+    }
+    if (!root.IsMap()) {
+      error(where(root), "the file must be a mapping of keys (name, tasks, ...)",
+            "start the file with \"name:\" and \"tasks:\"");
+      file_ = saved_file;
+      return;
+    }
+    std::optional<KeyValue> name, tasks, includes, resources, defaults_kv;
+    for (const KeyValue& kv : mapping(root)) {
+      if (kv.name == "name") {
+        name = kv;
+      } else if (kv.name == "tasks") {
+        tasks = kv;
+      } else if (kv.name == "include") {
+        includes = kv;
+      } else if (kv.name == "resources") {
+        resources = kv;
+      } else if (kv.name == "defaults") {
+        defaults_kv = kv;
+      } else if (kv.name.rfind("x-", 0) != 0) {
+        unknown_key(kv, "the workflow", kTopKeys);
+      }
+    }
+    if (name) {
+      if (auto s = scalar(*name, "name"); s && is_main) {
+        wf.name = *s;
+        if (trim(*s).empty()) error(where(name->key), "name is empty", "give the workflow a name");
+      }
+    } else if (is_main) {
+      error({file_, 1, 1}, "the workflow has no name", "add \"name: <workflow name>\"");
+    }
+    if (defaults_kv) read_defaults(*defaults_kv, dir, defaults);
+    if (resources) {
+      for (const auto& [pool, amount] : read_amounts(*resources, "resources", nullptr)) {
+        // The including file wins over what its includes declare.
+        if (is_main || !s_.declared_names.contains(pool)) {
+          s_.declared.set(pool, amount);
+          s_.declared_names.insert(pool);
+        }
+      }
+    }
+    if (includes) read_includes(*includes, dir, defaults, wf);
+    if (tasks) {
+      if (!tasks->value.IsSequence()) {
+        error(where(tasks->key, tasks->value), "tasks must be a list of tasks",
+              "write each task as a list item starting with \"- id: ...\"");
+      } else if (tasks->value.size() == 0) {
+        if (is_main) error(where(tasks->key), "the task list is empty", "add at least one task");
+      } else {
+        for (const YAML::Node& item : tasks->value) read_task(item, dir, defaults);
+      }
+    } else if (is_main && s_.entries.empty()) {
+      error({file_, 1, 1}, "the workflow has no tasks",
+            "add a \"tasks:\" list with at least one task");
+    }
+    file_ = saved_file;
+  }
+
+  void read_defaults(const KeyValue& kv, const fs::path& dir, Defaults& d) {
+    if (!kv.value.IsMap()) {
+      error(where(kv.key, kv.value), "defaults must be a mapping",
+            "write e.g. defaults: {retries: 1, timeout: 10m}");
+      return;
+    }
+    for (const KeyValue& item : mapping(kv.value)) {
+      if (item.name == "retries") {
+        if (auto r = read_retries(item)) d.retries = r;
+      } else if (item.name == "timeout") {
+        if (auto t = read_timeout(item)) d.timeout = t;
+      } else if (item.name == "priority") {
+        if (auto p = read_priority(item)) d.priority = p;
+      } else if (item.name == "needs") {
+        for (const auto& [pool, amount] : read_amounts(item, "needs", nullptr)) {
+          auto it = std::find_if(d.needs.begin(), d.needs.end(),
+                                 [&](const auto& p) { return p.first == pool; });
+          if (it != d.needs.end()) {
+            it->second = amount;
+          } else {
+            d.needs.emplace_back(pool, amount);
+          }
+        }
+      } else if (item.name == "env") {
+        overlay(d.env, read_strings(item, "env", true));
+      } else if (item.name == "cwd") {
+        if (auto s = scalar(item, "cwd")) {
+          d.cwd = *s;
+          d.cwd_base = dir;
+        }
+      } else {
+        unknown_key(item, "defaults", kDefaultKeys);
+      }
+    }
+  }
+
+  void read_includes(const KeyValue& kv, const fs::path& dir, const Defaults& defaults,
+                     Workflow& wf) {
+    std::vector<YAML::Node> items;
+    if (kv.value.IsScalar()) {
+      items.push_back(kv.value);
+    } else if (kv.value.IsSequence()) {
+      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else {
+      error(where(kv.key, kv.value), "include must be a file name or a list of file names",
+            "write e.g. include: [common.yaml]");
+      return;
+    }
+    const fs::path display_dir = fs::path(file_).parent_path();
+    for (const YAML::Node& item : items) {
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        error(where(kv.key, item), "an include must be a file name",
+              "write the path of a YAML file relative to this one");
+        continue;
+      }
+      const fs::path rel = item.Scalar();
+      const fs::path path = rel.is_absolute() ? rel : (dir / rel).lexically_normal();
+      const std::string display =
+          rel.is_absolute() ? rel.string() : (display_dir / rel).lexically_normal().string();
+      std::error_code ec;
+      fs::path canonical = fs::weakly_canonical(path, ec);
+      if (ec) canonical = path;
+      auto on_stack = std::find(include_stack_.begin(), include_stack_.end(), canonical);
+      if (on_stack != include_stack_.end()) {
+        std::vector<std::string> chain(include_names_.begin() + (on_stack - include_stack_.begin()),
+                                       include_names_.end());
+        chain.push_back(display);
+        error(where(item), "include cycle: " + join(chain, " -> "), "remove one of these includes");
+        continue;
+      }
+      if (!loaded_.insert(canonical.string()).second) continue;  // diamond: load once
+      std::string text;
+      if (auto why = read_text_file(path, text)) {
+        error(where(item), "cannot read the included file " + quote(display) + ": " + *why,
+              "check the path, which is relative to this file");
+        continue;
+      }
+      include_stack_.push_back(canonical);
+      include_names_.push_back(display);
+      read_document(text, display, defaults, /*is_main=*/false, wf);
+      include_stack_.pop_back();
+      include_names_.pop_back();
+    }
+  }
+
+  // --- tasks -----------------------------------------------------------------------------------
+
+  void read_task(const YAML::Node& node, const fs::path& dir, const Defaults& d) {
+    TaskEntry e;
+    e.where = where(node);
+    if (!node.IsMap()) {
+      error(e.where, "a task must be a mapping with at least id and run",
+            "write it as \"- id: name\" followed by \"run: command\"");
+      return;
+    }
+    e.priority = d.priority.value_or(Priority::kNormal);
+    e.retries = d.retries.value_or(0);
+    e.timeout = d.timeout.value_or(Duration{0});
+    e.needs.set("cpu", 1);
+    for (const auto& [pool, amount] : d.needs) e.needs.set(pool, amount);
+    e.env = d.env;
+    e.cwd = d.cwd;
+    e.cwd_base = d.cwd_base;
+    std::optional<KeyValue> id_kv, run_kv, group_kv, matrix_kv;
+    std::vector<KeyValue> env_kvs;  // the task's own env
+    for (const KeyValue& kv : mapping(node)) {
+      if (kv.name == "id") {
+        id_kv = kv;
+      } else if (kv.name == "run") {
+        run_kv = kv;
+      } else if (kv.name == "group") {
+        group_kv = kv;
+      } else if (kv.name == "matrix") {
+        matrix_kv = kv;
+      } else if (kv.name == "after") {
+        read_after(kv, e);
+      } else if (kv.name == "priority") {
+        if (auto p = read_priority(kv)) e.priority = *p;
+      } else if (kv.name == "retries") {
+        if (auto r = read_retries(kv)) e.retries = *r;
+      } else if (kv.name == "timeout") {
+        if (auto t = read_timeout(kv)) e.timeout = *t;
+      } else if (kv.name == "needs") {
+        for (const auto& [pool, amount] : read_amounts(kv, "needs", &e.needs_where)) {
+          e.needs.set(pool, amount);
+        }
+      } else if (kv.name == "env") {
+        overlay(e.env, read_strings(kv, "env", true));
+      } else if (kv.name == "cwd") {
+        if (auto s = scalar(kv, "cwd")) {
+          e.cwd = *s;
+          e.cwd_base = dir;
+        }
+      } else if (kv.name == "metadata") {
+        e.metadata = read_strings(kv, "metadata", false);
+      } else {
+        unknown_key(kv, "a task", kTaskKeys);
+      }
+    }
+    if (!id_kv) {
+      error(e.where, "a task has no id", "add \"id: <name>\" to this task");
+      e.valid = false;
+    } else if (auto s = scalar(*id_kv, "id")) {
+      e.id = *s;
+      e.where = where(id_kv->key);
+    } else {
+      e.valid = false;
+    }
+    const std::string label = e.id.empty() ? std::string("this task") : "task " + quote(e.id);
+    if (!run_kv) {
+      error(e.where, label + " has no run command", "add \"run: <shell command>\"");
+    } else if (run_kv->value.IsScalar()) {
+      e.run = run_kv->value.Scalar();
+      if (trim(e.run).empty()) {
+        error(where(run_kv->key), label + " has an empty run command",
+              "write the shell command to run");
+      }
+    } else {
+      error(where(run_kv->key, run_kv->value),
+            "the run command of " + label + " must be text, not " + describe(run_kv->value),
+            "write run: followed by the shell command (use \"|\" for several lines)");
+    }
+    if (matrix_kv) read_matrix(*matrix_kv, e);
+    if (e.valid) check_id_template(e, where(id_kv->key, id_kv->value), s_.problems);
+    if (group_kv) {
+      if (auto s = scalar(*group_kv, "group")) {
+        if (s->empty() || !std::all_of(s->begin(), s->end(), is_id_char)) {
+          error(where(group_kv->key, group_kv->value),
+                "group name " + quote(*s) +
+                    " has characters other than letters, digits, "
+                    "\"_\", \".\" and \"-\"",
+                "rename the group");
+        } else {
+          e.group = *s;
+          e.group_explicit = true;
+        }
+      }
+    }
+    if (e.valid && !e.group_explicit) derive_group(e, s_.problems);
+    if (e.valid) check_templates(e, s_.problems);
+    s_.entries.push_back(std::move(e));
+  }
+
+  void read_after(const KeyValue& kv, TaskEntry& e) {
+    auto add = [&](const YAML::Node& n) {
+      if (!n.IsScalar() || trim(n.Scalar()).empty()) {
+        error(where(kv.key, n), "after must name tasks or groups, not " + describe(n),
+              "write after: name or after: [a, b]");
+        return;
+      }
+      e.after.push_back({std::string(trim(n.Scalar())), where(n)});
+    };
+    if (kv.value.IsSequence()) {
+      for (const YAML::Node& n : kv.value) add(n);
+    } else {
+      add(kv.value);
+    }
+  }
+
+  void read_matrix(const KeyValue& kv, TaskEntry& e) {
+    if (!kv.value.IsMap() || kv.value.size() == 0) {
+      error(where(kv.key, kv.value), "matrix must be a mapping of variables to values",
+            "write e.g. matrix: {frame: \"1-240\", scene: [a, b]}");
+      e.valid = false;
+      return;
+    }
+    for (const KeyValue& item : mapping(kv.value)) {
+      MatrixVar var;
+      var.name = item.name;
+      var.where = where(item.key);
+      if (!is_identifier(item.name)) {
+        error(var.where, "matrix variable name " + quote(item.name) + " is not valid",
+              "use letters, digits and \"_\", not starting with a digit");
+        e.valid = false;
+        continue;
+      }
+      if (item.value.IsSequence()) {
+        for (const YAML::Node& v : item.value) {
+          if (!v.IsScalar() || v.Scalar().empty()) {
+            error(where(item.key, v),
+                  "values of matrix variable " + quote(item.name) + " must be single values",
+                  "list plain values, e.g. [a, b, c]");
+            e.valid = false;
+            continue;
+          }
+          var.values.push_back(v.Scalar());
+        }
+        var.ends = var.values;
+        if (item.value.size() == 0) {
+          error(var.where, "matrix variable " + quote(item.name) + " has no values",
+                "list at least one value");
+          e.valid = false;
+        }
+      } else if (item.value.IsScalar()) {
+        if (!read_range(item.value.Scalar(), var, where(item.key, item.value), s_.problems))
+          e.valid = false;
+      } else {
+        error(where(item.key, item.value),
+              "matrix variable " + quote(item.name) + " must be a list or a range, not " +
+                  describe(item.value),
+              "write a list like [a, b] or a range like \"1-240\" or \"1-240:10\"");
+        e.valid = false;
+      }
+      e.matrix.push_back(std::move(var));
+    }
+  }
+
+  LoadState& s_;
+  std::string file_;  // display name of the file being read
+  std::vector<fs::path> include_stack_;
+  std::vector<std::string> include_names_;
+  std::set<std::string> loaded_;
+};
+
+}  // namespace
+
+void parse_documents(std::string_view text, LoadState& state, Workflow& wf) {
+  DocumentReader(state).read_main(text, wf);
+}
+
+std::optional<std::string> read_text_file(const fs::path& path, std::string& out) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "it is a directory";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fs::exists(path, ec) ? "permission denied or unreadable" : "no such file";
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return "read error";
+  out = std::move(buffer).str();
+  return std::nullopt;
+}
+
+}  // namespace taskloom::workflow::detail
+
+namespace taskloom::workflow {
+
+std::optional<Priority> parse_task_priority(std::string_view text) {
+  const std::string_view s = trim(text);
+  if (s == "interactive") return Priority(900);
+  if (s == "urgent") return Priority(500);
+  if (s == "background") return Priority(-500);
+  return parse_priority(s);
+}
+
+}  // namespace taskloom::workflow
