@@ -736,7 +736,15 @@ Worker* ExecutorCore::claim_helper_slot() noexcept {
 void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   Worker* w = this_worker();
   const bool inside = w != nullptr;
-  const bool helps = inside || external_help_;
+  // A thread from outside helps only where it breaks no rule a worker keeps: never with lanes
+  // (it would run laned work outside its lane, with no lane's worker resource), and not while
+  // an interruptible body runs (work arriving meanwhile must preempt it, not run beside it).
+  // Decided once, on arrival: a helper that starts helping when that body yields would race
+  // the worker for the work the body yielded to.
+  const bool helps =
+      inside ||
+      (external_help_ && restricted_min_ == 0 &&
+       !(options_.preemption && preemptible_running_.load(std::memory_order_seq_cst) != 0));
   // A thread from outside without a helper slot (none free, or not helping): its next item
   // cannot be stolen, so share_next() publishes it instead.
   Worker unregistered;

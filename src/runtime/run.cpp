@@ -218,7 +218,11 @@ void RunState::execute(Worker& w, const Item& item) {
         core_.offer(&w, rest);
       }
     }
-    run_node(w, node);  // may end the run and destroy *this, unless the rest holds a unit
+    if (plan_->meta(node) == nullptr || claim_source(node)) {
+      run_node(w, node);  // may end the run and destroy *this, unless the rest holds a unit
+    } else {
+      release_moved_source(w);  // set_priority() queued it on its own
+    }
     // The rest still in the next slot holds the finished node's unit (or its own): the run
     // is alive. (Only the pointer is compared: *this may be gone otherwise.)
     if (i + 1 == kRunHere || w.next.target != this || w.next.kind != Item::Kind::kSources ||
@@ -337,8 +341,10 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   if (cancelled() && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
   if (options_.max_concurrency > 0) release_slot(w);
 
+  // Asked to yield, the body returned or threw: either way it yielded (throwing is how many
+  // bodies say "interrupted"), and what it saved is kept for its next start.
   if (control && control->requested.load(std::memory_order_acquire) &&
-      status == TaskStatus::kSucceeded) {
+      (status == TaskStatus::kSucceeded || status == TaskStatus::kFailed)) {
     {
       std::lock_guard lock(failures_mutex_);
       NodeInterruptions& record = interruptions_[node];
@@ -355,6 +361,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
       }
       --ns.attempts;
       ns.status = TaskStatus::kReady;
+      error = nullptr;
       detach_borrowed(w);
       core_.push(&w, node_item(node));  // the node keeps its unit
       return;
@@ -541,10 +548,43 @@ void RunState::resources_granted(Worker& w, std::uint32_t node, Grant grant) {
   core_.push(&w, node_item(node));
 }
 
+bool RunState::claim_source(std::uint32_t node) noexcept {
+  return nodes_[node].join.exchange(kSourceClaimed, std::memory_order_acq_rel) == 0;
+}
+
+void RunState::release_moved_source(Worker& w) {
+  // As finish() with nothing made ready: the element's unit goes to a borrowed rest of the
+  // range in the next slot, or back. The moved node holds a unit of its own, so the run
+  // cannot end here.
+  if (w.next.borrowed && w.next.target == this) {
+    w.next.borrowed = false;
+    return;
+  }
+  give_unit(w);
+}
+
+bool RunState::move_source(std::uint32_t node, Key key) {
+  // A unit for the node's own item, taken only while the run is in flight: a run whose count
+  // is zero has ended. Taken before the claim, so the range cannot end the run in between.
+  std::int64_t units = units_.load(std::memory_order_acquire);
+  do {
+    if (units == 0) return false;
+  } while (!units_.compare_exchange_weak(units, units + 1, std::memory_order_acq_rel));
+  if (claim_source(node)) {
+    core_.push(nullptr, Item{key, this, node, 0, Item::Kind::kNode});
+    return true;
+  }
+  // It started already (or was moved before): give the unit back, ending the run if it was
+  // the last one.
+  if (units_.fetch_sub(1, std::memory_order_acq_rel) == 1) complete();
+  return false;
+}
+
 void RunState::set_priority(std::string_view task, Priority priority) {
   auto it = graph_.by_id.find(task);
   if (it == graph_.by_id.end()) graph_.throw_unknown_task(task, "Run::set_priority");
   const std::uint32_t node = it->second;
+  if (done() || !included(node)) return;
   constexpr Key kRankBits = (Key{1} << 48) - 1;
   const Key key = (make_key(priority, 0) & ~kRankBits) | (plan_->keys[node] & kRankBits);
   std::atomic<Key>* overrides = key_overrides_.load(std::memory_order_acquire);
@@ -557,6 +597,9 @@ void RunState::set_priority(std::string_view task, Priority priority) {
     overrides = overrides_storage_.get();
   }
   overrides[node].store(key, std::memory_order_relaxed);
+  // A source still waiting in its range leaves it, to be queued at its new place; one that
+  // was moved out before is queued as a node like any other.
+  if (plan_->dag.in_degree(node) == 0 && move_source(node, key)) return;
   core_.rekey(Item{key, this, node, 0, Item::Kind::kNode}, key);
   if (gated_) {
     std::lock_guard lock(gate_mutex_);

@@ -12,7 +12,8 @@
 // wakes one. A task that waits (Run::wait, Future::get) runs other ready work meanwhile, so
 // nested waits never deadlock the pool. A thread outside the pool that waits helps too
 // (ExecutorOptions::caller_helps), taking the execution slot of a worker that then sleeps, so
-// the pool keeps to N busy threads (a displaced worker first finishes the task it is running).
+// the pool keeps to N busy threads (a displaced worker first finishes the task it is running);
+// it does not help with lanes, nor when it arrives while an interruptible body runs.
 //
 // Priority lanes (ExecutorOptions::pools): workers may be grouped into pools that run only
 // work at or above a priority, e.g. 2 workers kept for interactive work beside 4 that run
@@ -39,6 +40,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 #include "taskloom/runtime/future.hpp"
 #include "taskloom/runtime/run.hpp"
 
@@ -70,7 +72,10 @@ struct ExecutorOptions {
   std::string thread_name = "taskloom";  ///< workers are named "<thread_name>-<index>"
   /// A thread outside the pool that waits (Run::wait, Future::get) runs ready work meanwhile,
   /// in place of a worker that goes to sleep: no wake-up to wait for, and never more busy
-  /// threads than workers. False: it only sleeps until the result is there.
+  /// threads than workers. It only waits, without helping, when `pools` has a lane (it would
+  /// run laned work outside its lane, with no lane's worker resource) and when it starts
+  /// waiting while an interruptible task runs (work that arrives must preempt that task, not
+  /// run beside it; see `preemption`). False: it never helps.
   bool caller_helps = true;
 
   /// Lanes. Empty: `workers` workers in one pool "default" that runs anything. Otherwise the
@@ -81,7 +86,7 @@ struct ExecutorOptions {
   /// Called once per worker, on that worker's thread, with its index and pool name; the
   /// result is what TaskContext::worker_resource() returns there (a DB connection, a scratch
   /// buffer...). A thread outside the pool that helps gets one too, made on first use with
-  /// index worker_count() and pool "caller".
+  /// index worker_count() and pool "caller" (never with lanes: see caller_helps).
   std::function<std::any(unsigned worker, const std::string& pool)> worker_resource;
   /// Named resource pools (cpu, memory, gpu, license.arnold...) shared by every run; a task
   /// starts only when all it needs (TaskOptions::needs) can be held at once.
@@ -154,7 +159,8 @@ class Executor {
   T& worker_resource() const {
     std::any& r = detail::worker_resource(*this);
     if (T* p = std::any_cast<T>(&r)) return *p;
-    throw TypeMismatchError("the worker resource is not of the requested type");
+    detail::throw_type_mismatch("the worker resource", typeid(T), r,
+                                "ask for the type ExecutorOptions::worker_resource returns");
   }
 
   /// Use of the executor's resource pools since it started.

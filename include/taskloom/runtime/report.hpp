@@ -17,6 +17,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/status.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 
 namespace taskloom::runtime {
 
@@ -56,7 +57,8 @@ struct TaskReport {
   template <class T>
   const T& result_as() const {
     if (const T* p = std::any_cast<T>(&result)) return *p;
-    throw TypeMismatchError("task '" + id + "' result is not of the requested type");
+    detail::throw_type_mismatch("the result of task '" + id + "'", typeid(T), result,
+                                "read it with the type the task returns");
   }
 };
 

@@ -98,8 +98,9 @@ class Run {
   RunReport report() &&;
   /// The run's shared state.
   SharedState& shared() const;
-  /// Gives a task that has not started yet a new priority, at once: queued, it moves to its
-  /// new place; not ready yet, it is queued by it later. No effect on a started task.
+  /// Gives a task that has not started yet a new priority, at once: queued (a task without
+  /// dependencies included), it moves to its new place; not ready yet, it is queued by it
+  /// later. No effect on a started task or an ended run.
   /// InvalidArgumentError for an unknown id.
   void set_priority(std::string_view task, Priority priority);
 

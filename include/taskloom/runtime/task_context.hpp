@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/completion.hpp"
@@ -80,7 +81,7 @@ class TaskContext {
   const T& result(std::string_view dependency) const {
     const std::any& value = dependency_result(dependency);
     if (const T* p = std::any_cast<T>(&value)) return *p;
-    throw_result_type_mismatch(dependency, value);
+    throw_result_type_mismatch(dependency, typeid(T), value);
   }
 
   /// The state shared by every task of the run.
@@ -123,6 +124,7 @@ class TaskContext {
  private:
   const std::any& dependency_result(std::string_view dependency) const;
   [[noreturn]] void throw_result_type_mismatch(std::string_view dependency,
+                                               const std::type_info& requested,
                                                const std::any& value) const;
 
   detail::RunState* run_;

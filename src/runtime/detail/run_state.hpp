@@ -148,6 +148,15 @@ class RunState : public std::enable_shared_from_this<RunState> {
   // the thread running its first element is `borrowed` (holds none): it gets one when it
   // leaves that slot (ExecutorCore::materialize), or takes over the element's at its finish.
   void run_node(Worker& w, std::uint32_t node);
+  // A named source (in_degree 0, so its `join` is 0) is run by whoever claims it first: the
+  // thread running its range, or set_priority() moving it out to queue it at a new place.
+  static constexpr std::uint32_t kSourceClaimed = ~std::uint32_t{0};
+  bool claim_source(std::uint32_t node) noexcept;
+  /// The range met a source that set_priority() moved out: hands on the element's unit.
+  void release_moved_source(Worker& w);
+  /// Moves a source that has not started out of its range, queued with `key`; false when it
+  /// started already, was moved before, or the run has ended.
+  bool move_source(std::uint32_t node, Key key);
   /// Before a node leaves its thread without finishing (a retry, a wait for its wave, a slot
   /// or resources, an interruption): a borrowed range of this run in the thread's next slot
   /// gets a unit of its own now. Its lender's unit goes with the node, which may finish on
