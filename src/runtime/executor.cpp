@@ -815,6 +815,23 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   }
 }
 
+bool ExecutorCore::sleep_until_done(const std::atomic<std::uint32_t>& done,
+                                    std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done.load(std::memory_order_acquire) != 0) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    const std::uint32_t epoch = helpers_.prepare_wait();  // signal_done() notifies helpers_
+    if (done.load(std::memory_order_seq_cst) != 0) {
+      helpers_.cancel_wait();
+      return true;
+    }
+    helpers_.commit_wait(
+        epoch, std::max<std::chrono::nanoseconds>(deadline - now, std::chrono::nanoseconds(1)));
+  }
+}
+
 void ExecutorCore::release_slot_of_helper() {
   active_.fetch_sub(1, std::memory_order_seq_cst);
   if (work_visible()) sleep_.notify_one();
@@ -917,6 +934,11 @@ std::any& worker_resource(const Executor& executor) {
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {
   if (done.load(std::memory_order_acquire) != 0) return;
   executor.core().help_until(done);
+}
+
+bool sleep_until_done(Executor& executor, const std::atomic<std::uint32_t>& done,
+                      std::chrono::nanoseconds timeout) {
+  return executor.core().sleep_until_done(done, timeout);
 }
 
 void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept {

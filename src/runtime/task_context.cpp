@@ -104,6 +104,10 @@ std::string_view TaskContext::metadata(std::string_view key) const {
   return {};
 }
 
+std::vector<DependencyResult> TaskContext::dependency_results() const {
+  return run_->dependency_results(node_);
+}
+
 const std::any& TaskContext::dependency_result(std::string_view dependency) const {
   return run_->dependency_result(node_, dependency);
 }

@@ -65,7 +65,8 @@ struct TaskReport {
 struct WaveSummary {
   unsigned index = 0;
   std::size_t tasks = 0;
-  Duration start{}, end{};  ///< first start and last end among the wave's tasks that ran
+  std::vector<std::string> ids;  ///< the wave's tasks, in the order they were added
+  Duration start{}, end{};       ///< first start and last end among the wave's tasks that ran
   Duration duration() const noexcept { return end - start; }
 };
 
