@@ -175,6 +175,39 @@ TEST(FutureControls, WaitForReturnsFalseUntilTheResultIsThere) {
   EXPECT_EQ(f.get(), 3);
 }
 
+TEST(FutureControls, ASubmittedJobStoppedBeforeItStartsNeverRuns) {
+  Executor executor(one_worker());
+  std::stop_source stop;
+  std::atomic<bool> ran{false};
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
+  auto f = executor.submit([&] { ran = true; }, {.stop_token = stop.get_token()});
+  EXPECT_FALSE(f.ready());
+  stop.request_stop();
+  EXPECT_TRUE(f.ready());
+  EXPECT_THROW(f.get(), CancelledError);
+  held.release();
+  auto after = executor.submit([] { return 1; });
+  ASSERT_TRUE(ready_without_helping(after));
+  EXPECT_FALSE(ran.load());
+}
+
+TEST(FutureControls, ASubmittedJobThatTakesAStopTokenSeesTheStopRequest) {
+  Executor executor(one_worker());
+  std::stop_source stop;
+  Signal started;
+  auto f = executor.submit(
+      [&](std::stop_token token) {
+        started.notify();
+        return eventually([&] { return token.stop_requested(); });
+      },
+      {.stop_token = stop.get_token()});
+  ASSERT_TRUE(started.wait());
+  stop.request_stop();
+  ASSERT_TRUE(ready_without_helping(f));
+  EXPECT_TRUE(f.get()) << "the running job saw its token fire";
+}
+
 TEST(TaskContextView, TheResultsOfAllDependenciesAsOneView) {
   Executor executor(2);
   TaskGraph g;

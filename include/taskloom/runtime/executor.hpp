@@ -31,6 +31,7 @@
 #include <any>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -112,6 +113,10 @@ struct SubmitOptions {
   Priority priority = Priority::kNormal;
   QueueFullAction on_full = QueueFullAction::kBlock;
   Duration max_wait = Duration::max();
+  /// Cooperative cancellation of the job: stop requested before it starts, it never runs
+  /// (as Future::cancel: get() throws CancelledError); a callable invocable as
+  /// fn(std::stop_token) is called with this token and decides when to look at it.
+  std::stop_token stop_token;
 };
 
 namespace detail {
@@ -129,20 +134,23 @@ class Executor {
   unsigned worker_count() const noexcept;
   const Clock& clock() const noexcept;
 
-  /// Runs `fn()` on a worker; its result or exception arrives through the Future.
+  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions) on a worker; its result or
+  /// exception arrives through the Future.
   template <class F>
   auto submit(F&& fn, Priority priority = Priority::kNormal)
-      -> Future<std::invoke_result_t<std::decay_t<F>&>> {
+      -> Future<detail::submit_result_t<std::decay_t<F>>> {
     return submit(std::forward<F>(fn), SubmitOptions{.priority = priority});
   }
   /// As above; when the job's class has a queue capacity and its queue is full, blocks or
   /// throws QueueFullError as `options` say. Nothing is dropped silently.
   template <class F>
-  auto submit(F&& fn, SubmitOptions options) -> Future<std::invoke_result_t<std::decay_t<F>&>> {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+  auto submit(F&& fn, SubmitOptions options) -> Future<detail::submit_result_t<std::decay_t<F>>> {
+    using R = detail::submit_result_t<std::decay_t<F>>;
     const unsigned lane = detail::reserve_queue_room(*this, options);
-    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn));
+    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn),
+                                                             std::move(options.stop_token));
     Future<R> future(job);
+    job->cancel_on_stop();
     detail::schedule(*this, job, options.priority, lane);
     return future;
   }

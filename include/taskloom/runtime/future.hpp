@@ -12,6 +12,7 @@
 #include <atomic>
 #include <exception>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -93,18 +94,42 @@ class FutureState {
   std::exception_ptr error_;
 };
 
+/// What a submitted callable returns: fn(std::stop_token) when it takes one, else fn().
+template <class F>
+using submit_result_t = typename std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
+                                                    std::invoke_result<F&, std::stop_token>,
+                                                    std::invoke_result<F&>>::type;
+
 template <class T, class F>
 class SubmittedJob final : public FutureState<T>, public Job {
  public:
-  SubmittedJob(Executor& executor, F fn) : FutureState<T>(executor), fn_(std::move(fn)) {}
+  SubmittedJob(Executor& executor, F fn, std::stop_token stop)
+      : FutureState<T>(executor), fn_(std::move(fn)), stop_(std::move(stop)) {}
+  /// Before scheduling: a stop request that comes before the job starts cancels it.
+  void cancel_on_stop() {
+    if (stop_.stop_possible()) on_stop_.emplace(stop_, CancelJob{this});
+  }
   void run() noexcept override {
-    this->complete_with(fn_);
+    auto call = [this]() -> T {
+      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
+        return fn_(stop_);
+      } else {
+        return fn_();
+      }
+    };
+    this->complete_with(call);
     this->release();
   }
 
  private:
+  struct CancelJob {
+    SubmittedJob* job;
+    void operator()() const noexcept { (void)job->cancel(); }
+  };
   Job* job() noexcept override { return this; }
   F fn_;
+  std::stop_token stop_;
+  std::optional<std::stop_callback<CancelJob>> on_stop_;
 };
 
 }  // namespace detail
