@@ -736,7 +736,15 @@ Worker* ExecutorCore::claim_helper_slot() noexcept {
 void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   Worker* w = this_worker();
   const bool inside = w != nullptr;
-  const bool helps = inside || external_help_;
+  // A thread from outside helps only where it breaks no rule a worker keeps: never with lanes
+  // (it would run laned work outside its lane, with no lane's worker resource), and not while
+  // an interruptible body runs (work arriving meanwhile must preempt it, not run beside it).
+  // Decided once, on arrival: a helper that starts helping when that body yields would race
+  // the worker for the work the body yielded to.
+  const bool helps =
+      inside ||
+      (external_help_ && restricted_min_ == 0 &&
+       !(options_.preemption && preemptible_running_.load(std::memory_order_seq_cst) != 0));
   // A thread from outside without a helper slot (none free, or not helping): its next item
   // cannot be stolen, so share_next() publishes it instead.
   Worker unregistered;
@@ -804,6 +812,23 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
     }
     if (takes_slot) release_slot_of_helper();
     if (w != &unregistered) w->claimed.store(false, std::memory_order_release);
+  }
+}
+
+bool ExecutorCore::sleep_until_done(const std::atomic<std::uint32_t>& done,
+                                    std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done.load(std::memory_order_acquire) != 0) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    const std::uint32_t epoch = helpers_.prepare_wait();  // signal_done() notifies helpers_
+    if (done.load(std::memory_order_seq_cst) != 0) {
+      helpers_.cancel_wait();
+      return true;
+    }
+    helpers_.commit_wait(
+        epoch, std::max<std::chrono::nanoseconds>(deadline - now, std::chrono::nanoseconds(1)));
   }
 }
 
@@ -909,6 +934,11 @@ std::any& worker_resource(const Executor& executor) {
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {
   if (done.load(std::memory_order_acquire) != 0) return;
   executor.core().help_until(done);
+}
+
+bool sleep_until_done(Executor& executor, const std::atomic<std::uint32_t>& done,
+                      std::chrono::nanoseconds timeout) {
+  return executor.core().sleep_until_done(done, timeout);
 }
 
 void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept {

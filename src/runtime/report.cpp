@@ -207,13 +207,13 @@ RunReport RunState::build_report() {
     const NodeState& ns = nodes_[v];
     TaskReport& t = r.tasks.emplace_back();
     t.id = plan_->id(v);
-    t.status = ns.status;
+    t.status = ns.status.load(std::memory_order_relaxed);
     t.attempts = ns.attempts;
     t.worker = ns.worker;
     t.wave = plan_->analysis().level[v];
     if (results_) t.result = std::move(results_[v]);
     const bool last_attempt_failed =
-        ns.status == TaskStatus::kFailed || ns.status == TaskStatus::kTimedOut;
+        t.status == TaskStatus::kFailed || t.status == TaskStatus::kTimedOut;
     if (auto f = failures_.find(v); f != failures_.end()) {
       for (FailedAttempt& a : f->second.history) {
         t.history.push_back({a.number, a.status, std::move(a.error), since_start(a.start),
@@ -226,12 +226,12 @@ RunReport RunState::build_report() {
     }
     if (ns.attempts > t.history.size() && !last_attempt_failed) {
       t.history.push_back(
-          {ns.attempts, ns.status, "", since_start(ns.start), since_start(ns.end), ns.worker});
+          {ns.attempts, t.status, "", since_start(ns.start), since_start(ns.end), ns.worker});
     }
     if (auto i = interruptions_.find(v); i != interruptions_.end()) {
       t.interruptions = i->second.count;
     }
-    if (ns.status == TaskStatus::kSkipped && ns.upstream.load(std::memory_order_relaxed) != 0) {
+    if (t.status == TaskStatus::kSkipped && ns.upstream.load(std::memory_order_relaxed) != 0) {
       t.skipped_because = plan_->id(ns.upstream.load(std::memory_order_relaxed) - 1);
     }
     if (!t.history.empty()) {
@@ -245,6 +245,7 @@ RunReport RunState::build_report() {
     }
     for (const AttemptRecord& a : t.history) r.sequential_time += a.end - a.start;
     ++r.waves[t.wave].tasks;
+    r.waves[t.wave].ids.push_back(t.id);
     switch (t.status) {
       case TaskStatus::kSucceeded:
         ++r.succeeded;

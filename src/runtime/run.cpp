@@ -218,7 +218,11 @@ void RunState::execute(Worker& w, const Item& item) {
         core_.offer(&w, rest);
       }
     }
-    run_node(w, node);  // may end the run and destroy *this, unless the rest holds a unit
+    if (plan_->meta(node) == nullptr || claim_source(node)) {
+      run_node(w, node);  // may end the run and destroy *this, unless the rest holds a unit
+    } else {
+      release_moved_source(w);  // set_priority() queued it on its own
+    }
     // The rest still in the next slot holds the finished node's unit (or its own): the run
     // is alive. (Only the pointer is compared: *this may be gone otherwise.)
     if (i + 1 == kRunHere || w.next.target != this || w.next.kind != Item::Kind::kSources ||
@@ -231,7 +235,7 @@ void RunState::execute(Worker& w, const Item& item) {
 void RunState::run_node(Worker& w, std::uint32_t node) {
   NodeState& ns = nodes_[node];
   const NodeMeta* meta = plan_->meta(node);
-  if (cancelled()) {
+  if (stopped(node)) {
     if (grants_) release_resources(w, std::exchange(grants_[node], Grant{}));
     finish(w, node, TaskStatus::kCancelled);
     return;
@@ -275,7 +279,7 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   for (const std::uint32_t succ : plan_->dag.successors(node)) __builtin_prefetch(&nodes_[succ]);
   const unsigned attempt = ++ns.attempts;
   ns.worker = w.index;
-  ns.status = TaskStatus::kRunning;
+  ns.status.store(TaskStatus::kRunning, std::memory_order_release);
   if (observer_ != nullptr) {
     std::string scratch;
     observer_->on_attempt_begin(ref(node, scratch), attempt, w.index);
@@ -325,7 +329,16 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
       });
     }
     if (preemptible) core_.enter_preemptible(w, key_of(node), attempt_stop, control->requested);
+    {
+      std::lock_guard lock(attempt_stops_mutex_);  // Run::cancel(task) may stop it now
+      attempt_stops_[node] = &attempt_stop;
+    }
+    if (task_cancelled(node)) attempt_stop.request_stop();  // cancelled before it registered
     attempt_body(attempt_stop);
+    {
+      std::lock_guard lock(attempt_stops_mutex_);
+      attempt_stops_.erase(node);
+    }
     if (preemptible) core_.leave_preemptible(w);
     // cancel() returns after a callback that already started has finished.
     if (timed && !core_.timers().cancel(timer) && fired.load(std::memory_order_relaxed)) {
@@ -334,11 +347,13 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
   }
   release_resources(w, grant);
 
-  if (cancelled() && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
+  if (stopped(node) && status != TaskStatus::kTimedOut) status = TaskStatus::kCancelled;
   if (options_.max_concurrency > 0) release_slot(w);
 
+  // Asked to yield, the body returned or threw: either way it yielded (throwing is how many
+  // bodies say "interrupted"), and what it saved is kept for its next start.
   if (control && control->requested.load(std::memory_order_acquire) &&
-      status == TaskStatus::kSucceeded) {
+      (status == TaskStatus::kSucceeded || status == TaskStatus::kFailed)) {
     {
       std::lock_guard lock(failures_mutex_);
       NodeInterruptions& record = interruptions_[node];
@@ -354,7 +369,8 @@ void RunState::run_node(Worker& w, std::uint32_t node) {
             {.attempt = attempt, .status = TaskStatus::kReady, .worker = w.index});
       }
       --ns.attempts;
-      ns.status = TaskStatus::kReady;
+      ns.status.store(TaskStatus::kReady, std::memory_order_release);
+      error = nullptr;
       detach_borrowed(w);
       core_.push(&w, node_item(node));  // the node keeps its unit
       return;
@@ -380,7 +396,7 @@ void RunState::conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, uns
                 : error ? describe(error)
                         : std::string("failed");
     }
-    const bool retry = meta != nullptr && attempt <= meta->retries && !cancelled();
+    const bool retry = meta != nullptr && attempt <= meta->retries && !stopped(node);
     const Duration delay = retry ? backoff_delay(options_.backoff, attempt) : Duration::zero();
     const NodeState& ns = nodes_[node];
     if (observer_ != nullptr) {
@@ -433,6 +449,7 @@ void RunState::start_deferred(Worker& w, std::uint32_t node, const NodeMeta* met
     std::lock_guard lock(deferred_mutex_);
     deferred_[node] = a;
   }
+  if (task_cancelled(node)) a->stop.request_stop();  // cancelled before it was registered
   TaskContext ctx(*this, node, attempt, w.index, core_.owner(), a->stop, nullptr, &a->timed_out,
                   a.get());
   core_.share_next(w);
@@ -468,7 +485,7 @@ void RunState::resume_deferred(Worker& w, std::uint32_t node) {
   TaskStatus status = a->status;
   if (a->timed_out.load(std::memory_order_acquire)) status = TaskStatus::kTimedOut;
   // The outside work reported success: its effects exist, so it counts even after a cancel.
-  if (cancelled() && status != TaskStatus::kTimedOut && status != TaskStatus::kSucceeded) {
+  if (stopped(node) && status != TaskStatus::kTimedOut && status != TaskStatus::kSucceeded) {
     status = TaskStatus::kCancelled;
   }
   w.last_end_valid = false;
@@ -541,10 +558,133 @@ void RunState::resources_granted(Worker& w, std::uint32_t node, Grant grant) {
   core_.push(&w, node_item(node));
 }
 
-void RunState::set_priority(std::string_view task, Priority priority) {
+bool RunState::claim_source(std::uint32_t node) noexcept {
+  return nodes_[node].join.exchange(kSourceClaimed, std::memory_order_acq_rel) == 0;
+}
+
+void RunState::release_moved_source(Worker& w) {
+  // As finish() with nothing made ready: the element's unit goes to a borrowed rest of the
+  // range in the next slot, or back. The moved node holds a unit of its own, so the run
+  // cannot end here.
+  if (w.next.borrowed && w.next.target == this) {
+    w.next.borrowed = false;
+    return;
+  }
+  give_unit(w);
+}
+
+bool RunState::move_source(std::uint32_t node, Key key) {
+  // A unit for the node's own item, taken only while the run is in flight: a run whose count
+  // is zero has ended. Taken before the claim, so the range cannot end the run in between.
+  std::int64_t units = units_.load(std::memory_order_acquire);
+  do {
+    if (units == 0) return false;
+  } while (!units_.compare_exchange_weak(units, units + 1, std::memory_order_acq_rel));
+  if (claim_source(node)) {
+    core_.push(nullptr, Item{key, this, node, 0, Item::Kind::kNode});
+    return true;
+  }
+  // It started already (or was moved before): give the unit back, ending the run if it was
+  // the last one.
+  if (units_.fetch_sub(1, std::memory_order_acq_rel) == 1) complete();
+  return false;
+}
+
+std::uint32_t RunState::node_named(std::string_view task, std::string_view where) const {
   auto it = graph_.by_id.find(task);
-  if (it == graph_.by_id.end()) graph_.throw_unknown_task(task, "Run::set_priority");
-  const std::uint32_t node = it->second;
+  if (it == graph_.by_id.end()) graph_.throw_unknown_task(task, where);
+  if (!included(it->second)) {
+    throw InvalidArgumentError("task '" + std::string(task) + "' given to " + std::string(where) +
+                               " is not part of this run — it is not among the targets or what "
+                               "they need (RunOptions::targets)");
+  }
+  return it->second;
+}
+
+TaskStatus RunState::status(std::string_view task) const {
+  const std::uint32_t node = node_named(task, "Run::status");
+  const NodeState& ns = nodes_[node];
+  const TaskStatus s = ns.status.load(std::memory_order_acquire);
+  if (s != TaskStatus::kPending) return s;
+  const std::uint32_t join = ns.join.load(std::memory_order_acquire);
+  return join == 0 || join == kSourceClaimed ? TaskStatus::kReady : TaskStatus::kPending;
+}
+
+void RunState::cancel_task(std::string_view task) {
+  const std::uint32_t node = node_named(task, "Run::cancel");
+  if (done()) return;
+  std::atomic<bool>* flags = cancelled_tasks_.load(std::memory_order_acquire);
+  if (flags == nullptr) {
+    std::lock_guard lock(overrides_mutex_);
+    if (!cancelled_tasks_storage_) {
+      cancelled_tasks_storage_ = std::make_unique<std::atomic<bool>[]>(plan_->dag.node_count());
+      cancelled_tasks_.store(cancelled_tasks_storage_.get(), std::memory_order_release);
+    }
+    flags = cancelled_tasks_storage_.get();
+  }
+  if (flags[node].exchange(true, std::memory_order_acq_rel)) return;  // cancelled already
+  // Running with a stop source of its own: stop it. (One that registers later sees the flag.)
+  {
+    std::lock_guard lock(attempt_stops_mutex_);
+    if (auto it = attempt_stops_.find(node); it != attempt_stops_.end()) it->second->request_stop();
+  }
+  {
+    std::lock_guard lock(deferred_mutex_);
+    if (auto it = deferred_.find(node); it != deferred_.end()) it->second->stop.request_stop();
+  }
+  // Waiting for a retry: end it now rather than after the backoff.
+  std::optional<TimerService::Id> timer;
+  {
+    std::lock_guard lock(failures_mutex_);
+    if (auto it = retry_timers_.find(node); it != retry_timers_.end()) timer = it->second;
+  }
+  if (timer && core_.timers().cancel(*timer)) core_.push(nullptr, node_item(node));
+  // Waiting for resources: leave the queue, to be finalised as cancelled.
+  if (admission_ != nullptr && grants_) {
+    std::vector<AdmissionPayload> removed;
+    std::vector<Admitted> admitted;
+    admission_->remove_waiters_if(
+        [this, node](const AdmissionPayload& p) { return p.target == this && p.a == node; },
+        removed, admitted);
+    for (const AdmissionPayload& p : removed) core_.push(nullptr, node_item(p.a));
+    for (const Admitted& a : admitted) {
+      auto* run = static_cast<RunState*>(a.payload.target);
+      run->resources_granted_from_outside(a.payload.a, a.grant);
+    }
+  }
+  // Parked for a slot or its wave: it need not wait for either to end cancelled.
+  if (gated_) {
+    bool released = false;
+    {
+      std::lock_guard lock(gate_mutex_);
+      auto it = std::find_if(parked_.begin(), parked_.end(),
+                             [node](const Item& i) { return i.begin == node; });
+      if (it != parked_.end()) {
+        parked_.erase(it);
+        std::make_heap(parked_.begin(), parked_.end(), key_less);
+        released = true;
+      } else {
+        for (auto& wave : wave_parked_) {
+          if (auto v = std::find(wave.begin(), wave.end(), node); v != wave.end()) {
+            wave.erase(v);
+            released = true;
+            break;
+          }
+        }
+      }
+    }
+    if (released) core_.push(nullptr, node_item(node));
+  }
+}
+
+void RunState::resources_granted_from_outside(std::uint32_t node, Grant grant) {
+  grants_[node] = grant;
+  core_.push(nullptr, node_item(node));
+}
+
+void RunState::set_priority(std::string_view task, Priority priority) {
+  const std::uint32_t node = node_named(task, "Run::set_priority");
+  if (done()) return;
   constexpr Key kRankBits = (Key{1} << 48) - 1;
   const Key key = (make_key(priority, 0) & ~kRankBits) | (plan_->keys[node] & kRankBits);
   std::atomic<Key>* overrides = key_overrides_.load(std::memory_order_acquire);
@@ -557,6 +697,9 @@ void RunState::set_priority(std::string_view task, Priority priority) {
     overrides = overrides_storage_.get();
   }
   overrides[node].store(key, std::memory_order_relaxed);
+  // A source still waiting in its range leaves it, to be queued at its new place; one that
+  // was moved out before is queued as a node like any other.
+  if (plan_->dag.in_degree(node) == 0 && move_source(node, key)) return;
   core_.rekey(Item{key, this, node, 0, Item::Kind::kNode}, key);
   if (gated_) {
     std::lock_guard lock(gate_mutex_);
@@ -627,7 +770,7 @@ void RunState::record_failure(std::uint32_t node, FailedAttempt attempt, std::ex
 }
 
 void RunState::retry_later(Worker& w, std::uint32_t node, Duration delay) {
-  nodes_[node].status = TaskStatus::kReady;
+  nodes_[node].status.store(TaskStatus::kReady, std::memory_order_release);
   if (delay <= Duration::zero()) {
     core_.push(&w, node_item(node));
     return;
@@ -669,7 +812,7 @@ void RunState::finish(Worker& w, std::uint32_t node, TaskStatus status) {
   std::size_t finalized = 0;
   std::string scratch, upstream;
   for (;;) {
-    nodes_[node].status = status;
+    nodes_[node].status.store(status, std::memory_order_release);
     ++finalized;
     if (observer_ != nullptr) {
       upstream.clear();
@@ -793,9 +936,8 @@ void RunState::cancel() {
                                   removed, admitted);
     for (const AdmissionPayload& p : removed) core_.push(nullptr, node_item(p.a));
     for (const Admitted& a : admitted) {
-      auto* run = static_cast<RunState*>(a.payload.target);
-      run->grants_[a.payload.a] = a.grant;
-      core_.push(nullptr, run->node_item(a.payload.a));
+      static_cast<RunState*>(a.payload.target)
+          ->resources_granted_from_outside(a.payload.a, a.grant);
     }
   }
   if (!gated_) return;
@@ -846,6 +988,16 @@ Progress RunState::progress() const noexcept {
     n += finished_[i].value.load(std::memory_order_relaxed);
   }
   return {std::min(n, total_), total_};
+}
+
+std::vector<DependencyResult> RunState::dependency_results(std::uint32_t node) const {
+  static const std::any kNone;
+  std::vector<DependencyResult> out;
+  out.reserve(plan_->dag.in_degree(node));
+  for (std::uint32_t p : plan_->dag.predecessors(node)) {
+    out.push_back({plan_->id(p), results_ ? &results_[p] : &kNone});
+  }
+  return out;
 }
 
 const std::any& RunState::dependency_result(std::uint32_t node, std::string_view dependency) const {
@@ -912,6 +1064,14 @@ SharedState& Run::shared() const {
 
 void Run::set_priority(std::string_view task, Priority priority) {
   checked(state_).set_priority(task, priority);
+}
+
+TaskStatus Run::status(std::string_view task) const {
+  return checked(state_).status(task);
+}
+
+void Run::cancel(std::string_view task) {
+  checked(state_).cancel_task(task);
 }
 
 }  // namespace taskloom::runtime

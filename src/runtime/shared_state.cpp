@@ -23,10 +23,4 @@ std::vector<std::string> SharedState::keys() const {
   return out;
 }
 
-void SharedState::throw_type_mismatch(std::string_view key, const char* stored) {
-  throw TypeMismatchError("shared state '" + std::string(key) +
-                          "' is read as another type than it holds (" + stored +
-                          ") — read it with the type it was set with");
-}
-
 }  // namespace taskloom::runtime

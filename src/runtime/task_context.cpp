@@ -1,8 +1,43 @@
 #include "taskloom/runtime/task_context.hpp"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+
 #include "runtime/detail/run_state.hpp"
 
 namespace taskloom::runtime {
+
+namespace detail {
+
+std::string type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  std::string text = status == 0 && name ? name.get() : type.name();
+  // The standard library's spelling of std::string is long and says nothing more.
+  for (const std::string_view long_name :
+       {std::string_view("std::__cxx11::basic_string<char, std::char_traits<char>, "
+                         "std::allocator<char> >"),
+        std::string_view(
+            "std::basic_string<char, std::char_traits<char>, std::allocator<char> >")}) {
+    for (std::size_t at; (at = text.find(long_name)) != std::string::npos;) {
+      text.replace(at, long_name.size(), "std::string");
+      if (text.compare(at + 11, 2, " >") == 0) text.erase(at + 11, 1);  // "std::string>"
+    }
+  }
+  return text;
+}
+
+void throw_type_mismatch(const std::string& what, const std::type_info& requested,
+                         const std::any& held, const std::string& fix) {
+  throw TypeMismatchError(what + " holds " +
+                          (held.has_value() ? type_name(held.type()) : std::string("nothing")) +
+                          ", not the requested " + type_name(requested) + " — " + fix);
+}
+
+}  // namespace detail
 
 std::string TaskContext::id() const {
   return run_->plan().id(node_);
@@ -69,16 +104,20 @@ std::string_view TaskContext::metadata(std::string_view key) const {
   return {};
 }
 
+std::vector<DependencyResult> TaskContext::dependency_results() const {
+  return run_->dependency_results(node_);
+}
+
 const std::any& TaskContext::dependency_result(std::string_view dependency) const {
   return run_->dependency_result(node_, dependency);
 }
 
 void TaskContext::throw_result_type_mismatch(std::string_view dependency,
+                                             const std::type_info& requested,
                                              const std::any& value) const {
-  throw TypeMismatchError("task '" + id() + "' reads the result of '" + std::string(dependency) +
-                          "' as another type than it holds (" +
-                          (value.has_value() ? value.type().name() : "no result") +
-                          ") — read it with the type the dependency returns");
+  detail::throw_type_mismatch(
+      "task '" + id() + "' reads the result of '" + std::string(dependency) + "', which", requested,
+      value, "read it with the type the dependency returns");
 }
 
 }  // namespace taskloom::runtime

@@ -80,8 +80,12 @@ std::shared_ptr<const Compiled> GraphData::compile() {
       if (it == by_id.end()) {
         std::vector<std::string> known;
         known.reserve(metas.size());
-        for (const NodeMeta& m : metas) known.push_back(m.id);
-        throw UnknownDependencyError(id_of(task), dependency, std::move(known));
+        const std::string dependent = id_of(task);
+        // A task cannot depend on itself: never suggest it.
+        for (const NodeMeta& m : metas) {
+          if (m.id != dependent) known.push_back(m.id);
+        }
+        throw UnknownDependencyError(dependent, dependency, std::move(known));
       }
       all_edges.push_back({it->second, task});
     }

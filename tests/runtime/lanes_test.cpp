@@ -194,7 +194,9 @@ TEST(WorkerResources, ReadFromATaskContextWithItsType) {
   EXPECT_EQ(r.task("read").status, TaskStatus::kSucceeded);
   EXPECT_EQ(r.task("read").result_as<std::string>().rfind("scratch-", 0), 0u);
   EXPECT_EQ(r.task("wrong").status, TaskStatus::kFailed);
-  EXPECT_EQ(r.task("wrong").error, "the worker resource is not of the requested type");
+  EXPECT_EQ(r.task("wrong").error,
+            "the worker resource holds std::string, not the requested int — ask for the type "
+            "ExecutorOptions::worker_resource returns");
 }
 
 TEST(WorkerResources, WithoutAFactoryIsAnError) {

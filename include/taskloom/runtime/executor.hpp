@@ -12,7 +12,8 @@
 // wakes one. A task that waits (Run::wait, Future::get) runs other ready work meanwhile, so
 // nested waits never deadlock the pool. A thread outside the pool that waits helps too
 // (ExecutorOptions::caller_helps), taking the execution slot of a worker that then sleeps, so
-// the pool keeps to N busy threads (a displaced worker first finishes the task it is running).
+// the pool keeps to N busy threads (a displaced worker first finishes the task it is running);
+// it does not help with lanes, nor when it arrives while an interruptible body runs.
 //
 // Priority lanes (ExecutorOptions::pools): workers may be grouped into pools that run only
 // work at or above a priority, e.g. 2 workers kept for interactive work beside 4 that run
@@ -30,6 +31,7 @@
 #include <any>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,6 +41,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 #include "taskloom/runtime/future.hpp"
 #include "taskloom/runtime/run.hpp"
 
@@ -70,7 +73,10 @@ struct ExecutorOptions {
   std::string thread_name = "taskloom";  ///< workers are named "<thread_name>-<index>"
   /// A thread outside the pool that waits (Run::wait, Future::get) runs ready work meanwhile,
   /// in place of a worker that goes to sleep: no wake-up to wait for, and never more busy
-  /// threads than workers. False: it only sleeps until the result is there.
+  /// threads than workers. It only waits, without helping, when `pools` has a lane (it would
+  /// run laned work outside its lane, with no lane's worker resource) and when it starts
+  /// waiting while an interruptible task runs (work that arrives must preempt that task, not
+  /// run beside it; see `preemption`). False: it never helps.
   bool caller_helps = true;
 
   /// Lanes. Empty: `workers` workers in one pool "default" that runs anything. Otherwise the
@@ -81,7 +87,7 @@ struct ExecutorOptions {
   /// Called once per worker, on that worker's thread, with its index and pool name; the
   /// result is what TaskContext::worker_resource() returns there (a DB connection, a scratch
   /// buffer...). A thread outside the pool that helps gets one too, made on first use with
-  /// index worker_count() and pool "caller".
+  /// index worker_count() and pool "caller" (never with lanes: see caller_helps).
   std::function<std::any(unsigned worker, const std::string& pool)> worker_resource;
   /// Named resource pools (cpu, memory, gpu, license.arnold...) shared by every run; a task
   /// starts only when all it needs (TaskOptions::needs) can be held at once.
@@ -107,6 +113,10 @@ struct SubmitOptions {
   Priority priority = Priority::kNormal;
   QueueFullAction on_full = QueueFullAction::kBlock;
   Duration max_wait = Duration::max();
+  /// Cooperative cancellation of the job: stop requested before it starts, it never runs
+  /// (as Future::cancel: get() throws CancelledError); a callable invocable as
+  /// fn(std::stop_token) is called with this token and decides when to look at it.
+  std::stop_token stop_token;
 };
 
 namespace detail {
@@ -124,20 +134,23 @@ class Executor {
   unsigned worker_count() const noexcept;
   const Clock& clock() const noexcept;
 
-  /// Runs `fn()` on a worker; its result or exception arrives through the Future.
+  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions) on a worker; its result or
+  /// exception arrives through the Future.
   template <class F>
   auto submit(F&& fn, Priority priority = Priority::kNormal)
-      -> Future<std::invoke_result_t<std::decay_t<F>&>> {
+      -> Future<detail::submit_result_t<std::decay_t<F>>> {
     return submit(std::forward<F>(fn), SubmitOptions{.priority = priority});
   }
   /// As above; when the job's class has a queue capacity and its queue is full, blocks or
   /// throws QueueFullError as `options` say. Nothing is dropped silently.
   template <class F>
-  auto submit(F&& fn, SubmitOptions options) -> Future<std::invoke_result_t<std::decay_t<F>&>> {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+  auto submit(F&& fn, SubmitOptions options) -> Future<detail::submit_result_t<std::decay_t<F>>> {
+    using R = detail::submit_result_t<std::decay_t<F>>;
     const unsigned lane = detail::reserve_queue_room(*this, options);
-    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn));
+    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn),
+                                                             std::move(options.stop_token));
     Future<R> future(job);
+    job->cancel_on_stop();
     detail::schedule(*this, job, options.priority, lane);
     return future;
   }
@@ -154,7 +167,8 @@ class Executor {
   T& worker_resource() const {
     std::any& r = detail::worker_resource(*this);
     if (T* p = std::any_cast<T>(&r)) return *p;
-    throw TypeMismatchError("the worker resource is not of the requested type");
+    detail::throw_type_mismatch("the worker resource", typeid(T), r,
+                                "ask for the type ExecutorOptions::worker_resource returns");
   }
 
   /// Use of the executor's resource pools since it started.

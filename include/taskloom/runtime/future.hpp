@@ -5,19 +5,28 @@
 // wait()/get() never idle a worker: called inside a task, the worker runs other ready work until
 // the result is there; called from any other thread, that thread helps run work first.
 // Visibility: everything the callable did happens-before wait()/get() returns.
-// A Future is move-only; dropping it does not cancel the work.
+// A Future is move-only; dropping it does not cancel the work, cancel() does if it has not
+// started. wait_for(d) waits a bounded time.
 #pragma once
 
 #include <atomic>
 #include <exception>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
+#include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/detail/job.hpp"
 
 namespace taskloom::runtime {
+
+/// What get() throws for a job cancelled (Future::cancel) before it started.
+class CancelledError : public InvalidStateError {
+ public:
+  using InvalidStateError::InvalidStateError;
+};
 
 namespace detail {
 
@@ -34,6 +43,19 @@ class FutureState {
   }
   bool ready() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
   void wait() { help_until(*executor_, done_); }
+  bool wait_for(Duration timeout) {
+    return ready() || sleep_until_done(*executor_, done_, timeout);
+  }
+  bool cancel() {
+    std::uint8_t queued = kQueued;
+    if (!claim_.compare_exchange_strong(queued, kCancelled, std::memory_order_acq_rel)) {
+      return false;
+    }
+    error_ = std::make_exception_ptr(
+        CancelledError("the job was cancelled before it started (Future::cancel)"));
+    signal_done(*executor_, done_);
+    return true;
+  }
   void set_priority(Priority p) {
     if (!ready()) reprioritize(*executor_, job(), p);
   }
@@ -47,6 +69,7 @@ class FutureState {
  protected:
   template <class F>
   void complete_with(F& fn) noexcept {
+    if (claim_.exchange(kStarted, std::memory_order_acq_rel) == kCancelled) return;  // done
     try {
       if constexpr (std::is_void_v<T>) {
         fn();
@@ -62,25 +85,51 @@ class FutureState {
 
  private:
   struct Empty {};
+  static constexpr std::uint8_t kQueued = 0, kStarted = 1, kCancelled = 2;
   Executor* executor_;
-  std::atomic<int> refs_{2};  // the Future and the executor
+  std::atomic<std::uint8_t> claim_{kQueued};  // who came first: the worker or cancel()
+  std::atomic<int> refs_{2};                  // the Future and the executor
   std::atomic<std::uint32_t> done_{0};
   std::conditional_t<std::is_void_v<T>, Empty, std::optional<T>> value_;
   std::exception_ptr error_;
 };
 
+/// What a submitted callable returns: fn(std::stop_token) when it takes one, else fn().
+template <class F>
+using submit_result_t = typename std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
+                                                    std::invoke_result<F&, std::stop_token>,
+                                                    std::invoke_result<F&>>::type;
+
 template <class T, class F>
 class SubmittedJob final : public FutureState<T>, public Job {
  public:
-  SubmittedJob(Executor& executor, F fn) : FutureState<T>(executor), fn_(std::move(fn)) {}
+  SubmittedJob(Executor& executor, F fn, std::stop_token stop)
+      : FutureState<T>(executor), fn_(std::move(fn)), stop_(std::move(stop)) {}
+  /// Before scheduling: a stop request that comes before the job starts cancels it.
+  void cancel_on_stop() {
+    if (stop_.stop_possible()) on_stop_.emplace(stop_, CancelJob{this});
+  }
   void run() noexcept override {
-    this->complete_with(fn_);
+    auto call = [this]() -> T {
+      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
+        return fn_(stop_);
+      } else {
+        return fn_();
+      }
+    };
+    this->complete_with(call);
     this->release();
   }
 
  private:
+  struct CancelJob {
+    SubmittedJob* job;
+    void operator()() const noexcept { (void)job->cancel(); }
+  };
   Job* job() noexcept override { return this; }
   F fn_;
+  std::stop_token stop_;
+  std::optional<std::stop_callback<CancelJob>> on_stop_;
 };
 
 }  // namespace detail
@@ -104,6 +153,13 @@ class Future {
   /// True once the callable has returned or thrown.
   bool ready() const { return check().ready(); }
   void wait() const { check().wait(); }
+  /// Waits at most `timeout` for the result, without running other work meanwhile (so a
+  /// task calling it blocks its worker for up to `timeout`); true when ready().
+  bool wait_for(Duration timeout) const { return check().wait_for(timeout); }
+  /// Cancels the job if it has not started: it never runs, ready() turns true at once and
+  /// get() throws CancelledError; the queue room it held is given back when a worker meets
+  /// it. False when it started (or ended) already: it then runs to its end as usual.
+  bool cancel() { return check().cancel(); }
   /// Moves the job to the place of `priority` among queued work, if it has not started.
   void set_priority(Priority priority) { check().set_priority(priority); }
   /// Waits, then returns the value or rethrows the callable's exception. Leaves the future

@@ -17,6 +17,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/status.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 
 namespace taskloom::runtime {
 
@@ -56,14 +57,16 @@ struct TaskReport {
   template <class T>
   const T& result_as() const {
     if (const T* p = std::any_cast<T>(&result)) return *p;
-    throw TypeMismatchError("task '" + id + "' result is not of the requested type");
+    detail::throw_type_mismatch("the result of task '" + id + "'", typeid(T), result,
+                                "read it with the type the task returns");
   }
 };
 
 struct WaveSummary {
   unsigned index = 0;
   std::size_t tasks = 0;
-  Duration start{}, end{};  ///< first start and last end among the wave's tasks that ran
+  std::vector<std::string> ids;  ///< the wave's tasks, in the order they were added
+  Duration start{}, end{};       ///< first start and last end among the wave's tasks that ran
   Duration duration() const noexcept { return end - start; }
 };
 

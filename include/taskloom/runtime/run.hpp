@@ -4,6 +4,8 @@
 //                                           .failure_policy = runtime::FailurePolicy::kFailFast,
 //                                           .trace_path = "trace.json"});
 //   run.progress();   // {done, total}
+//   run.status("encode");   // TaskStatus::kRunning, ... while the run is in flight
+//   run.cancel("preview");  // one task: it ends cancelled, its dependents are skipped
 //   run.cancel();     // stop starting tasks; running ones see their stop token fire
 //   const runtime::RunReport& r = run.report();   // waits, then reports
 //
@@ -26,6 +28,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/core/status.hpp"
 #include "taskloom/runtime/observer.hpp"
 #include "taskloom/runtime/report.hpp"
 #include "taskloom/runtime/shared_state.hpp"
@@ -91,6 +94,17 @@ class Run {
   /// Idempotent; no effect on a run that has ended.
   void cancel();
   bool cancelled() const;
+  /// Cancels one task, not the run: a task that has not started never starts (waiting for a
+  /// retry, resources, a slot or its wave included) and ends kCancelled; a running attempt
+  /// with a stop source of its own (a timeout, TaskOptions::interruptible, add_async) sees
+  /// its stop token fire with stop_reason() kCancelled, any other runs to the end of its body;
+  /// either way the task ends kCancelled, with no retry. Its dependents end kSkipped with
+  /// skipped_because naming it; independent tasks go on. No effect on a task that has ended.
+  /// InvalidArgumentError for an unknown id or a task outside RunOptions::targets.
+  void cancel(std::string_view task);
+  /// The state of one task now: kPending (dependencies not done), kReady (queued, or waiting
+  /// for a retry or a resource), kRunning, or its final state. Errors as cancel(task).
+  TaskStatus status(std::string_view task) const;
   Progress progress() const;
   /// Waits, then returns the report (built once, then cached in the run).
   const RunReport& report() const&;
@@ -98,8 +112,9 @@ class Run {
   RunReport report() &&;
   /// The run's shared state.
   SharedState& shared() const;
-  /// Gives a task that has not started yet a new priority, at once: queued, it moves to its
-  /// new place; not ready yet, it is queued by it later. No effect on a started task.
+  /// Gives a task that has not started yet a new priority, at once: queued (a task without
+  /// dependencies included), it moves to its new place; not ready yet, it is queued by it
+  /// later. No effect on a started task or an ended run.
   /// InvalidArgumentError for an unknown id.
   void set_priority(std::string_view task, Priority priority);
 

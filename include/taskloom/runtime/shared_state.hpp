@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 
 namespace taskloom::runtime {
 
@@ -57,14 +58,15 @@ class SharedState {
   template <class T>
   static T checked(std::string_view key, const std::any& v) {
     if (const T* p = std::any_cast<T>(&v)) return *p;
-    throw_type_mismatch(key, v.type().name());
+    detail::throw_type_mismatch("shared state '" + std::string(key) + "'", typeid(T), v,
+                                "read it with the type it was set with");
   }
   template <class T>
   static T& checked_ref(std::string_view key, std::any& v) {
     if (T* p = std::any_cast<T>(&v)) return *p;
-    throw_type_mismatch(key, v.type().name());
+    detail::throw_type_mismatch("shared state '" + std::string(key) + "'", typeid(T), v,
+                                "update it with the type it was set with");
   }
-  [[noreturn]] static void throw_type_mismatch(std::string_view key, const char* stored);
 
   mutable std::mutex mutex_;
   std::map<std::string, std::any, std::less<>> values_;  // guarded by mutex_

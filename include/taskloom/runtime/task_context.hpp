@@ -24,9 +24,12 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
+#include <vector>
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/completion.hpp"
+#include "taskloom/runtime/detail/type_mismatch.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/observer.hpp"
 
@@ -38,6 +41,21 @@ namespace detail {
 struct AttemptControl;
 struct DeferredAttempt;
 }  // namespace detail
+
+/// One dependency of a task and its result, from TaskContext::dependency_results(); valid
+/// while the context is.
+struct DependencyResult {
+  std::string id;         ///< the dependency's id ("#<index>" for an anonymous task)
+  const std::any* value;  ///< its result: empty for a void body
+
+  /// The result as T; TypeMismatchError naming both types when it is not a T (or empty).
+  template <class T>
+  const T& as() const {
+    if (const T* p = std::any_cast<T>(value)) return *p;
+    detail::throw_type_mismatch("the result of '" + id + "'", typeid(T), *value,
+                                "read it with the type the dependency returns");
+  }
+};
 
 class TaskContext {
  public:
@@ -80,8 +98,13 @@ class TaskContext {
   const T& result(std::string_view dependency) const {
     const std::any& value = dependency_result(dependency);
     if (const T* p = std::any_cast<T>(&value)) return *p;
-    throw_result_type_mismatch(dependency, value);
+    throw_result_type_mismatch(dependency, typeid(T), value);
   }
+
+  /// Every dependency with its result, in the order the graph lists them: for bodies that do
+  /// not know their dependencies' ids in advance, e.g.
+  ///   for (const auto& d : ctx.dependency_results()) total += d.as<int>();
+  std::vector<DependencyResult> dependency_results() const;
 
   /// The state shared by every task of the run.
   SharedState& shared() const;
@@ -123,6 +146,7 @@ class TaskContext {
  private:
   const std::any& dependency_result(std::string_view dependency) const;
   [[noreturn]] void throw_result_type_mismatch(std::string_view dependency,
+                                               const std::type_info& requested,
                                                const std::any& value) const;
 
   detail::RunState* run_;

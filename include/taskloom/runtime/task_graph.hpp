@@ -138,8 +138,9 @@ class TaskGraph {
   }
   /// Adds an interruptible task with a state: `body(TaskContext&, S&)` starts from `initial`,
   /// or from the state it saved (S::save) when it was interrupted (restored with S::restore).
-  /// To yield, the body returns when ctx.interrupt_requested(); the state as it is then is
-  /// saved. Its return value is the result when it is not interrupted.
+  /// To yield, the body returns (or throws) when ctx.interrupt_requested(); the state as it is
+  /// then is saved, and a throw then is a yield, not a failure. Its return value is the result
+  /// when it is not interrupted.
   template <SavableState S, class F>
   TaskHandle add_stateful(std::string_view id, S initial, F body, TaskOptions options = {}) {
     options.interruptible = true;

@@ -200,6 +200,8 @@ class ExecutorCore {
   /// Wakes the threads sleeping in help_until() so they re-check what they wait for.
   void notify_helpers() noexcept { helpers_.notify_all(); }
 
+  /// Sleeps until `done` is non-zero or `timeout` passed (Future::wait_for); true when done.
+  bool sleep_until_done(const std::atomic<std::uint32_t>& done, std::chrono::nanoseconds timeout);
   /// Runs ready work on the calling thread until `done` is non-zero.
   void help_until(const std::atomic<std::uint32_t>& done);
 

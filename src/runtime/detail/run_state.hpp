@@ -16,6 +16,7 @@
 #include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/observer.hpp"
 #include "taskloom/runtime/run.hpp"
+#include "taskloom/runtime/task_context.hpp"
 
 #include "runtime/detail/block_array.hpp"
 #include "runtime/detail/executor_core.hpp"
@@ -30,7 +31,7 @@ struct NodeState {
   std::atomic<std::uint32_t> join;         // unfinished dependencies
   std::atomic<std::uint32_t> upstream{0};  // 1 + the first dependency that did not succeed
   std::uint16_t attempts = 0;
-  TaskStatus status = TaskStatus::kPending;
+  std::atomic<TaskStatus> status{TaskStatus::kPending};  // read by Run::status() meanwhile
   std::uint32_t worker = 0;
   std::int64_t start = 0, end = 0;  // last attempt, in ticks()
 };
@@ -132,9 +133,17 @@ class RunState : public std::enable_shared_from_this<RunState> {
   const Compiled& plan() const noexcept { return *plan_; }
   /// The result of `dependency` as seen by `node`; InvalidArgumentError if not a dependency.
   const std::any& dependency_result(std::uint32_t node, std::string_view dependency) const;
+  /// Every dependency of `node` with its result.
+  std::vector<DependencyResult> dependency_results(std::uint32_t node) const;
   void set_priority(std::string_view task, Priority priority);
+  /// Run::status(): the task's state now.
+  TaskStatus status(std::string_view task) const;
+  /// Run::cancel(task): it ends cancelled and its dependents are skipped.
+  void cancel_task(std::string_view task);
   /// A node of this run that waited for resources holds them now: queue it.
   void resources_granted(Worker& w, std::uint32_t node, Grant grant);
+  /// The same, on a thread that is not running this run's work (a cancel).
+  void resources_granted_from_outside(std::uint32_t node, Grant grant);
   /// An async attempt's outcome is in: end it on a worker (from any thread).
   void deferred_completed(DeferredAttempt& a);
 
@@ -148,6 +157,15 @@ class RunState : public std::enable_shared_from_this<RunState> {
   // the thread running its first element is `borrowed` (holds none): it gets one when it
   // leaves that slot (ExecutorCore::materialize), or takes over the element's at its finish.
   void run_node(Worker& w, std::uint32_t node);
+  // A named source (in_degree 0, so its `join` is 0) is run by whoever claims it first: the
+  // thread running its range, or set_priority() moving it out to queue it at a new place.
+  static constexpr std::uint32_t kSourceClaimed = ~std::uint32_t{0};
+  bool claim_source(std::uint32_t node) noexcept;
+  /// The range met a source that set_priority() moved out: hands on the element's unit.
+  void release_moved_source(Worker& w);
+  /// Moves a source that has not started out of its range, queued with `key`; false when it
+  /// started already, was moved before, or the run has ended.
+  bool move_source(std::uint32_t node, Key key);
   /// Before a node leaves its thread without finishing (a retry, a wait for its wave, a slot
   /// or resources, an interruption): a borrowed range of this run in the thread's next slot
   /// gets a unit of its own now. Its lender's unit goes with the node, which may finish on
@@ -186,6 +204,14 @@ class RunState : public std::enable_shared_from_this<RunState> {
   void give_unit(Worker& w);
   void complete();
   void record_failure(std::uint32_t node, FailedAttempt attempt, std::exception_ptr e);
+  /// The node of a task named by id in this run; InvalidArgumentError naming `where` otherwise.
+  std::uint32_t node_named(std::string_view task, std::string_view where) const;
+  /// Run::cancel(task) was called for `node`.
+  bool task_cancelled(std::uint32_t node) const noexcept {
+    const std::atomic<bool>* flags = cancelled_tasks_.load(std::memory_order_acquire);
+    return flags != nullptr && flags[node].load(std::memory_order_acquire);
+  }
+  bool stopped(std::uint32_t node) const noexcept { return cancelled() || task_cancelled(node); }
   Key key_of(std::uint32_t node) const noexcept {
     if (const std::atomic<Key>* o = key_overrides_.load(std::memory_order_acquire)) {
       if (const Key k = o[node].load(std::memory_order_relaxed)) return k;
@@ -254,6 +280,14 @@ class RunState : public std::enable_shared_from_this<RunState> {
   std::atomic<std::atomic<Key>*> key_overrides_{nullptr};
 
   std::unordered_map<std::uint32_t, NodeInterruptions> interruptions_;  // failures_mutex_
+
+  // Tasks cancelled one by one (Run::cancel(task)), made on first use (overrides_mutex_).
+  std::unique_ptr<std::atomic<bool>[]> cancelled_tasks_storage_;  // guarded by overrides_mutex_
+  std::atomic<std::atomic<bool>*> cancelled_tasks_{nullptr};
+  // The stop sources of running attempts that have their own (timeouts, interruptible), so
+  // that cancelling one task can stop it.
+  std::mutex attempt_stops_mutex_;
+  std::unordered_map<std::uint32_t, std::stop_source*> attempt_stops_;  // guarded by it
 
   RunObserver* observer_ = nullptr;  // options_.observer, or null
 

@@ -3,6 +3,7 @@
 
 #include <any>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "taskloom/core/priority.hpp"
@@ -40,6 +41,10 @@ std::any& worker_resource(const Executor& executor);
 /// Returns once `done` is non-zero. A worker of `executor` runs other ready work meanwhile; any
 /// other thread helps too, then sleeps on `done` when there is nothing to take.
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done);
+
+/// Sleeps (without helping) until `done` is non-zero or `timeout` passed; true when done.
+bool sleep_until_done(Executor& executor, const std::atomic<std::uint32_t>& done,
+                      std::chrono::nanoseconds timeout);
 
 /// Sets `done` to 1 (release) and wakes the threads sleeping in `executor`'s help_until().
 void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept;
