@@ -93,7 +93,9 @@ class DependencyResolver {
                             std::string_view("-_.").find(text[b.size()]) != std::string_view::npos);
                   });
               if (!from_broken) {
-                std::string fix = suggest(text, other_than(known, e), s_.problems);
+                std::string fix = s_.problems.detailed()
+                                      ? suggest(text, other_than(known, e), s_.problems)
+                                      : std::string();
                 s_.problems.add(ref.where,
                                 "task " + quote(e.id) + " runs after " + quote(text) +
                                     ", which is not a task or group",
@@ -188,7 +190,8 @@ class DependencyResolver {
         std::vector<std::string> names;
         for (const auto& [k, v] : groups) names.push_back(k);
         std::sort(names.begin(), names.end());
-        std::string fix = suggest(name, other_than(names, e), s_.problems);
+        std::string fix = s_.problems.detailed() ? suggest(name, other_than(names, e), s_.problems)
+                                                 : std::string();
         s_.problems.add(ref.where,
                         "task " + quote(e.id) + " runs after " + quote(text) +
                             ", but there is no matrix "
