@@ -96,7 +96,7 @@ std::size_t kill_leftover_processes(const std::vector<store::AttemptRecord>& att
     }
     auto it = groups.find(info.pgid);
     const bool in_open_group = it != groups.end() && info.start_ms >= it->second;
-    if (!in_open_group && !environment_has(pid, marker)) continue;
+    if (!in_open_group && (key.empty() || !environment_has(pid, marker))) continue;
     if (::kill(pid, SIGKILL) == 0) ++killed;
   }
   return killed;

@@ -14,6 +14,16 @@ class StoreJournal final : public Journal {
       : db_(db), lease_(lease), run_(lease.run()) {}
 
   std::vector<store::TaskRecord> tasks() override { return db_.tasks(run_); }
+  std::vector<store::AttemptRecord> open_attempts() override {
+    std::vector<store::AttemptRecord> open = db_.attempts(run_);
+    std::erase_if(open, [](const store::AttemptRecord& a) {
+      return a.status != store::AttemptStatus::kRunning;
+    });
+    return open;
+  }
+  void attempt_resumed(std::string_view task, int number) override {
+    db_.resume_attempt(run_, task, number);
+  }
   void task_ready(std::string_view task) override {
     db_.set_task_status(run_, task, TaskStatus::kReady);
   }

@@ -7,6 +7,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -61,9 +62,10 @@ TaskEvent::Kind event_kind(TaskStatus s, bool retry) {
 /// callbacks and read by the observer's on_attempt_end, which the Completion orders after them.
 struct Slot {
   const workflow::Task* task = nullptr;
-  int base_attempts = 0;  // attempts recorded by earlier runners of the run
-  int number = 0;         // the current attempt's number in the journal
-  bool begun = false;     // the current attempt is in the journal
+  int base_attempts = 0;                     // attempts recorded by earlier runners of the run
+  std::optional<store::AttemptRecord> open;  // an earlier runner's attempt to follow again
+  int number = 0;                            // the current attempt's number in the journal
+  bool begun = false;                        // the current attempt is in the journal
   store::AttemptStart start;
   backends::AttemptResult result;
   bool final_by_attempt = false;  // the journal has its final status from attempt_ended
@@ -76,6 +78,9 @@ struct WorkflowRun::State final : runtime::RunObserver {
   Journal& journal;
   backends::Backend& backend;
   RunnerOptions options;
+  /// The pools the runtime bounds: the workflow's own and those the backend has (a local host's
+  /// CPUs and memory; none on Slurm, which places cpu, memory and gpu itself).
+  Resources capacity;
 
   std::vector<Slot> slots;  // built before the run; then each slot is touched by its own task
   std::unordered_map<std::string_view, std::size_t> slot_of;
@@ -126,6 +131,10 @@ struct WorkflowRun::State final : runtime::RunObserver {
 
   void build();
   void start_attempt(std::size_t i, runtime::TaskContext& ctx, runtime::Completion done);
+  /// Follows slot i's open attempt again through the backend; false if the backend cannot.
+  bool reattach(std::size_t i, runtime::Completion& done);
+  backends::AttemptSpec spec_of(const Slot& slot) const;
+  backends::AttemptCallbacks callbacks(std::size_t i, runtime::Completion done);
 
   // --- runtime::RunObserver: every transition, into the journal
   void on_ready(const runtime::TaskRef& t) override {
@@ -167,12 +176,17 @@ void WorkflowRun::State::build() {
       cancelled.fetch_add(1);
     }
   }
+  std::unordered_map<std::string, store::AttemptRecord> open_of;
+  for (store::AttemptRecord& a : journal.open_attempts()) open_of.emplace(a.task, std::move(a));
   for (const workflow::Task& t : wf.tasks) {
     auto it = record_of.find(t.id);
     if (it == record_of.end()) continue;  // added to the file after the run began (--force)
     if (it->second->status == TaskStatus::kSucceeded) continue;
     slot_of.emplace(t.id, slots.size());
     slots.push_back({.task = &t, .base_attempts = it->second->attempts});
+    if (auto open = open_of.find(t.id); open != open_of.end()) {
+      slots.back().open = std::move(open->second);
+    }
   }
   // Graph indices are slot indices: tasks are added in slot order.
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -183,7 +197,9 @@ void WorkflowRun::State::build() {
     }
     o.priority = t.priority;
     o.retries = t.retries;
-    o.needs = t.needs;
+    for (const auto& [pool, amount] : t.needs) {
+      if (capacity.contains(pool)) o.needs.set(pool, amount);  // else the backend's to place
+    }
     o.metadata = t.metadata;
     if (t.timeout > Duration::zero()) {
       // Enforced by the backend; here it weighs the task for the critical path.
@@ -199,16 +215,8 @@ void WorkflowRun::State::build() {
   }
 }
 
-void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
-                                       runtime::Completion done) {
-  Slot& slot = slots[i];
+backends::AttemptSpec WorkflowRun::State::spec_of(const Slot& slot) const {
   const workflow::Task& t = *slot.task;
-  slot.number = slot.base_attempts + static_cast<int>(ctx.attempt());
-  slot.begun = false;
-  slot.result = {};
-  const std::string stem = (options.log_dir / (t.id + "." + std::to_string(slot.number))).string();
-  slot.start = {.stdout_path = stem + ".out", .stderr_path = stem + ".err"};
-
   backends::AttemptSpec spec{.task = t.id,
                              .attempt = slot.number,
                              .command = t.run,
@@ -223,48 +231,105 @@ void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
   spec.env.insert(spec.env.end(), options.env.begin(), options.env.end());
   spec.env.emplace_back("TASKLOOM_TASK", t.id);
   spec.env.emplace_back("TASKLOOM_ATTEMPT", std::to_string(slot.number));
+  return spec;
+}
 
-  const std::stop_token stop = done.stop_token();
-  backend.start(
-      std::move(spec), stop,
-      {.started =
-           [this, i](const backends::Placement& p) {
-             Slot& s = slots[i];
-             s.start.backend = p.backend;
-             s.start.pid = p.pid;
-             s.start.pgid = p.pid;
-             s.start.job_id = p.job_id;
-             s.start.nodes = p.nodes;
-             journaled([&] { journal.attempt_began(s.task->id, s.number, s.start); });
-             s.begun = true;
-             {
-               std::lock_guard lock(mu);
-               running[i] = steady_clock::now();
-             }
-             emit({.kind = TaskEvent::Kind::kStarted, .task = s.task->id, .attempt = s.number});
-           },
-       .ended =
-           [this, i, done](backends::AttemptResult r) mutable {
-             Slot& s = slots[i];
-             {
-               std::lock_guard lock(mu);
-               running.erase(i);
-             }
-             const End end = r.end;
-             std::string message = r.message;
-             s.result = std::move(r);
-             switch (end) {
-               case End::kSucceeded:
-                 done.succeed();
-                 break;
-               case End::kTimedOut:
-                 done.time_out(std::move(message));
-                 break;
-               default:  // a cancelled one ends cancelled: the runtime knows the run was
-                 done.fail(std::move(message));
-                 break;
-             }
-           }});
+backends::AttemptCallbacks WorkflowRun::State::callbacks(std::size_t i, runtime::Completion done) {
+  return {.started =
+              [this, i](const backends::Placement& p) {
+                Slot& s = slots[i];
+                s.start.backend = p.backend;
+                s.start.pid = p.pid;
+                s.start.pgid = p.pid;
+                s.start.job_id = p.job_id;
+                s.start.nodes = p.nodes;
+                journaled([&] { journal.attempt_began(s.task->id, s.number, s.start); });
+                s.begun = true;
+                {
+                  std::lock_guard lock(mu);
+                  running[i] = steady_clock::now();
+                }
+                emit({.kind = TaskEvent::Kind::kStarted, .task = s.task->id, .attempt = s.number});
+              },
+          .ended =
+              [this, i, done](backends::AttemptResult r) mutable {
+                Slot& s = slots[i];
+                {
+                  std::lock_guard lock(mu);
+                  running.erase(i);
+                }
+                const End end = r.end;
+                std::string message = r.message;
+                s.result = std::move(r);
+                switch (end) {
+                  case End::kSucceeded:
+                    done.succeed();
+                    break;
+                  case End::kTimedOut:
+                    done.time_out(std::move(message));
+                    break;
+                  default:  // a cancelled one ends cancelled: the runtime knows the run was
+                    done.fail(std::move(message));
+                    break;
+                }
+              }};
+}
+
+bool WorkflowRun::State::reattach(std::size_t i, runtime::Completion& done) {
+  Slot& slot = slots[i];
+  const store::AttemptRecord open = std::move(*slot.open);
+  slot.open.reset();
+  slot.number = open.number;
+  slot.start = open.start;
+  const backends::Placement where{.backend = open.start.backend,
+                                  .pid = open.start.pid,
+                                  .job_id = open.start.job_id,
+                                  .nodes = open.start.nodes};
+  {
+    std::lock_guard lock(mu);
+    running[i] = steady_clock::now();
+  }
+  // Journaled before the backend can report the end, which is journaled after it.
+  bool followed = false;
+  journaled([&] { journal.attempt_resumed(slot.task->id, slot.number); });
+  slot.begun = true;
+  if (open.start.backend == backend.name()) {
+    followed = backend.reattach(spec_of(slot), where, done.stop_token(), callbacks(i, done));
+  }
+  if (followed) {
+    emit({.kind = TaskEvent::Kind::kStarted, .task = slot.task->id, .attempt = slot.number});
+    return true;
+  }
+  {
+    std::lock_guard lock(mu);
+    running.erase(i);
+  }
+  store::AttemptOutcome out;
+  out.status = store::AttemptStatus::kInterrupted;
+  out.message = "the runner stopped during this attempt, and this runner's backend (" +
+                std::string(backend.name()) + ") cannot follow its " + open.start.backend +
+                " job again";
+  journaled([&] { journal.attempt_ended(slot.task->id, slot.number, out, TaskStatus::kReady); });
+  slot.begun = false;
+  slot.base_attempts = slot.number;  // the next attempt is a new one, numbered after it
+  return false;
+}
+
+void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
+                                       runtime::Completion done) {
+  Slot& slot = slots[i];
+  if (slot.open && ctx.attempt() == 1) {
+    if (reattach(i, done)) return;
+  }
+  const workflow::Task& t = *slot.task;
+  // Numbered after every attempt recorded, the reattached one included.
+  slot.number = std::max(slot.number, slot.base_attempts) + 1;
+  slot.begun = false;
+  slot.result = {};
+  const std::string stem = (options.log_dir / (t.id + "." + std::to_string(slot.number))).string();
+  slot.start = {.stdout_path = stem + ".out", .stderr_path = stem + ".err"};
+  const std::stop_token stop = done.stop_token();  // before `done` moves into the callbacks
+  backend.start(spec_of(slot), stop, callbacks(i, std::move(done)));
 }
 
 void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
@@ -280,6 +345,7 @@ void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
   out.user = micros(r.user_cpu);
   out.sys = micros(r.system_cpu);
   out.peak_rss_kb = r.peak_rss_kb;
+  out.nodes = r.nodes;
   out.message = r.message.empty() ? std::string(e.message) : r.message;
   const TaskStatus after = e.retry ? TaskStatus::kReady : e.status;
   journaled([&] {
@@ -333,7 +399,7 @@ WorkflowRun::WorkflowRun(const workflow::Workflow& wf, Journal& journal, backend
     throw InvalidArgumentError("RunnerOptions::log_dir is empty — give the logs a directory");
   }
   // Before anything is journaled: a task that can never fit where it runs is bad input.
-  Resources capacity = workflow::capacities(wf, backend.capacity());
+  s.capacity = workflow::capacities(wf, backend.capacity());
   s.build();
   // Bodies only start attempts, which then hold no thread: one worker keeps up with any number
   // of attempts in flight, and takes ready tasks strictly in priority order.
@@ -348,7 +414,7 @@ WorkflowRun::WorkflowRun(const workflow::Workflow& wf, Journal& journal, backend
       s.options.fail_fast ? runtime::FailurePolicy::kFailFast : runtime::FailurePolicy::kContinue;
   ro.backoff = s.options.backoff;
   ro.trace_path = s.options.trace_path;
-  ro.resources = std::move(capacity);
+  ro.resources = s.capacity;
   ro.max_concurrency = s.options.max_running;
   // The state outlives the run (the destructor waits), so the observer needs no ownership.
   ro.observer = std::shared_ptr<runtime::RunObserver>(state_.get(), [](runtime::RunObserver*) {});

@@ -547,7 +547,8 @@ void RunStore::finish_attempt(RunId run, std::string_view task, int number,
   };
   db.prepare(
         "UPDATE attempts SET status = ?, ended_ms = ?, exit_code = ?, signal = ?, wall_us = ?, "
-        "user_us = ?, sys_us = ?, peak_rss_kb = ?, message = ? "
+        "user_us = ?, sys_us = ?, peak_rss_kb = ?, message = ?, "
+        "nodes = CASE WHEN ? = '' THEN nodes ELSE ? END "
         "WHERE run_id = ? AND task_id = ? AND number = ?",
         op)
       .bind(1, to_string(outcome.status))
@@ -559,9 +560,11 @@ void RunStore::finish_attempt(RunId run, std::string_view task, int number,
       .bind(7, static_cast<std::int64_t>(outcome.sys.count()))
       .bind(8, outcome.peak_rss_kb)
       .bind(9, outcome.message)
-      .bind(10, run)
-      .bind(11, task)
-      .bind(12, std::int64_t{number})
+      .bind(10, outcome.nodes)
+      .bind(11, outcome.nodes)
+      .bind(12, run)
+      .bind(13, task)
+      .bind(14, std::int64_t{number})
       .run();
   db.prepare(
         "UPDATE tasks SET status = ?, message = ?, updated_ms = ? "
@@ -578,6 +581,39 @@ void RunStore::finish_attempt(RunId run, std::string_view task, int number,
   if (outcome.exit_code) detail += ", exit " + std::to_string(*outcome.exit_code);
   if (outcome.signal) detail += ", signal " + std::to_string(*outcome.signal);
   append_event(db, run, task, to_string(from), to_string(task_after), detail, now, op);
+  tx.commit();
+  durable_outcome(*state_, lock, op);
+}
+
+void RunStore::resume_attempt(RunId run, std::string_view task, int number) {
+  const std::string op =
+      task_op("following again attempt " + std::to_string(number) + " of", run, task);
+  std::unique_lock lock(state_->mu);
+  Database& db = state_->db;
+  const WallTime now = state_->now();
+  WriteTransaction tx(db, op);
+  const TaskStatus from = task_status(db, run, task, op);
+  std::string where;
+  {
+    Statement s = db.prepare(
+        "SELECT ended_ms, backend, job_id FROM attempts "
+        "WHERE run_id = ? AND task_id = ? AND number = ?",
+        op);
+    s.bind(1, run).bind(2, task).bind(3, std::int64_t{number});
+    const std::string which = "attempt " + std::to_string(number) + " of task " + in_quotes(task) +
+                              " in " + run_name(run);
+    if (!s.step()) throw InvalidStateError(db.file() + ": " + which + " was never begun");
+    if (s.optional_int64(0)) throw InvalidStateError(db.file() + ": " + which + " has ended");
+    where = s.text(1) + " job " + s.text(2);
+  }
+  db.prepare("UPDATE tasks SET status = 'running', updated_ms = ? WHERE run_id = ? AND task_id = ?",
+             op)
+      .bind(1, to_ms(now))
+      .bind(2, run)
+      .bind(3, task)
+      .run();
+  append_event(db, run, task, to_string(from), to_string(TaskStatus::kRunning),
+               "attempt " + std::to_string(number) + " followed again (" + where + ")", now, op);
   tx.commit();
   durable_outcome(*state_, lock, op);
 }
@@ -619,7 +655,8 @@ std::vector<EventRecord> RunStore::events(RunId run, std::int64_t after_seq) con
 
 // --- resume and cancellation
 
-ResumePlan RunStore::prepare_resume(RunId run, ResumeScope scope) {
+ResumePlan RunStore::prepare_resume(RunId run, ResumeScope scope,
+                                    std::string_view reattach_backend) {
   const std::string op = "preparing " + run_name(run) + " for resume";
   std::unique_lock lock(state_->mu);
   Database& db = state_->db;
@@ -632,21 +669,26 @@ ResumePlan RunStore::prepare_resume(RunId run, ResumeScope scope) {
     if (!s.step()) throw InvalidArgumentError(db.file() + ": there is no " + run_name(run));
     run_from = s.text(0);
   }
-  std::unordered_set<std::string> interrupted;
+  // Open attempts of `reattach_backend` with a job id stay open; the others were interrupted.
+#define TASKLOOM_KEPT "(backend = ? AND job_id != '')"
+  std::unordered_set<std::string> interrupted, reattached;
   {
-    Statement s = db.prepare(
-        "SELECT task_id, number FROM attempts WHERE run_id = ? AND ended_ms IS NULL", op);
-    s.bind(1, run);
-    while (s.step()) interrupted.insert(s.text(0));
+    Statement s = db.prepare("SELECT task_id, " TASKLOOM_KEPT
+                             " FROM attempts WHERE run_id = ? AND ended_ms IS NULL",
+                             op);
+    s.bind(1, reattach_backend).bind(2, run);
+    while (s.step()) (s.int64(1) != 0 ? reattached : interrupted).insert(s.text(0));
   }
   db.prepare(
         "UPDATE attempts SET status = 'interrupted', ended_ms = ?, message = "
         "'the runner stopped during this attempt (killed or crashed)' "
-        "WHERE run_id = ? AND ended_ms IS NULL",
+        "WHERE run_id = ? AND ended_ms IS NULL AND NOT " TASKLOOM_KEPT,
         op)
       .bind(1, to_ms(now))
       .bind(2, run)
+      .bind(3, reattach_backend)
       .run();
+#undef TASKLOOM_KEPT
 
   std::vector<std::pair<std::string, TaskStatus>> tasks;
   {
@@ -660,6 +702,7 @@ ResumePlan RunStore::prepare_resume(RunId run, ResumeScope scope) {
   ResumePlan plan;
   for (const auto& [id, status] : tasks) {
     if (interrupted.contains(id)) plan.interrupted.push_back(id);
+    if (reattached.contains(id)) plan.reattached.push_back(id);
     if (status == TaskStatus::kSucceeded) {
       plan.succeeded.push_back(id);
       continue;
@@ -677,8 +720,10 @@ ResumePlan RunStore::prepare_resume(RunId run, ResumeScope scope) {
         .bind(3, id)
         .run();
     append_event(db, run, id, to_string(status), to_string(TaskStatus::kPending),
-                 interrupted.contains(id) ? "resume: its attempt was interrupted" : "resume", now,
-                 op);
+                 interrupted.contains(id)  ? "resume: its attempt was interrupted"
+                 : reattached.contains(id) ? "resume: its attempt lives on; to be followed again"
+                                           : "resume",
+                 now, op);
     plan.reset.push_back(id);
   }
   db.prepare(

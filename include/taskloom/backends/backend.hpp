@@ -83,6 +83,9 @@ struct AttemptResult {
   Duration user_cpu{};    ///< when known
   Duration system_cpu{};  ///< when known
   long peak_rss_kb = 0;   ///< when known
+  /// Where it ran, when the backend learns that only at the end (a Slurm node list); empty
+  /// when Placement::nodes said it already.
+  std::string nodes;
   /// The backend's own word for a failure, kept as it says it ("OUT_OF_MEMORY",
   /// "NODE_FAIL", "PREEMPTED"; empty for a plain exit), for classifying failures.
   std::string reason;

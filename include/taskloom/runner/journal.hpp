@@ -34,11 +34,17 @@ class Journal {
   virtual ~Journal() = default;
   /// The run's tasks as recorded (status, attempts begun), when the runner starts.
   virtual std::vector<store::TaskRecord> tasks() = 0;
+  /// Attempts the run's earlier runner left open for this one to follow again (see
+  /// store::RunStore::prepare_resume's reattach_backend); by default none.
+  virtual std::vector<store::AttemptRecord> open_attempts() { return {}; }
   /// pending -> ready.
   virtual void task_ready(std::string_view task) = 0;
   /// The attempt exists where it runs; the task is running.
   virtual void attempt_began(std::string_view task, int number,
                              const store::AttemptStart& start) = 0;
+  /// An open attempt of an earlier runner is followed again (Backend::reattach); the task is
+  /// running.
+  virtual void attempt_resumed(std::string_view task, int number) = 0;
   /// The attempt's outcome, and the task's status after it (ready when a retry follows).
   virtual void attempt_ended(std::string_view task, int number,
                              const store::AttemptOutcome& outcome, TaskStatus after) = 0;

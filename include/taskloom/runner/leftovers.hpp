@@ -28,7 +28,8 @@ namespace taskloom::runner {
 std::string run_key(const std::filesystem::path& database, store::RunId run);
 
 /// SIGKILLs every process carrying `key` in its environment and every process of the open
-/// attempts' process groups that started with the attempt; returns how many were killed.
+/// attempts' process groups that started with the attempt; returns how many were killed. An
+/// empty `key` searches only the process groups.
 std::size_t kill_leftover_processes(const std::vector<store::AttemptRecord>& attempts,
                                     const std::string& key);
 

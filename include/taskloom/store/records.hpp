@@ -119,6 +119,9 @@ struct AttemptOutcome {
   std::chrono::microseconds sys{0};
   std::int64_t peak_rss_kb = 0;
   std::string message;
+  /// Where it ran, when known only at the end (a Slurm job's nodes); empty keeps what
+  /// AttemptStart::nodes recorded.
+  std::string nodes;
 };
 
 struct AttemptRecord {
@@ -145,7 +148,10 @@ struct EventRecord {
 struct ResumePlan {
   std::vector<std::string> succeeded;    ///< must not run again
   std::vector<std::string> interrupted;  ///< had an open attempt, now recorded as interrupted
-  std::vector<std::string> reset;        ///< set back to pending: these run again
+  /// Had an open attempt of the backend that resumes the run (a Slurm job), left open for the
+  /// runner to follow again.
+  std::vector<std::string> reattached;
+  std::vector<std::string> reset;  ///< set back to pending: these run again
 };
 
 }  // namespace taskloom::store

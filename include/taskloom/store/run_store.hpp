@@ -108,6 +108,10 @@ class RunStore {
   /// that resume would run again. InvalidStateError if the attempt is not open.
   void finish_attempt(RunId run, std::string_view task, int number, const AttemptOutcome& outcome,
                       TaskStatus task_after);
+  /// A runner follows again open attempt `number` that an earlier runner began (resume
+  /// reattached to its job): the task moves to running again. InvalidStateError if the attempt
+  /// is not open.
+  void resume_attempt(RunId run, std::string_view task, int number);
   /// Attempts of one task, or of every task when `task` is empty; by task order, then number.
   std::vector<AttemptRecord> attempts(RunId run, std::string_view task = {}) const;
 
@@ -119,7 +123,10 @@ class RunStore {
   /// In one transaction: open attempts become interrupted, ready/running tasks (and with
   /// kAllUnsucceeded every other unsucceeded task) go back to pending, the run is running
   /// again with its cancel request cleared. Call it holding the run's lease.
-  ResumePlan prepare_resume(RunId run, ResumeScope scope = ResumeScope::kAllUnsucceeded);
+  /// Open attempts recorded by `reattach_backend` with a job id (jobs that live on without
+  /// their runner, e.g. "slurm") stay open instead, for the runner to follow again.
+  ResumePlan prepare_resume(RunId run, ResumeScope scope = ResumeScope::kAllUnsucceeded,
+                            std::string_view reattach_backend = {});
   /// Sets the run's cancel flag; the runner polls cancel_requested(). Works from any process.
   void request_cancel(RunId run);
   bool cancel_requested(RunId run) const;
