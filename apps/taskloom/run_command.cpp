@@ -2,6 +2,7 @@
 //
 //   taskloom run examples/workflows/render-shot.yaml [--db PATH] [--workers N] [--json OUT]
 //                [--trace OUT] [--fail-fast] [--quiet] [--kill-grace SECONDS]
+//                [--backend local|slurm] [--partition P] [--account A] [--qos Q]
 //   taskloom resume 7 [--db PATH] [--force] [the same options]
 //
 // Exit status: 0 every task succeeded, 1 some task failed, timed out or was skipped, 2 bad input
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "taskloom/backends/local.hpp"
+#include "taskloom/backends/slurm.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/units.hpp"
 #include "taskloom/runner/leftovers.hpp"
@@ -43,7 +45,39 @@ struct RunArgs {
   bool quiet = false;
   bool force = false;
   double kill_grace = 5.0;
+  std::string backend;  // empty: $TASKLOOM_BACKEND, else the run's own (resume), else local
+  std::string partition, account, qos;
 };
+
+/// Jobs a Slurm run keeps submitted at once unless --workers says otherwise.
+constexpr std::size_t kSlurmJobsInFlight = 500;
+
+/// The backend named by --backend, else $TASKLOOM_BACKEND, else `recorded` (the backend of a
+/// resumed run's attempts), else local.
+std::string backend_choice(const RunArgs& a, std::string_view recorded) {
+  if (!a.backend.empty()) return a.backend;
+  if (const char* env = std::getenv("TASKLOOM_BACKEND"); env != nullptr && *env != '\0') {
+    if (std::string_view(env) != "local" && std::string_view(env) != "slurm") {
+      throw InvalidArgumentError("TASKLOOM_BACKEND is \"" + std::string(env) +
+                                 "\" — set it to local or slurm, or unset it");
+    }
+    return env;
+  }
+  return recorded.empty() ? "local" : std::string(recorded);
+}
+
+std::unique_ptr<backends::Backend> make_backend(const std::string& name, const RunArgs& a,
+                                                const std::string& run_key) {
+  if (name == "slurm") {
+    backends::SlurmOptions o;
+    o.partition = a.partition;
+    o.account = a.account;
+    o.qos = a.qos;
+    o.comment = "taskloom " + run_key;
+    return std::make_unique<backends::SlurmBackend>(std::move(o));
+  }
+  return std::make_unique<backends::LocalBackend>();
+}
 
 constexpr int kExitFailed = 1;
 constexpr int kExitRefused = 3;
@@ -72,6 +106,14 @@ void add_run_options(CLI::App* cmd, RunArgs& a) {
   cmd->add_option("--kill-grace", a.kill_grace,
                   "seconds between SIGTERM and SIGKILL when a task times out or is cancelled")
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--backend", a.backend,
+                  "where tasks run: local (this machine) or slurm (one sbatch job per attempt); "
+                  "default $TASKLOOM_BACKEND, else the run's own on resume, else local")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  cmd->add_option("--partition", a.partition,
+                  "Slurm partition (default: $SBATCH_PARTITION or the cluster's)");
+  cmd->add_option("--account", a.account, "Slurm account (default: $SBATCH_ACCOUNT or yours)");
+  cmd->add_option("--qos", a.qos, "Slurm QOS (default: $SBATCH_QOS or the default)");
 }
 
 /// " --db PATH" when the inspecting commands, run from here, would not find `db` by themselves.
@@ -178,8 +220,10 @@ runner::RunOutcome drive(const workflow::Workflow& wf, runner::Journal& journal,
       if (fresh > 1 || interrupts.count() > 1) {
         const std::size_t n = backend.running();
         run.force();
-        view.note("forcing: sent SIGKILL to " + std::to_string(n) + " running process group" +
-                  (n == 1 ? "" : "s"));
+        view.note(backend.name() == "slurm" ? "forcing: scancel of " + std::to_string(n) +
+                                                  " Slurm job" + (n == 1 ? "" : "s")
+                                            : "forcing: sent SIGKILL to " + std::to_string(n) +
+                                                  " running process group" + (n == 1 ? "" : "s"));
       }
     }
     run.tend();
@@ -203,7 +247,7 @@ runner::RunOutcome drive(const workflow::Workflow& wf, runner::Journal& journal,
 }
 
 int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lease,
-            const RunArgs& a) {
+            backends::Backend& backend, const RunArgs& a) {
   const store::RunId id = lease.run();
   ProgressViewOptions vo;
   vo.mode = a.quiet                   ? ProgressMode::kQuiet
@@ -214,6 +258,7 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   std::unique_ptr<ProgressView> view = make_progress_view(vo, std::cout);
   runner::RunnerOptions options;
   options.max_running = a.workers;
+  if (a.workers == 0 && backend.name() == "slurm") options.max_running = kSlurmJobsInFlight;
   options.fail_fast = a.fail_fast;
   options.trace_path = a.trace_out;
   options.kill_grace =
@@ -224,7 +269,6 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   options.on_event = [&view](const runner::TaskEvent& e) { view->event(e); };
   options.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(lease.ttl() / 3);
 
-  backends::LocalBackend backend;
   std::unique_ptr<runner::Journal> journal = runner::store_journal(db, lease);
   runner::RunOutcome r = drive(wf, *journal, backend, std::move(options), *view);
   lease.release();
@@ -268,19 +312,25 @@ void refusing_busy(F body) {
 void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
-    workflow::capacities(wf, backends::host_capacity());  // refuses what could never start
+    const std::string backend_name = backend_choice(a, "");
+    if (backend_name == "local") {
+      workflow::capacities(wf, backends::host_capacity());  // refuses what could never start
+    }
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
     const store::RunId id = db.create_run(runner::new_run_of(wf));
+    std::unique_ptr<backends::Backend> backend =
+        make_backend(backend_name, a, runner::run_key(db.file(), id));
     store::Lease lease = db.acquire_lease(id);
     db.set_run_status(id, store::RunStatus::kRunning);
     if (!a.quiet) {
       std::cout << "run " << id << " of " << wf.name << ": " << wf.tasks.size() << " tasks (db "
-                << db.file().string() << ")\n"
+                << db.file().string() << (backend_name == "local" ? "" : ", on " + backend_name)
+                << ")\n"
                 << std::flush;
     }
-    return execute(wf, db, lease, a);
+    return execute(wf, db, lease, *backend, a);
   });
 }
 
@@ -293,7 +343,10 @@ void resume_run(const RunArgs& a) {
       return 0;
     }
     workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
-    workflow::capacities(wf, backends::host_capacity());
+    std::vector<store::AttemptRecord> attempts = db.attempts(a.run);
+    const std::string backend_name =
+        backend_choice(a, attempts.empty() ? std::string_view() : attempts.back().start.backend);
+    if (backend_name == "local") workflow::capacities(wf, backends::host_capacity());
     if (wf.fingerprint != rec.fingerprint && !a.force) {
       throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
                               std::to_string(a.run) + " started (fingerprint " + rec.fingerprint +
@@ -302,10 +355,16 @@ void resume_run(const RunArgs& a) {
                               "now defines them, or start a new run with `taskloom run`");
     }
     store::Lease lease = db.acquire_lease(a.run);
+    const std::string key = runner::run_key(db.file(), a.run);
     // Commands of a runner killed with -9 live on in their own process groups: stop them first.
+    // Jobs of a cluster backend live on too, but there they are followed again, not killed.
+    std::erase_if(attempts,
+                  [](const store::AttemptRecord& r) { return r.start.backend != "local"; });
     const std::size_t killed =
-        runner::kill_leftover_processes(db.attempts(a.run), runner::run_key(db.file(), a.run));
-    const store::ResumePlan plan = db.prepare_resume(a.run);
+        runner::kill_leftover_processes(attempts, backend_name == "local" ? key : "");
+    std::unique_ptr<backends::Backend> backend = make_backend(backend_name, a, key);
+    const store::ResumePlan plan =
+        db.prepare_resume(a.run, store::ResumeScope::kAllUnsucceeded, backend->name());
     if (!a.quiet) {
       std::cout << "resuming run " << a.run << " of " << wf.name << ": " << plan.succeeded.size()
                 << " tasks succeeded before, " << plan.reset.size() << " to run";
@@ -314,10 +373,14 @@ void resume_run(const RunArgs& a) {
         if (killed > 0) std::cout << "; killed " << killed << " processes they left behind";
         std::cout << ")";
       }
+      if (!plan.reattached.empty()) {
+        std::cout << "; following again " << plan.reattached.size() << " " << backend_name << " job"
+                  << (plan.reattached.size() == 1 ? "" : "s") << " still in flight";
+      }
       if (wf.fingerprint != rec.fingerprint) std::cout << " — workflow changed, --force";
       std::cout << '\n' << std::flush;
     }
-    return execute(wf, db, lease, a);
+    return execute(wf, db, lease, *backend, a);
   });
 }
 
