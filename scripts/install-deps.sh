@@ -24,6 +24,10 @@ PACKAGES=(
   sqlite3             # tests inspect a run's database with the sqlite3 shell
   libcli11-dev        # the taskloom command line
   libfmt-dev          # formatting in the CLI and store
+  slurmctld           # Slurm backend tests: scripts/slurm-local.sh's one-host cluster
+  slurmd
+  slurm-client        # sbatch, squeue, scancel, sinfo: what the Slurm backend runs
+  munge               # Slurm's authentication
 )
 
 missing=()

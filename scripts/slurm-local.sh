@@ -4,6 +4,8 @@
 #                                   print the `export SLURM_CONF=...` line to evaluate
 #   scripts/slurm-local.sh status   wait (bounded) until every node is idle; exit 1 if not
 #   scripts/slurm-local.sh stop     stop exactly the daemons it started, by their PIDs
+#   scripts/slurm-local.sh kill-node nK    a node failure: SIGKILL nK's slurmd and the jobs it runs
+#   scripts/slurm-local.sh revive-node nK  start nK's slurmd again (back to idle within ~10 s)
 # Its own munged (own key and socket), one slurmctld and four slurmd (n1..n4, 2 CPUs each; n1
 # and n2 with gres gpu:2 and feature gpu; licence arnold:4). Everything lives in
 # build/slurm-local (or $SLURM_LOCAL_DIR); ports $SLURM_LOCAL_PORT_BASE (default 17000) .. +4.
@@ -43,7 +45,7 @@ SlurmdPort=$((base + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
@@ -64,7 +66,9 @@ SlurmdParameters=config_overrides
 MailProg=/bin/true
 MpiDefault=none
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherParams=OverMemoryKill
+JobAcctGatherFrequency=task=1
 JobCompType=jobcomp/none
 MinJobAge=86400
 MaxJobCount=20000
@@ -113,7 +117,7 @@ start() {
     cat "$dir/env"
     return 0
   fi
-  [[ ! -s $pids ]] || stop
+  [[ ! -s $pids ]] || stop >&2  # stdout is the env line only
   [[ $(id -u) -eq 0 ]] || die "needs root (SlurmUser=root); run it as root"
   for exe in munged mungekey slurmctld slurmd sinfo; do
     command -v "$exe" >/dev/null || PATH=$PATH:/usr/sbin command -v "$exe" >/dev/null ||
@@ -156,6 +160,33 @@ stop() {
   echo "slurm-local: stopped"
 }
 
+# A node failure of fake node $1: its slurmd and every job step it runs (the slurmstepd whose
+# batch script lives in the node's spool directory, with the script's process group) get SIGKILL.
+kill_node() {
+  local node=$1 name pid stepd child
+  [[ $node =~ ^n[1-4]$ ]] || die "kill-node: name a node n1..n4"
+  pid=$(awk -v n="slurmd-$node" '$1 == n {print $2}' "$pids")
+  [[ -n $pid ]] && alive "$pid" || die "kill-node: slurmd of $node is not running"
+  kill -KILL "$pid"
+  for stepd in $(pgrep -x slurmstepd || true); do
+    for child in $(pgrep -P "$stepd" || true); do
+      if tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -q "$dir/spool/$node/"; then
+        kill -KILL -- "-$(ps -o pgid= -p "$child" | tr -d ' ')" 2>/dev/null || true
+        kill -KILL "$stepd" 2>/dev/null || true
+      fi
+    done
+  done
+  echo "slurm-local: killed $node (slurmd $pid and its job steps)"
+}
+revive_node() {
+  local node=$1
+  [[ $node =~ ^n[1-4]$ ]] || die "revive-node: name a node n1..n4"
+  export SLURM_CONF=$dir/slurm.conf
+  sed -i "/^slurmd-$node /d" "$pids"
+  start_daemon "slurmd-$node" /usr/sbin/slurmd -D -N "$node" -f "$dir/slurm.conf"
+  echo "slurm-local: started slurmd of $node again"
+}
+
 status() {
   all_alive || { echo "slurm-local: not running (see $pids)"; return 1; }
   wait_idle "${SLURM_LOCAL_WAIT:-30}"
@@ -167,5 +198,7 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status (see the comment at its top)" >&2; exit 2 ;;
+  kill-node) kill_node "${2:-}" ;;
+  revive-node) revive_node "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|kill-node nK|revive-node nK (see its top)" >&2; exit 2 ;;
 esac

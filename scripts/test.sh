@@ -4,8 +4,9 @@
 #   2. dev      dev preset: build everything, full ctest, run every example
 #   3. asan     asan preset (AddressSanitizer + UBSan): build everything, full ctest
 #   4. tsan     tsan preset (ThreadSanitizer): the runtime, backends and runner tests
-#   5. install  cmake --install to a temporary prefix, build and run tests/install against it
-#   6. format   clang-format --dry-run --Werror on every tracked (or new, unignored) C++ file;
+#   5. slurm    scripts/test-slurm.sh: the Slurm backend against a one-host Slurm it starts/stops
+#   6. install  cmake --install to a temporary prefix, build and run tests/install against it
+#   7. format   clang-format --dry-run --Werror on every tracked (or new, unignored) C++ file;
 #               each C++ example in README.md is the examples/ file it names
 # Usage: scripts/test.sh [STAGE...]    e.g. `scripts/test.sh tsan format`; default: all, in order
 set -euo pipefail
@@ -56,13 +57,17 @@ end_stage() {
   stage_name=""
 }
 
-# ctest with its output kept, so the summary can count the tests that ran.
-run_ctest() {
+# A command that ends in a ctest run, with its output kept so the summary can count the tests.
+run_counted() {
   local log="$logdir/ctest-$stage_name.log"
-  ctest "$@" 2>&1 | tee "$log"
+  "$@" 2>&1 | tee "$log"
   local n
   n=$(sed -nE 's/^[0-9]+% tests passed, 0 tests failed out of ([0-9]+).*/\1/p' "$log" | tail -n 1)
   passed_total=$((passed_total + ${n:-0}))
+}
+
+run_ctest() {
+  run_counted ctest "$@"
 }
 
 stage_deps() {
@@ -101,6 +106,10 @@ stage_tsan() {
   run_ctest --preset tsan -L "runtime|backends|runner"
 }
 
+stage_slurm() {
+  run_counted scripts/test-slurm.sh
+}
+
 stage_install() {
   [[ -f build/dev/CMakeCache.txt ]] || cmake --preset dev
   tests/install/check.sh build/dev
@@ -131,11 +140,12 @@ declare -A about=(
   [dev]="dev preset: build, ctest, examples"
   [asan]="asan preset (address;undefined): build, ctest"
   [tsan]="tsan preset (thread): runtime, backends and runner tests"
+  [slurm]="the Slurm backend against a one-host Slurm (scripts/test-slurm.sh)"
   [install]="install to a temporary prefix and build tests/install against it"
   [format]="clang-format --dry-run --Werror; README examples == examples/*.cpp"
 )
 selected=("$@")
-[[ ${#selected[@]} -gt 0 ]] || selected=(deps dev asan tsan install format)
+[[ ${#selected[@]} -gt 0 ]] || selected=(deps dev asan tsan slurm install format)
 for name in "${selected[@]}"; do
   [[ -n "${about[$name]:-}" ]] || { echo "unknown stage '$name' (stages: ${!about[*]})"; exit 2; }
 done

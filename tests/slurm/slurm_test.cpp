@@ -1,0 +1,405 @@
+// The Slurm backend against a real Slurm: the one-host cluster of scripts/slurm-local.sh (4 fake
+// nodes n1..n4 with 2 CPUs each, gpu:2 on n1 and n2, licence arnold:4). scripts/test-slurm.sh
+// starts it, runs these tests (ctest -L slurm) and stops it; they fail without it.
+#include "taskloom/backends/slurm.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "taskloom/runner/leftovers.hpp"
+#include "taskloom/store/run_store.hpp"
+
+#include "cli/cli_db.hpp"
+#include "cli/cli_harness.hpp"
+
+namespace taskloom {
+namespace {
+
+using namespace std::chrono_literals;
+using cli_test::ChildProcess;
+using cli_test::read_file;
+using cli_test::run_taskloom;
+using cli_test::TempDir;
+using cli_test::write_file;
+using ::testing::HasSubstr;
+using End = backends::AttemptResult::End;
+
+/// Output of a shell command line (Slurm's own tools, for checking what Slurm has).
+std::string shell(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+class SlurmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* conf = std::getenv("SLURM_CONF");
+    ASSERT_TRUE(conf != nullptr && std::filesystem::exists(conf))
+        << "no Slurm to test against: run scripts/test-slurm.sh (it starts the one-host cluster of "
+           "scripts/slurm-local.sh and exports SLURM_CONF)";
+    ASSERT_THAT(shell("sinfo -h -o '%D %t' 2>&1"), HasSubstr("idle"))
+        << "the local cluster's nodes are not idle";
+  }
+  /// Jobs Slurm still has queued or running whose comment names `key`.
+  static int live_jobs_of(const std::string& key) {
+    std::istringstream lines(shell("squeue -h -t PENDING,RUNNING,COMPLETING -o '%i|%k'"));
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line.find(key) != std::string::npos;
+    return n;
+  }
+  static std::filesystem::path local_cluster_script() {
+    return std::filesystem::path(TASKLOOM_SOURCE_DIR) / "scripts" / "slurm-local.sh";
+  }
+};
+
+/// Collects one attempt's callbacks.
+struct Attempt {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<backends::Placement> placed;
+  std::optional<backends::AttemptResult> result;
+  int started_calls = 0;
+
+  backends::AttemptCallbacks callbacks() {
+    return {.started =
+                [this](const backends::Placement& p) {
+                  std::lock_guard lock(mu);
+                  placed = p;
+                  ++started_calls;
+                },
+            .ended =
+                [this](backends::AttemptResult r) {
+                  std::lock_guard lock(mu);
+                  result = std::move(r);
+                  cv.notify_all();
+                }};
+  }
+  backends::AttemptResult wait(std::chrono::seconds limit = 60s) {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, limit, [&] { return result.has_value(); }))
+        << "no end reported within " << limit.count() << "s";
+    return result.value_or(backends::AttemptResult{});
+  }
+};
+
+backends::AttemptSpec spec_in(const TempDir& dir, std::string task, std::string command) {
+  backends::AttemptSpec s;
+  s.task = task;
+  s.command = std::move(command);
+  s.cwd = dir.path();
+  s.stdout_path = dir.path() / "logs" / (task + ".1.out");
+  s.stderr_path = dir.path() / "logs" / (task + ".1.err");
+  return s;
+}
+
+TEST_F(SlurmTest, AnAttemptRunsAsAJobWithItsEnvironmentAndExitStatus) {
+  TempDir dir;
+  backends::SlurmBackend slurm;
+  Attempt a;
+  backends::AttemptSpec s =
+      spec_in(dir, "frame-7", "echo \"frame $FRAME on $SLURMD_NODENAME\"; echo oops >&2; exit 3");
+  s.env = {{"FRAME", "7"}};
+  slurm.start(s, {}, a.callbacks());
+  const backends::AttemptResult r = a.wait();
+  EXPECT_EQ(r.end, End::kFailed) << r.message;
+  EXPECT_EQ(r.exit_code, 3);
+  ASSERT_TRUE(a.placed.has_value());
+  EXPECT_EQ(a.started_calls, 1);
+  EXPECT_EQ(a.placed->backend, "slurm");
+  EXPECT_FALSE(a.placed->job_id.empty());
+  EXPECT_THAT(r.nodes, ::testing::MatchesRegex("n[1-4]"));
+  EXPECT_EQ(read_file(s.stdout_path), "frame 7 on " + r.nodes + "\n");
+  EXPECT_EQ(read_file(s.stderr_path), "oops\n");
+  EXPECT_EQ(slurm.running(), 0u);
+}
+
+TEST_F(SlurmTest, AJobOverItsMemoryIsRecordedOutOfMemory) {
+  TempDir dir;
+  backends::SlurmBackend slurm;
+  Attempt a;
+  backends::AttemptSpec s = spec_in(
+      dir, "hog", "python3 -c 'import time; a = bytearray(400 * 1024 * 1024); time.sleep(5)'");
+  s.needs.set("memory", 100.0 * 1024 * 1024);
+  slurm.start(s, {}, a.callbacks());
+  const backends::AttemptResult r = a.wait();
+  EXPECT_EQ(r.end, End::kFailed);
+  EXPECT_EQ(r.reason, "OUT_OF_MEMORY") << r.message;
+  EXPECT_THAT(r.message, HasSubstr("more than 105 MB (needs.memory)"));
+}
+
+TEST_F(SlurmTest, ATimeoutIsEnforcedFromTheJobsStartAndTheJobIsGone) {
+  TempDir dir;
+  backends::SlurmBackend slurm;
+  Attempt a;
+  backends::AttemptSpec s = spec_in(dir, "slow", "sleep 60");
+  s.timeout = 2s;
+  const auto t0 = std::chrono::steady_clock::now();
+  slurm.start(s, {}, a.callbacks());
+  const backends::AttemptResult r = a.wait();
+  EXPECT_EQ(r.end, End::kTimedOut) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("timed out after 2s"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s) << "Slurm's own limit would take >60 s";
+  EXPECT_EQ(shell("squeue -h -t PENDING,RUNNING -j " + a.placed->job_id + " 2>/dev/null"), "");
+}
+
+TEST_F(SlurmTest, AStopRequestCancelsTheJob) {
+  TempDir dir;
+  backends::SlurmBackend slurm;
+  Attempt a;
+  std::stop_source stop;
+  slurm.start(spec_in(dir, "long", "sleep 60"), stop.get_token(), a.callbacks());
+  for (int i = 0; i < 100 && !a.placed; ++i) std::this_thread::sleep_for(50ms);
+  stop.request_stop();
+  const backends::AttemptResult r = a.wait();
+  EXPECT_EQ(r.end, End::kCancelled) << r.message;
+  ASSERT_TRUE(a.placed.has_value());
+  EXPECT_EQ(shell("squeue -h -t PENDING,RUNNING -j " + a.placed->job_id + " 2>/dev/null"), "");
+}
+
+TEST_F(SlurmTest, AJobSlurmCouldNeverStartIsRefusedWithTheFix) {
+  TempDir dir;
+  backends::SlurmBackend slurm;
+  Attempt big, licence;
+  backends::AttemptSpec s = spec_in(dir, "huge", "true");
+  s.needs.set("cpu", 64);
+  slurm.start(s, {}, big.callbacks());
+  backends::AttemptSpec l = spec_in(dir, "lic", "true");
+  l.needs.set("nosuchlicence", 1);
+  slurm.start(l, {}, licence.callbacks());
+  const backends::AttemptResult r = big.wait();
+  EXPECT_EQ(r.end, End::kFailedToStart) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("could never start"));
+  const backends::AttemptResult rl = licence.wait();
+  EXPECT_EQ(rl.end, End::kFailedToStart) << rl.message;
+  EXPECT_THAT(rl.message, HasSubstr("Slurm licence"));
+}
+
+TEST_F(SlurmTest, AJobIsFollowedAgainByANewBackendAndItsRealOutcomeReported) {
+  TempDir dir;
+  backends::AttemptSpec s = spec_in(dir, "orphan", "sleep 2; exit 4");
+  std::string job;
+  {
+    backends::SlurmBackend first;
+    Attempt a;
+    std::stop_source never;
+    first.start(s, never.get_token(), a.callbacks());
+    for (int i = 0; i < 100 && !a.placed; ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(a.placed.has_value());
+    job = a.placed->job_id;
+    // A runner that dies does not cancel its jobs: follow it from another backend instead of
+    // destroying this one (whose destructor would scancel it).
+    backends::SlurmBackend second;
+    Attempt b;
+    ASSERT_TRUE(second.reattach(s, {.backend = "slurm", .job_id = job}, {}, b.callbacks()));
+    const backends::AttemptResult r = b.wait();
+    EXPECT_EQ(r.end, End::kFailed) << r.message;
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_EQ(b.started_calls, 0);
+    a.wait();
+  }
+  // Long after the end, the job is followed again from the record (Slurm still lists it here;
+  // the exit-status file answers once it does not).
+  backends::SlurmBackend later;
+  Attempt c;
+  ASSERT_TRUE(later.reattach(s, {.backend = "slurm", .job_id = job}, {}, c.callbacks()));
+  EXPECT_EQ(c.wait().exit_code, 4);
+  Attempt gone;
+  ASSERT_TRUE(later.reattach(s, {.backend = "slurm", .job_id = "99999999"}, {}, gone.callbacks()));
+  // A job id Slurm never had, with this attempt's exit-status file: the file's outcome.
+  EXPECT_EQ(gone.wait().exit_code, 4);
+  std::filesystem::remove(s.stdout_path.string() + ".exit");
+  Attempt vanished;
+  ASSERT_TRUE(
+      later.reattach(s, {.backend = "slurm", .job_id = "99999998"}, {}, vanished.callbacks()));
+  const backends::AttemptResult v = vanished.wait();
+  EXPECT_EQ(v.end, End::kFailed);
+  EXPECT_EQ(v.reason, "VANISHED") << v.message;
+}
+
+// --- through the command, as users run it
+
+nlohmann::json status_json(const std::filesystem::path& db) {
+  const cli_test::CliResult r = run_taskloom({"status", "1", "--db", db.string(), "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+TEST_F(SlurmTest, TheRenderShotExampleRunsUnchangedOnSlurm) {
+  TempDir dir;
+  std::filesystem::copy(TASKLOOM_EXAMPLES_DIR, dir.path(),
+                        std::filesystem::copy_options::recursive);
+  const auto db = dir.path() / "t.db";
+  const cli_test::CliResult r = run_taskloom({"run", (dir.path() / "render-shot.yaml").string(),
+                                              "--db", db.string(), "--backend", "slurm", "--quiet"},
+                                             {}, 240s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& [task, status] : cli_test::task_statuses(db))
+    EXPECT_EQ(status, "succeeded") << task;
+  store::RunStore store = store::RunStore::open(db);
+  std::set<std::string> jobs;
+  for (const store::AttemptRecord& a : store.attempts(1)) {
+    EXPECT_EQ(a.start.backend, "slurm") << a.task;
+    EXPECT_FALSE(a.start.job_id.empty()) << a.task;
+    EXPECT_THAT(a.start.nodes, ::testing::MatchesRegex("n[1-4]")) << a.task;
+    jobs.insert(a.start.job_id);
+  }
+  EXPECT_EQ(jobs.size(), store.attempts(1).size()) << "each attempt is its own job";
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "render-shot" / "out" / "shot.txt") ||
+              !std::filesystem::is_empty(dir.path() / "render-shot" / "out"));
+  const nlohmann::json j = status_json(db);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_THAT(j.dump(), HasSubstr("\"job_id\""));
+}
+
+// Every task records when and where it ran; GPU tasks never overlap beyond a node's gres.
+TEST_F(SlurmTest, GpuTasksNeverExceedTheGres) {
+  TempDir dir;
+  write_file(dir.path() / "gpu.yaml", R"yaml(name: gpu
+resources: {gpu: 4}  # n1 and n2 have gpu:2 each
+tasks:
+  - id: gpu-{i}
+    matrix: {i: "1-8"}
+    needs: {gpu: 1, cpu: 1}
+    run: 'echo "start $(date +%s.%N) $SLURMD_NODENAME" >> times.$TASKLOOM_TASK; sleep 2; echo "end $(date +%s.%N)" >> times.$TASKLOOM_TASK'
+)yaml");
+  const cli_test::CliResult r = run_taskloom(
+      {"run", (dir.path() / "gpu.yaml").string(), "--backend", "slurm", "--quiet"}, {}, 180s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  struct Span {
+    double start, end;
+    std::string node;
+  };
+  std::vector<Span> spans;
+  for (int i = 1; i <= 8; ++i) {
+    std::istringstream in(read_file(dir.path() / ("times.gpu-" + std::to_string(i))));
+    Span s{};
+    std::string word;
+    in >> word >> s.start >> s.node >> word >> s.end;
+    ASSERT_GT(s.end, s.start) << i;
+    spans.push_back(s);
+  }
+  for (const Span& s : spans) {
+    EXPECT_TRUE(s.node == "n1" || s.node == "n2") << "a GPU task ran on " << s.node;
+    std::map<std::string, int> at;  // GPU tasks running at s.start, per node
+    for (const Span& o : spans) at[o.node] += o.start <= s.start && s.start < o.end;
+    for (const auto& [node, n] : at) EXPECT_LE(n, 2) << "more GPU tasks than gres on " << node;
+  }
+}
+
+TEST_F(SlurmTest, ResumeAfterKillNineFollowsTheJobsInsteadOfSubmittingThemAgain) {
+  TempDir dir;
+  write_file(dir.path() / "wf.yaml", R"yaml(name: resumable
+tasks:
+  - id: step-{i}
+    matrix: {i: "1-4"}
+    run: 'echo "$TASKLOOM_TASK $SLURM_JOB_ID" >> ran.txt; sleep 6'
+  - id: after
+    after: step
+    run: 'echo "$TASKLOOM_TASK $SLURM_JOB_ID" >> ran.txt'
+)yaml");
+  const auto db = dir.path() / ".taskloom" / "taskloom.db";
+  ChildProcess proc = ChildProcess::start(
+      cli_test::taskloom_path(),
+      {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm", "--quiet"}, {},
+      dir.path() / "proc");
+  for (int i = 0; i < 200 && cli_test::open_attempts(db) < 4; ++i)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(cli_test::open_attempts(db), 4) << proc.out() << proc.err();
+  proc.signal(SIGKILL);
+  ASSERT_TRUE(proc.wait_for(10s).has_value());
+  const cli_test::CliResult r = run_taskloom({"resume", "1", "--db", db.string()}, {}, 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("following again 4 slurm jobs"));
+  for (const auto& [task, status] : cli_test::task_statuses(db))
+    EXPECT_EQ(status, "succeeded") << task;
+  std::map<std::string, int> runs;
+  std::istringstream ran(read_file(dir.path() / "ran.txt"));
+  for (std::string task, job; ran >> task >> job;) ++runs[task];
+  EXPECT_EQ(runs.size(), 5u);
+  for (const auto& [task, n] : runs) EXPECT_EQ(n, 1) << task << " ran more than once";
+  store::RunStore store = store::RunStore::open(db);
+  for (const store::AttemptRecord& a : store.attempts(1)) {
+    EXPECT_EQ(a.number, 1) << a.task;
+    EXPECT_EQ(a.status, store::AttemptStatus::kSucceeded) << a.task;
+  }
+}
+
+TEST_F(SlurmTest, CtrlCLeavesNoJobOfTheRunInSlurm) {
+  TempDir dir;
+  write_file(dir.path() / "wf.yaml", R"yaml(name: cancelled
+tasks:
+  - id: long-{i}
+    matrix: {i: "1-12"}
+    needs: {cpu: 1}
+    run: sleep 120
+)yaml");
+  const auto db = dir.path() / ".taskloom" / "taskloom.db";
+  ChildProcess proc = ChildProcess::start(
+      cli_test::taskloom_path(),
+      {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm", "--kill-grace", "1"}, {},
+      dir.path() / "proc");
+  for (int i = 0; i < 200 && cli_test::open_attempts(db) < 12; ++i)
+    std::this_thread::sleep_for(100ms);
+  const std::string key = runner::run_key(db, 1);
+  ASSERT_GE(live_jobs_of(key), 8) << "some jobs should be running or pending";
+  proc.signal(SIGINT);
+  ASSERT_EQ(proc.wait_for(60s), 130) << proc.out() << proc.err();
+  EXPECT_EQ(live_jobs_of(key), 0) << "jobs of the run left in Slurm";
+  for (const auto& [task, status] : cli_test::task_statuses(db))
+    EXPECT_EQ(status, "cancelled") << task;
+}
+
+TEST_F(SlurmTest, ANodeFailureMidJobEndsWithTheTaskSucceededOnAnotherNode) {
+  TempDir dir;
+  write_file(dir.path() / "wf.yaml", R"yaml(name: node-failure
+tasks:
+  - id: sim
+    run: 'echo "$SLURMD_NODENAME" >> nodes.txt; sleep 8'
+)yaml");
+  const auto db = dir.path() / ".taskloom" / "taskloom.db";
+  ChildProcess proc = ChildProcess::start(
+      cli_test::taskloom_path(), {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm"},
+      {}, dir.path() / "proc");
+  std::string first;
+  for (int i = 0; i < 200 && first.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    std::istringstream in(read_file(dir.path() / "nodes.txt"));
+    in >> first;
+  }
+  ASSERT_FALSE(first.empty()) << proc.out() << proc.err();
+  ASSERT_EQ(std::system((local_cluster_script().string() + " kill-node " + first).c_str()), 0);
+  const std::optional<int> code = proc.wait_for(150s);
+  std::system((local_cluster_script().string() + " revive-node " + first + " >/dev/null").c_str());
+  ASSERT_EQ(code, 0) << proc.out() << proc.err();
+  std::istringstream in(read_file(dir.path() / "nodes.txt"));
+  std::vector<std::string> nodes;
+  for (std::string n; in >> n;) nodes.push_back(n);
+  ASSERT_EQ(nodes.size(), 2u) << "it should have started twice: on " << first << ", then elsewhere";
+  EXPECT_NE(nodes[1], first);
+  store::RunStore store = store::RunStore::open(db);
+  const auto attempts = store.attempts(1, "sim");
+  ASSERT_EQ(attempts.size(), 1u) << "Slurm's requeue is the same attempt";
+  EXPECT_EQ(attempts[0].start.nodes, nodes[1]);
+  EXPECT_THAT(attempts[0].outcome.message, HasSubstr("requeued by Slurm 1 time"));
+}
+
+}  // namespace
+}  // namespace taskloom
