@@ -40,6 +40,7 @@ ClusterScheduler::ClusterScheduler(std::vector<Node> nodes, std::vector<Partitio
   detail::SchedulerConfig config = detail::config_of(options);
   // Live, allocations are requests: packing by forecast needs peaks only a simulation knows.
   config.packing = {};
+  config.simulated_ends = false;
   impl_->scheduler = std::make_unique<detail::Scheduler>(nodes, partitions, impl_->jobs, config);
 }
 

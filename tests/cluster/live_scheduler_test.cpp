@@ -209,5 +209,33 @@ TEST(LiveScheduler, ConservativeKeepsReservationsWhenAnUrgentJobArrives) {
   EXPECT_EQ(at150[0].job, "E");
 }
 
+TEST(LiveScheduler, ConservativeNeverStartsOnNodesAJobPastItsEstimateStillHolds) {
+  // One 4-cpu node. a (limit 10 s) starts at 0 and is still running at 30: the farm has not
+  // reported it finished. Conservative's plan counts a gone at its projected end (now), so b's
+  // window looks free; b must still wait for the node (it used to be started on top of a:
+  // overbooked, and with invariants on the capacity check threw). a ends at 40: b starts.
+  for (const char* forecaster : {"requested", "ewma", "quantile"}) {
+    SCOPED_TRACE(forecaster);
+    auto clock = std::make_shared<ManualClock>();
+    SimulationOptions o = options("fcfs", "first_fit", "conservative");
+    o.forecaster = {forecaster, {}};
+    ClusterScheduler s({node("n0", 4)}, {}, o, clock);
+    s.submit(job("a", 0, 4, 10));
+    ASSERT_EQ(s.schedule().size(), 1u);
+    clock->advance(sec(30));
+    s.submit(job("b", 30, 4, 10));
+    std::vector<Launch> at30;
+    ASSERT_NO_THROW(at30 = s.schedule());
+    EXPECT_TRUE(at30.empty());
+    EXPECT_EQ(s.running(), std::vector<std::string>{"a"});
+    clock->advance(sec(10));
+    s.finished("a");
+    auto at40 = s.schedule();
+    ASSERT_EQ(at40.size(), 1u);
+    EXPECT_EQ(at40[0].job, "b");
+    EXPECT_EQ(at40[0].nodes, std::vector<std::string>{"n0"});
+  }
+}
+
 }  // namespace
 }  // namespace taskloom::cluster

@@ -35,6 +35,9 @@ struct SchedulerConfig {
   PackingOptions packing;  ///< kForecast only in simulation (the live scheduler allocates requests)
   bool check_invariants = false;
   std::uint64_t seed = 0;
+  /// Jobs end when the scheduler computed (JobState::end, from Job::actual_runtime): the
+  /// simulator. Live, a job ends when finished() says so.
+  bool simulated_ends = true;
 };
 
 /// The scheduler's part of the simulation options (the live scheduler then clears packing).

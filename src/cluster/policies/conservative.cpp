@@ -109,7 +109,10 @@ class Conservative final : public Backfill {
   void pass(Scheduler& s, Duration now) override {
     ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
-    if (res_.size() != s.job_count()) res_.resize(s.job_count());
+    if (res_.size() != s.job_count()) {
+      res_.resize(s.job_count());
+      is_held_.resize(s.job_count(), 0);
+    }
     // Profiles: free now, plus what running jobs give back when they are expected to end.
     profiles_.resize(c.size());
     for (NodeIdx n = 0; n < c.size(); ++n) {
@@ -123,9 +126,9 @@ class Conservative final : public Backfill {
     // Existing reservations of jobs still queued.
     std::vector<JobIdx> keep;
     for (JobIdx j : held_) {
-      if (!res_[j]) continue;
-      if (s.job(j).phase != Phase::kQueued) {
+      if (!res_[j] || s.job(j).phase != Phase::kQueued) {
         res_[j].reset();
+        is_held_[j] = 0;
         continue;
       }
       occupy(s, j, *res_[j], -1);
@@ -142,24 +145,28 @@ class Conservative final : public Backfill {
       const JobState& js = s.job(j);
       if (js.phase != Phase::kQueued || !s.quota_allows(js)) continue;
       if (depth_ > 0 && ++considered > depth_) break;
-      std::optional<Reservation> old = res_[j];
-      if (old && !compress && old->start > now) continue;
-      if (old) {
-        occupy(s, j, *old, +1);
+      // Not a std::optional: GCC 12 then warns of a maybe-uninitialized vector.
+      const bool has_old = res_[j].has_value();
+      if (has_old && !compress && res_[j]->start > now) continue;
+      Reservation old;
+      if (has_old) old = *res_[j];
+      if (has_old) {
+        occupy(s, j, old, +1);
         // A reservation whose time passed without a pass (estimates that were not upper
         // bounds) now means "as soon as possible": its window starts now.
-        old->start = std::max(old->start, now);
+        old.start = std::max(old.start, now);
       }
       Reservation r;
       r.dur = s.run_time_worst(js);
-      bool found = (old && !compress) ? false : earliest(s, js, now, r);
-      if (old && (!found || r.start > old->start) && window_ok(s, js, *old)) {
-        r = *old;
+      bool found = (has_old && !compress) ? false : earliest(s, js, now, r);
+      if (has_old && (!found || r.start > old.start) && window_ok(s, js, old)) {
+        r = old;
         found = true;
       }
-      if (s.check_invariants() && s.plans_are_firm() && old && (!found || r.start > old->start)) {
+      if (s.check_invariants() && s.plans_are_firm() && has_old &&
+          (!found || r.start > old.start)) {
         s.violation("conservative backfilling delayed the reservation of " + js.job->id + " from " +
-                    std::to_string(secs(old->start)) + " s to " +
+                    std::to_string(secs(old.start)) + " s to " +
                     (found ? std::to_string(secs(r.start)) + " s" : std::string("never")) + " at " +
                     std::to_string(secs(now)) + " s" + (compress ? " (compressing)" : ""));
       }
@@ -177,16 +184,28 @@ class Conservative final : public Backfill {
         c.set_allowed(&allowed_);
         bool placed = s.place(js, nodes_);
         c.set_allowed(nullptr);
-        if (!placed) nodes_ = r.nodes;
-        Reservation running{now, r.dur, nodes_};
-        occupy(s, j, running, -1);
-        res_[j].reset();
-        s.start(j, nodes_, now);
-        if (s.restart_pass()) return;
-        continue;
+        if (!placed &&
+            std::all_of(r.nodes.begin(), r.nodes.end(), [&](NodeIdx n) { return c.fits(js, n); })) {
+          // The placement refused for a rule of its own (affinity's idle_gpu_only): the
+          // planned nodes hold the job, and its reservation is honoured there.
+          nodes_ = r.nodes;
+          placed = true;
+        }
+        if (placed) {
+          Reservation running{now, r.dur, nodes_};
+          occupy(s, j, running, -1);
+          res_[j].reset();
+          s.start(j, nodes_, now);
+          if (s.restart_pass()) return;
+          continue;
+        }
+        // The plan says the window is free but the planned nodes are not: a running job
+        // outlived its estimate (the profile counts it gone at its projected end). The job
+        // keeps its reservation from now on and starts when the nodes really are free
+        // (starting it there anyway overbooked the nodes).
       }
       occupy(s, j, r, -1);
-      if (!res_[j]) held_.push_back(j);
+      hold(j);
       res_[j] = std::move(r);
     }
     if (s.check_invariants()) check_plan(s);
@@ -198,6 +217,15 @@ class Conservative final : public Backfill {
   }
 
  private:
+  // Lists j among the jobs holding a reservation, once: a job can come up twice in one pass
+  // (a requeued job's older queue entry), and a job that lost its reservation earlier in the
+  // pass is still listed.
+  void hold(JobIdx j) {
+    if (is_held_[j]) return;
+    is_held_[j] = 1;
+    held_.push_back(j);
+  }
+
   void occupy(const Scheduler& s, JobIdx j, const Reservation& r, double sign) {
     const std::size_t D = s.cluster().dims();
     for (NodeIdx n : r.nodes) {
@@ -298,6 +326,7 @@ class Conservative final : public Backfill {
   std::uint64_t epoch_ = ~std::uint64_t{0};
   std::vector<std::optional<Reservation>> res_;
   std::vector<JobIdx> held_;
+  std::vector<char> is_held_;  // per job: listed in held_
   std::vector<Profile> profiles_;
   std::vector<Point> sweep_;
   std::vector<char> allowed_;

@@ -2,7 +2,9 @@
 // reservation). Jobs start in queue order; the first one that does not fit gets a reservation:
 // for each node that could hold it, the earliest time it fits there if running jobs end when
 // estimated (the forecaster's estimate, or the wall limit); the shadow time is the node_count-th
-// earliest of these, on those nodes. A later job may start now (backfill) if it fits and
+// earliest of these, and the reserved nodes are the node_count nodes that become free latest up
+// to the shadow (so nodes free now stay free for long backfill jobs whenever the head does not
+// need them: the "extra nodes" of EASY). A later job may start now (backfill) if it fits and
 //   - is estimated to end by the shadow time, or
 //   - leaves, on every reserved node it uses, enough for the head job at the shadow time.
 // So the head's reservation is never delayed (when estimates are upper bounds), which is
@@ -15,6 +17,7 @@
 // under the spare limit. The head's earliest time on each node is kept between passes and
 // recomputed only on the nodes whose running jobs changed.
 #include <algorithm>
+#include <functional>
 
 #include "cluster/detail/registry.hpp"
 #include "cluster/detail/scheduler.hpp"
@@ -71,9 +74,13 @@ class Easy final : public Backfill {
         head = j;
         shadow_ = *shadow;
         // Across passes the head's shadow may only move later when something ahead of it in
-        // queue order started (a job that became ready, or left its quota hold).
+        // queue order started (a job that became ready, or left its quota hold), or when the
+        // last shadow was that pass's own time: the head fitted by resources but the placement
+        // policy refused the nodes for a rule of its own (affinity's idle_gpu_only), which no
+        // reservation can hold.
         if (s.check_invariants() && s.plans_are_firm() && s.queue_is_static() && prev_head_ &&
-            *prev_head_ == head && !started_ahead && shadow_ > prev_shadow_) {
+            *prev_head_ == head && !started_ahead && prev_shadow_ > prev_now_ &&
+            shadow_ > prev_shadow_) {
           s.violation("EASY delayed the reservation of head job " + js.job->id);
         }
         continue;
@@ -120,6 +127,7 @@ class Easy final : public Backfill {
       reserved_.clear();
       prev_head_ = head;
       prev_shadow_ = shadow_;
+      prev_now_ = now;
     } else {
       prev_head_.reset();
     }
@@ -208,9 +216,14 @@ class Easy final : public Backfill {
     std::nth_element(times_.begin(), kth, times_.end());
     Duration shadow = kth->first;
     if (!set_limits) return shadow;
-    std::sort(times_.begin(), kth + 1);
+    // The reserved nodes: of those where the head fits by the shadow, the node_count that
+    // become free latest (ties: the later in cluster order). The nodes free sooner — free now,
+    // above all — stay unreserved, so jobs running past the shadow may backfill onto them.
+    auto upto = std::partition(times_.begin(), times_.end(),
+                               [shadow](const auto& tn) { return tn.first <= shadow; });
+    std::sort(times_.begin(), upto, std::greater<>());
     reserved_.clear();
-    for (auto it = times_.begin(); it != kth + 1; ++it) {
+    for (auto it = times_.begin(); it != times_.begin() + js.node_count; ++it) {
       NodeIdx n = it->second;
       reserved_.push_back(n);
       auto fr = c.free(n);
@@ -234,7 +247,7 @@ class Easy final : public Backfill {
   std::vector<NodeTime> node_times_;
   std::vector<std::pair<Duration, NodeIdx>> times_;
   std::vector<std::pair<Duration, JobIdx>> ends_;
-  Duration shadow_{}, prev_shadow_{};
+  Duration shadow_{}, prev_shadow_{}, prev_now_{};
   std::optional<JobIdx> prev_head_;
 };
 }  // namespace
