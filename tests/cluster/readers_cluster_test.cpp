@@ -53,8 +53,8 @@ TEST(ReadersMachines, InconsistentLinesAreReportedTogether) {
   EXPECT_THAT(problems[2].message, HasSubstr("expected 6 fields"));
 }
 
-TEST(ReadersMachines, SharedHpc2nMachines) {
-  ClusterSpec c = read_cluster(shared_data("swf/alea-hpc2n-subset.swf.machines"));
+TEST(ReadersMachines, Hpc2nMachines) {
+  ClusterSpec c = read_cluster(test_data("hpc2n.machines"));
   ASSERT_EQ(c.nodes.size(), 120u);
   EXPECT_EQ(c.nodes[0].id, "seth1");
   EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("cpu"), 2);
