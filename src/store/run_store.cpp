@@ -47,6 +47,23 @@ std::string run_name(RunId run) {
   return "run " + std::to_string(run);
 }
 
+/// The backend and job id of attempt `number`; throws when it was never begun or has ended.
+std::pair<std::string, std::string> open_attempt(Database& db, RunId run, std::string_view task,
+                                                 int number, std::string_view op) {
+  Statement s = db.prepare(
+      "SELECT status, ended_ms, backend, job_id FROM attempts "
+      "WHERE run_id = ? AND task_id = ? AND number = ?",
+      op);
+  s.bind(1, run).bind(2, task).bind(3, std::int64_t{number});
+  const std::string which =
+      "attempt " + std::to_string(number) + " of task " + in_quotes(task) + " in " + run_name(run);
+  if (!s.step()) throw InvalidStateError(db.file() + ": " + which + " was never begun");
+  if (s.optional_int64(1)) {
+    throw InvalidStateError(db.file() + ": " + which + " has already ended (" + s.text(0) + ")");
+  }
+  return {s.text(2), s.text(3)};
+}
+
 std::string task_op(std::string_view what, RunId run, std::string_view task) {
   return std::string(what) + " task " + in_quotes(task) + " of " + run_name(run);
 }
@@ -529,18 +546,7 @@ void RunStore::finish_attempt(RunId run, std::string_view task, int number,
   const WallTime now = state_->now();
   WriteTransaction tx(db, op);
   const TaskStatus from = task_status(db, run, task, op);
-  {
-    Statement s = db.prepare(
-        "SELECT status, ended_ms FROM attempts WHERE run_id = ? AND task_id = ? AND number = ?",
-        op);
-    s.bind(1, run).bind(2, task).bind(3, std::int64_t{number});
-    const std::string which = "attempt " + std::to_string(number) + " of task " + in_quotes(task) +
-                              " in " + run_name(run);
-    if (!s.step()) throw InvalidStateError(db.file() + ": " + which + " was never begun");
-    if (s.optional_int64(1)) {
-      throw InvalidStateError(db.file() + ": " + which + " has already ended (" + s.text(0) + ")");
-    }
-  }
+  open_attempt(db, run, task, number, op);
   auto optional_int = [](std::optional<int> v) -> std::optional<std::int64_t> {
     if (!v) return std::nullopt;
     return std::int64_t{*v};
@@ -593,27 +599,17 @@ void RunStore::resume_attempt(RunId run, std::string_view task, int number) {
   const WallTime now = state_->now();
   WriteTransaction tx(db, op);
   const TaskStatus from = task_status(db, run, task, op);
-  std::string where;
-  {
-    Statement s = db.prepare(
-        "SELECT ended_ms, backend, job_id FROM attempts "
-        "WHERE run_id = ? AND task_id = ? AND number = ?",
-        op);
-    s.bind(1, run).bind(2, task).bind(3, std::int64_t{number});
-    const std::string which = "attempt " + std::to_string(number) + " of task " + in_quotes(task) +
-                              " in " + run_name(run);
-    if (!s.step()) throw InvalidStateError(db.file() + ": " + which + " was never begun");
-    if (s.optional_int64(0)) throw InvalidStateError(db.file() + ": " + which + " has ended");
-    where = s.text(1) + " job " + s.text(2);
-  }
+  const auto [backend, job_id] = open_attempt(db, run, task, number, op);
   db.prepare("UPDATE tasks SET status = 'running', updated_ms = ? WHERE run_id = ? AND task_id = ?",
              op)
       .bind(1, to_ms(now))
       .bind(2, run)
       .bind(3, task)
       .run();
-  append_event(db, run, task, to_string(from), to_string(TaskStatus::kRunning),
-               "attempt " + std::to_string(number) + " followed again (" + where + ")", now, op);
+  append_event(
+      db, run, task, to_string(from), to_string(TaskStatus::kRunning),
+      "attempt " + std::to_string(number) + " followed again (" + backend + " job " + job_id + ")",
+      now, op);
   tx.commit();
   durable_outcome(*state_, lock, op);
 }

@@ -65,6 +65,18 @@ class SlurmTest : public ::testing::Test {
     for (std::string line; std::getline(lines, line);) n += line.find(key) != std::string::npos;
     return n;
   }
+  /// `taskloom run dir/wf.yaml --backend slurm extra...` in the background.
+  static ChildProcess start_run(const std::filesystem::path& dir, std::vector<std::string> extra) {
+    std::vector<std::string> args{"run", (dir / "wf.yaml").string(), "--backend", "slurm"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ChildProcess::start(cli_test::taskloom_path(), args, {}, dir / "proc");
+  }
+  /// Waits (up to 20 s) until `n` attempts of the run in `db` are open.
+  static int wait_for_open_attempts(const std::filesystem::path& db, int n) {
+    for (int i = 0; i < 200 && cli_test::open_attempts(db) < n; ++i)
+      std::this_thread::sleep_for(100ms);
+    return cli_test::open_attempts(db);
+  }
   static std::filesystem::path local_cluster_script() {
     return std::filesystem::path(TASKLOOM_SOURCE_DIR) / "scripts" / "slurm-local.sh";
   }
@@ -316,13 +328,8 @@ tasks:
     run: 'echo "$TASKLOOM_TASK $SLURM_JOB_ID" >> ran.txt'
 )yaml");
   const auto db = dir.path() / ".taskloom" / "taskloom.db";
-  ChildProcess proc = ChildProcess::start(
-      cli_test::taskloom_path(),
-      {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm", "--quiet"}, {},
-      dir.path() / "proc");
-  for (int i = 0; i < 200 && cli_test::open_attempts(db) < 4; ++i)
-    std::this_thread::sleep_for(100ms);
-  ASSERT_EQ(cli_test::open_attempts(db), 4) << proc.out() << proc.err();
+  ChildProcess proc = start_run(dir.path(), {"--quiet"});
+  ASSERT_EQ(wait_for_open_attempts(db, 4), 4) << proc.out() << proc.err();
   proc.signal(SIGKILL);
   ASSERT_TRUE(proc.wait_for(10s).has_value());
   const cli_test::CliResult r = run_taskloom({"resume", "1", "--db", db.string()}, {}, 120s);
@@ -352,12 +359,8 @@ tasks:
     run: sleep 120
 )yaml");
   const auto db = dir.path() / ".taskloom" / "taskloom.db";
-  ChildProcess proc = ChildProcess::start(
-      cli_test::taskloom_path(),
-      {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm", "--kill-grace", "1"}, {},
-      dir.path() / "proc");
-  for (int i = 0; i < 200 && cli_test::open_attempts(db) < 12; ++i)
-    std::this_thread::sleep_for(100ms);
+  ChildProcess proc = start_run(dir.path(), {"--kill-grace", "1"});
+  wait_for_open_attempts(db, 12);
   const std::string key = runner::run_key(db, 1);
   ASSERT_GE(live_jobs_of(key), 8) << "some jobs should be running or pending";
   proc.signal(SIGINT);
@@ -375,9 +378,7 @@ tasks:
     run: 'echo "$SLURMD_NODENAME" >> nodes.txt; sleep 8'
 )yaml");
   const auto db = dir.path() / ".taskloom" / "taskloom.db";
-  ChildProcess proc = ChildProcess::start(
-      cli_test::taskloom_path(), {"run", (dir.path() / "wf.yaml").string(), "--backend", "slurm"},
-      {}, dir.path() / "proc");
+  ChildProcess proc = start_run(dir.path(), {});
   std::string first;
   for (int i = 0; i < 200 && first.empty(); ++i) {
     std::this_thread::sleep_for(100ms);

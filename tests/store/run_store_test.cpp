@@ -287,6 +287,34 @@ TEST(RunStoreTasks, MisuseIsReportedAndChangesNothing) {
   EXPECT_EQ(store.events(run).size(), 3u);  // created, encode running, encode succeeded
 }
 
+// Resume on the backend that ran an open attempt keeps it open for the runner to follow again;
+// attempts of another backend are interrupted as usual.
+TEST(RunStoreResume, AttemptsOfTheResumingBackendStayOpenToBeFollowedAgain) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "t.db");
+  const RunId run = store.create_run(NewRun{"w", "/w.yaml", "f", {{"job", ""}, {"proc", ""}}});
+  store.begin_attempt(run, "job", 1, {.backend = "slurm", .job_id = "4711", .nodes = "n1"});
+  store.begin_attempt(run, "proc", 1, {.pid = 99, .backend = "local"});
+
+  const ResumePlan plan = store.prepare_resume(run, ResumeScope::kAllUnsucceeded, "slurm");
+  EXPECT_EQ(plan.reattached, (std::vector<std::string>{"job"}));
+  EXPECT_EQ(plan.interrupted, (std::vector<std::string>{"proc"}));
+  EXPECT_FALSE(store.attempts(run, "job")[0].ended.has_value());
+  EXPECT_EQ(store.attempts(run, "proc")[0].status, AttemptStatus::kInterrupted);
+
+  store.resume_attempt(run, "job", 1);
+  EXPECT_EQ(store.find_task(run, "job")->status, TaskStatus::kRunning);
+  EXPECT_EQ(store.events(run).back().detail, "attempt 1 followed again (slurm job 4711)");
+  EXPECT_THROW(store.resume_attempt(run, "job", 2), InvalidStateError);   // never begun
+  EXPECT_THROW(store.resume_attempt(run, "proc", 1), InvalidStateError);  // ended
+
+  // Requeued by Slurm after a node failure, it finished elsewhere: the attempt says where.
+  store.finish_attempt(run, "job", 1, {.status = AttemptStatus::kSucceeded, .nodes = "n3"},
+                       TaskStatus::kSucceeded);
+  EXPECT_EQ(store.attempts(run, "job")[0].start.nodes, "n3");
+  EXPECT_THROW(store.resume_attempt(run, "job", 1), InvalidStateError);
+}
+
 TEST(RunStoreResume, OpenAttemptsBecomeInterruptedAndSucceededTasksStay) {
   TempDir dir;
   const auto file = dir / "t.db";
