@@ -946,6 +946,13 @@ void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept 
   executor.core().notify_helpers();
 }
 
+void body_returned(Executor& executor) noexcept {
+  // Relaxed: the release of the result orders it before any read by a thread that saw it.
+  if (Worker* w = executor.core().this_worker(); w != nullptr && !w->external) {
+    w->in_body.store(false, std::memory_order_relaxed);
+  }
+}
+
 }  // namespace detail
 
 Executor::Executor(ExecutorOptions options)

@@ -79,6 +79,7 @@ class FutureState {
     } catch (...) {
       error_ = std::current_exception();
     }
+    body_returned(*executor_);
     signal_done(*executor_, done_);
   }
   virtual Job* job() noexcept = 0;

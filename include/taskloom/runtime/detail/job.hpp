@@ -49,4 +49,9 @@ bool sleep_until_done(Executor& executor, const std::atomic<std::uint32_t>& done
 /// Sets `done` to 1 (release) and wakes the threads sleeping in `executor`'s help_until().
 void signal_done(Executor& executor, std::atomic<std::uint32_t>& done) noexcept;
 
+/// Called by a job's run() once its callable returned, before it publishes the result: the
+/// calling pool worker of `executor` counts as free from then on, so work submitted by a thread
+/// that saw the result finds it free instead of interrupting a body (see preempt_for()).
+void body_returned(Executor& executor) noexcept;
+
 }  // namespace taskloom::runtime::detail
