@@ -45,7 +45,7 @@ struct RunArgs {
   bool quiet = false;
   bool force = false;
   double kill_grace = 5.0;
-  std::string backend;  // empty: $TASKLOOM_BACKEND, else the run's own (resume), else local
+  std::string backend;  // empty: see backend_choice()
   std::string partition, account, qos;
 };
 
@@ -53,8 +53,9 @@ struct RunArgs {
 constexpr std::size_t kSlurmJobsInFlight = 500;
 
 /// The backend named by --backend, else $TASKLOOM_BACKEND, else `recorded` (the backend of a
-/// resumed run's attempts), else local.
-std::string backend_choice(const RunArgs& a, std::string_view recorded) {
+/// resumed run's attempts), else the workflow's `backend:`, else local.
+std::string backend_choice(const RunArgs& a, std::string_view recorded,
+                           const workflow::Workflow& wf) {
   if (!a.backend.empty()) return a.backend;
   if (const char* env = std::getenv("TASKLOOM_BACKEND"); env != nullptr && *env != '\0') {
     if (std::string_view(env) != "local" && std::string_view(env) != "slurm") {
@@ -63,16 +64,20 @@ std::string backend_choice(const RunArgs& a, std::string_view recorded) {
     }
     return env;
   }
-  return recorded.empty() ? "local" : std::string(recorded);
+  if (!recorded.empty()) return std::string(recorded);
+  return wf.backend.empty() ? "local" : wf.backend;
 }
 
+/// The backend `name`, configured by the flags over the workflow's `slurm:` settings.
 std::unique_ptr<backends::Backend> make_backend(const std::string& name, const RunArgs& a,
+                                                const workflow::Workflow& wf,
                                                 const std::string& run_key) {
   if (name == "slurm") {
     backends::SlurmOptions o;
-    o.partition = a.partition;
-    o.account = a.account;
-    o.qos = a.qos;
+    o.partition = a.partition.empty() ? wf.slurm.partition : a.partition;
+    o.account = a.account.empty() ? wf.slurm.account : a.account;
+    o.qos = a.qos.empty() ? wf.slurm.qos : a.qos;
+    o.extra_args = wf.slurm.options;
     o.comment = "taskloom " + run_key;
     return std::make_unique<backends::SlurmBackend>(std::move(o));
   }
@@ -108,12 +113,18 @@ void add_run_options(CLI::App* cmd, RunArgs& a) {
       ->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--backend", a.backend,
                   "where tasks run: local (this machine) or slurm (one sbatch job per attempt); "
-                  "default $TASKLOOM_BACKEND, else the run's own on resume, else local")
+                  "default $TASKLOOM_BACKEND, else the run's own on resume, else the "
+                  "workflow's backend:, else local")
       ->check(CLI::IsMember({"local", "slurm"}));
   cmd->add_option("--partition", a.partition,
-                  "Slurm partition (default: $SBATCH_PARTITION or the cluster's)");
-  cmd->add_option("--account", a.account, "Slurm account (default: $SBATCH_ACCOUNT or yours)");
-  cmd->add_option("--qos", a.qos, "Slurm QOS (default: $SBATCH_QOS or the default)");
+                  "Slurm partition (default: the workflow's slurm.partition, else "
+                  "$SBATCH_PARTITION or the cluster's)");
+  cmd->add_option("--account", a.account,
+                  "Slurm account (default: the workflow's slurm.account, else $SBATCH_ACCOUNT or "
+                  "yours)");
+  cmd->add_option("--qos", a.qos,
+                  "Slurm QOS (default: the workflow's slurm.qos, else $SBATCH_QOS or the "
+                  "default)");
 }
 
 /// " --db PATH" when the inspecting commands, run from here, would not find `db` by themselves.
@@ -296,6 +307,27 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   }
 }
 
+/// A run whose cluster jobs may still run cannot resume on another backend: nothing would follow
+/// or cancel those jobs, and their tasks would run twice.
+void refuse_switch_with_jobs_in_flight(store::RunId run,
+                                       const std::vector<store::AttemptRecord>& attempts,
+                                       const std::string& backend) {
+  std::size_t open = 0;
+  std::string other;
+  for (const store::AttemptRecord& r : attempts) {
+    if (!r.ended && r.start.backend != "local" && r.start.backend != backend) {
+      ++open;
+      other = r.start.backend;
+    }
+  }
+  if (open == 0) return;
+  throw InvalidStateError("run " + std::to_string(run) + " has " + std::to_string(open) + " " +
+                          other + " job" + (open == 1 ? "" : "s") +
+                          " that may still be in flight — resume it with --backend " + other +
+                          " to follow them, or cancel them there first (`taskloom status " +
+                          std::to_string(run) + " --json` lists their job ids)");
+}
+
 /// Runs `body`; a BusyError (the run's lease is held) becomes exit status 3.
 template <class F>
 void refusing_busy(F body) {
@@ -312,7 +344,7 @@ void refusing_busy(F body) {
 void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
-    const std::string backend_name = backend_choice(a, "");
+    const std::string backend_name = backend_choice(a, "", wf);
     if (backend_name == "local") {
       workflow::capacities(wf, backends::host_capacity());  // refuses what could never start
     }
@@ -321,7 +353,7 @@ void run_file(const RunArgs& a) {
     store::RunStore db = store::RunStore::open(db_path);
     const store::RunId id = db.create_run(runner::new_run_of(wf));
     std::unique_ptr<backends::Backend> backend =
-        make_backend(backend_name, a, runner::run_key(db.file(), id));
+        make_backend(backend_name, a, wf, runner::run_key(db.file(), id));
     store::Lease lease = db.acquire_lease(id);
     db.set_run_status(id, store::RunStatus::kRunning);
     if (!a.quiet) {
@@ -344,8 +376,9 @@ void resume_run(const RunArgs& a) {
     }
     workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
     std::vector<store::AttemptRecord> attempts = db.attempts(a.run);
-    const std::string backend_name =
-        backend_choice(a, attempts.empty() ? std::string_view() : attempts.back().start.backend);
+    const std::string backend_name = backend_choice(
+        a, attempts.empty() ? std::string_view() : attempts.back().start.backend, wf);
+    refuse_switch_with_jobs_in_flight(a.run, attempts, backend_name);
     if (backend_name == "local") workflow::capacities(wf, backends::host_capacity());
     if (wf.fingerprint != rec.fingerprint && !a.force) {
       throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
@@ -362,7 +395,7 @@ void resume_run(const RunArgs& a) {
                   [](const store::AttemptRecord& r) { return r.start.backend != "local"; });
     const std::size_t killed =
         runner::kill_leftover_processes(attempts, backend_name == "local" ? key : "");
-    std::unique_ptr<backends::Backend> backend = make_backend(backend_name, a, key);
+    std::unique_ptr<backends::Backend> backend = make_backend(backend_name, a, wf, key);
     const store::ResumePlan plan =
         db.prepare_resume(a.run, store::ResumeScope::kAllUnsucceeded, backend->name());
     if (!a.quiet) {

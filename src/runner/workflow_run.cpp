@@ -225,6 +225,7 @@ backends::AttemptSpec WorkflowRun::State::spec_of(const Slot& slot) const {
                              .stdout_path = slot.start.stdout_path,
                              .stderr_path = slot.start.stderr_path,
                              .needs = t.needs,
+                             .features = t.features,
                              .timeout = t.timeout,
                              .kill_grace = options.kill_grace,
                              .priority = t.priority};

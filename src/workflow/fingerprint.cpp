@@ -32,6 +32,10 @@ std::string fingerprint(const Workflow& wf, const fs::path& main_dir) {
     feed(std::to_string(t.retries));
     feed(std::to_string(t.timeout.count()));
     feed(to_string(t.needs));
+    if (!t.features.empty()) {  // only then, so fingerprints of files without them stay
+      feed("features");
+      for (const std::string& f : t.features) feed(f);
+    }
     feed_pairs(t.env);
     feed(t.cwd.lexically_relative(main_dir).generic_string());
     feed_pairs(t.metadata);

@@ -79,6 +79,7 @@ struct TaskEntry {
   unsigned retries = 0;
   Duration timeout{0};
   Resources needs;
+  std::vector<std::string> features;
   std::map<std::string, Where> needs_where;  // pool -> where it was asked for
   KeyValues env;
   std::optional<std::string> cwd;

@@ -192,6 +192,7 @@ void expand_matrices(LoadState& state, Workflow& wf) {
       t.retries = e.retries;
       t.timeout = e.timeout;
       t.needs = e.needs;
+      t.features = e.features;
       for (const auto& [k, v] : e.env) t.env.emplace_back(k, substitute(v, e, element));
       const fs::path cwd = e.cwd ? fs::path(substitute(*e.cwd, e, element)) : fs::path();
       t.cwd =

@@ -13,11 +13,20 @@
 namespace taskloom::workflow::detail {
 namespace {
 
-const std::vector<std::string> kTopKeys{"name", "defaults", "resources", "include", "tasks"};
-const std::vector<std::string> kDefaultKeys{"retries", "timeout", "priority",
-                                            "needs",   "env",     "cwd"};
-const std::vector<std::string> kTaskKeys{"id",      "group", "run", "after", "priority", "retries",
-                                         "timeout", "needs", "env", "cwd",   "metadata", "matrix"};
+const std::vector<std::string> kTopKeys{"name",  "defaults", "resources", "include",
+                                        "tasks", "backend",  "slurm"};
+const std::vector<std::string> kDefaultKeys{"retries", "timeout", "priority", "needs",
+                                            "env",     "cwd",     "features"};
+const std::vector<std::string> kTaskKeys{"id",     "group",  "run",      "after",
+                                         "priority", "retries", "timeout", "needs",
+                                         "env",    "cwd",    "features", "metadata",
+                                         "matrix"};
+const std::vector<std::string> kBackends{"local", "slurm"};
+const std::vector<std::string> kSlurmKeys{"partition", "account", "qos", "options"};
+/// sbatch options taskloom sets for every job itself (docs/backends.md).
+const std::vector<std::string> kManagedSbatchOptions{
+    "--parsable", "--job-name", "-J",    "--output", "-o",      "--error",   "-e",
+    "--chdir",    "-D",         "--wrap", "--comment", "--open-mode", "--dependency", "-d"};
 
 /// What `defaults:` gives the tasks of a file and of the files it includes.
 struct Defaults {
@@ -28,6 +37,7 @@ struct Defaults {
   KeyValues env;
   std::optional<std::string> cwd;
   fs::path cwd_base;
+  std::optional<std::vector<std::string>> features;
 };
 
 class DocumentReader {
@@ -285,7 +295,7 @@ class DocumentReader {
       file_ = saved_file;
       return;
     }
-    std::optional<KeyValue> name, tasks, includes, resources, defaults_kv;
+    std::optional<KeyValue> name, tasks, includes, resources, defaults_kv, backend, slurm;
     for (const KeyValue& kv : mapping(root)) {
       if (kv.name == "name") {
         name = kv;
@@ -297,6 +307,10 @@ class DocumentReader {
         resources = kv;
       } else if (kv.name == "defaults") {
         defaults_kv = kv;
+      } else if (kv.name == "backend") {
+        backend = kv;
+      } else if (kv.name == "slurm") {
+        slurm = kv;
       } else if (kv.name.rfind("x-", 0) != 0) {
         unknown_key(kv, "the workflow", kTopKeys);
       }
@@ -319,6 +333,9 @@ class DocumentReader {
         }
       }
     }
+    // A file's own settings come before its includes', which fill in only what is still unset.
+    if (backend) read_backend(*backend, wf);
+    if (slurm) read_slurm(*slurm, wf.slurm);
     if (includes) read_includes(*includes, dir, defaults, wf);
     if (tasks) {
       if (!tasks->value.IsSequence()) {
@@ -366,10 +383,115 @@ class DocumentReader {
           d.cwd = *s;
           d.cwd_base = dir;
         }
+      } else if (item.name == "features") {
+        if (auto f = read_features(item)) d.features = std::move(*f);
       } else {
         unknown_key(item, "defaults", kDefaultKeys);
       }
     }
+  }
+
+  // --- where the tasks run --------------------------------------------------------------------
+
+  void read_backend(const KeyValue& kv, Workflow& wf) {
+    auto s = scalar(kv, "backend");
+    if (!s) return;
+    if (std::find(kBackends.begin(), kBackends.end(), *s) == kBackends.end()) {
+      std::string fix = suggest(*s, kBackends, s_.problems);
+      error(where(kv.key, kv.value), "backend " + quote(*s) + " is not a backend of taskloom",
+            fix.empty() ? "write backend: local or backend: slurm" : fix);
+      return;
+    }
+    if (wf.backend.empty()) wf.backend = *s;
+  }
+
+  void read_slurm(const KeyValue& kv, SlurmSettings& out) {
+    if (!kv.value.IsMap()) {
+      error(where(kv.key, kv.value), "slurm must be a mapping",
+            "write e.g. slurm: {partition: render, account: shots}");
+      return;
+    }
+    for (const KeyValue& item : mapping(kv.value)) {
+      std::string* field = item.name == "partition" ? &out.partition
+                           : item.name == "account" ? &out.account
+                           : item.name == "qos"     ? &out.qos
+                                                    : nullptr;
+      if (field != nullptr) {
+        auto s = scalar(item, "slurm." + item.name);
+        if (s && (s->empty() || s->find_first_of(" \t,") != std::string::npos)) {
+          error(where(item.key, item.value),
+                "slurm." + item.name + " " + quote(*s) + " is not one " + item.name + " name",
+                "write the name Slurm knows it by (sacctmgr/sinfo), without spaces or commas");
+        } else if (s && field->empty()) {
+          *field = *s;
+        }
+      } else if (item.name == "options") {
+        if (auto list = read_sbatch_options(item); list && out.options.empty()) {
+          out.options = std::move(*list);
+        }
+      } else {
+        unknown_key(item, "slurm", kSlurmKeys);
+      }
+    }
+  }
+
+  std::optional<std::vector<std::string>> read_sbatch_options(const KeyValue& kv) {
+    std::vector<YAML::Node> items;
+    if (kv.value.IsScalar()) {
+      items.push_back(kv.value);
+    } else if (kv.value.IsSequence()) {
+      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else {
+      error(where(kv.key, kv.value), "slurm.options must be a list of sbatch options",
+            "write e.g. options: [--exclusive, --mail-type=END]");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const YAML::Node& n : items) {
+      const std::string text = n.IsScalar() ? n.Scalar() : std::string();
+      const std::string flag = text.substr(0, text.find('='));
+      if (text.size() < 2 || text[0] != '-') {
+        error(where(n), "slurm.options: " + describe(n) + " is not an sbatch option",
+              "write each option as one item starting with \"-\", its value after \"=\" "
+              "(--mail-type=END)");
+      } else if (std::find(kManagedSbatchOptions.begin(), kManagedSbatchOptions.end(), flag) !=
+                 kManagedSbatchOptions.end()) {
+        error(where(n), "slurm.options: taskloom sets " + flag + " for every job itself",
+              "remove it (logs go under the run's log directory; dependencies come from after:)");
+      } else {
+        out.push_back(text);
+      }
+    }
+    return out;
+  }
+
+  // features: a list of node feature names (or one name).
+  std::optional<std::vector<std::string>> read_features(const KeyValue& kv) {
+    std::vector<YAML::Node> items;
+    if (kv.value.IsScalar()) {
+      items.push_back(kv.value);
+    } else if (kv.value.IsSequence()) {
+      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else {
+      error(where(kv.key, kv.value), "features must be a list of node feature names",
+            "write e.g. features: [gpu, avx512]");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    for (const YAML::Node& n : items) {
+      const std::string name = n.IsScalar() ? n.Scalar() : std::string();
+      if (name.empty() || !std::all_of(name.begin(), name.end(), is_id_char)) {
+        error(where(n), "feature " + describe(n) + " is not a node feature name",
+              "use letters, digits, \"_\", \".\" and \"-\"; a task needs every feature listed "
+              "(one name per item, no \"&\" or \"|\")");
+        ok = false;
+      } else if (std::find(out.begin(), out.end(), name) == out.end()) {
+        out.push_back(name);
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
   }
 
   void read_includes(const KeyValue& kv, const fs::path& dir, const Defaults& defaults,
@@ -439,6 +561,7 @@ class DocumentReader {
     e.env = d.env;
     e.cwd = d.cwd;
     e.cwd_base = d.cwd_base;
+    e.features = d.features.value_or(std::vector<std::string>{});
     std::optional<KeyValue> id_kv, run_kv, group_kv, matrix_kv;
     std::vector<KeyValue> env_kvs;  // the task's own env
     for (const KeyValue& kv : mapping(node)) {
@@ -469,6 +592,8 @@ class DocumentReader {
           e.cwd = *s;
           e.cwd_base = dir;
         }
+      } else if (kv.name == "features") {
+        if (auto f = read_features(kv)) e.features = std::move(*f);
       } else if (kv.name == "metadata") {
         e.metadata = read_strings(kv, "metadata", false);
       } else {

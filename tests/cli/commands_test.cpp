@@ -119,6 +119,33 @@ TEST(Commands, ResumeRefusesAChangedWorkflowUnlessForced) {
   EXPECT_EQ(s.attempts(1, "last").size(), 2u);
 }
 
+TEST(Commands, TheWorkflowNamesItsBackendAndTheCommandLineOverridesIt) {
+  TempDir dir;
+  const fs::path file = dir.path() / "w.yaml";
+  const fs::path db = dir.path() / "state.db";
+  write_file(file,
+             "name: w\nbackend: slurm\nslurm: {partition: nowhere}\n"
+             "tasks:\n  - {id: a, run: 'exit 3', features: [gpu]}\n");
+  const CliResult r = run_taskloom({"run", file.string(), "--db", db.string(), "--backend",
+                                    "local"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out.find("on slurm"), std::string::npos) << r.out;
+  store::RunStore s = store::RunStore::open(db);
+  ASSERT_EQ(s.attempts(1, "a").size(), 1u);
+  EXPECT_EQ(s.attempts(1, "a")[0].start.backend, "local") << "--backend beats backend:";
+
+  // A run with a Slurm job still open cannot resume elsewhere: nothing would follow the job.
+  s.begin_attempt(1, "a", 2, {.backend = "slurm", .job_id = "4242"});
+  const CliResult refused = run_taskloom({"resume", "1", "--db", db.string(), "--backend",
+                                          "local"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("run 1 has 1 slurm job that may still be in flight — resume it "
+                             "with --backend slurm"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(s.attempts(1, "a")[1].ended) << "a refused resume changes nothing";
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

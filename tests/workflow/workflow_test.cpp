@@ -437,6 +437,60 @@ TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
   EXPECT_EQ(task(wf, "final").timeout, std::chrono::nanoseconds(0));
   EXPECT_EQ(task(wf, "final").cwd, (main.parent_path() / "out").lexically_normal());
   EXPECT_THAT(task(wf, "final").after, ElementsAre("prepare", "shared"));
+  EXPECT_EQ(wf.backend, "slurm") << "from the include, the main file saying nothing";
+  EXPECT_EQ(wf.slurm.account, "shots") << "the including file wins";
+  EXPECT_EQ(wf.slurm.partition, "render");
+}
+
+// --- where tasks run -----------------------------------------------------------------------
+
+TEST(Backend, BackendSlurmSettingsAndFeatures) {
+  const Workflow wf = parse(
+      "name: w\n"
+      "backend: slurm\n"
+      "slurm: {partition: render, account: shots, qos: high, options: [--exclusive, "
+      "--mail-type=END]}\n"
+      "defaults: {features: [avx2]}\n"
+      "tasks:\n"
+      "  - {id: plain, run: x}\n"
+      "  - {id: gpu, run: x, features: [gpu, nvlink, gpu]}\n"
+      "  - {id: one, run: x, features: bigmem}\n"
+      "  - {id: none, run: x, features: []}\n");
+  EXPECT_EQ(wf.backend, "slurm");
+  EXPECT_EQ(wf.slurm.partition, "render");
+  EXPECT_EQ(wf.slurm.account, "shots");
+  EXPECT_EQ(wf.slurm.qos, "high");
+  EXPECT_THAT(wf.slurm.options, ElementsAre("--exclusive", "--mail-type=END"));
+  EXPECT_THAT(task(wf, "plain").features, ElementsAre("avx2")) << "from defaults";
+  EXPECT_THAT(task(wf, "gpu").features, ElementsAre("gpu", "nvlink")) << "replaces, no repeats";
+  EXPECT_THAT(task(wf, "one").features, ElementsAre("bigmem"));
+  EXPECT_THAT(task(wf, "none").features, IsEmpty());
+  const Workflow bare = parse("name: w\ntasks:\n  - {id: a, run: x}\n");
+  EXPECT_EQ(bare.backend, "") << "not said: the command line decides";
+  EXPECT_EQ(bare.slurm.partition, "");
+  EXPECT_THAT(bare.slurm.options, IsEmpty());
+}
+
+TEST(Backend, BadSettingsAreRefusedAtTheirLine) {
+  const std::string e = error_of(
+      "name: w\n"
+      "backend: slrum\n"
+      "slurm:\n"
+      "  partition: \"a b\"\n"
+      "  queue: long\n"
+      "  options: [--output=x.log, exclusive]\n"
+      "tasks:\n"
+      "  - id: a\n"
+      "    run: x\n"
+      "    features: [\"gpu&nvlink\", {a: 1}]\n");
+  EXPECT_THAT(e, testing::HasSubstr("2:10: backend \"slrum\" is not a backend of taskloom — did "
+                                    "you mean \"slurm\"?"));
+  EXPECT_THAT(e, testing::HasSubstr("4:14: slurm.partition \"a b\" is not one partition name"));
+  EXPECT_THAT(e, testing::HasSubstr("5:3: unknown key \"queue\" in slurm"));
+  EXPECT_THAT(e, testing::HasSubstr("6:13: slurm.options: taskloom sets --output for every job"));
+  EXPECT_THAT(e, testing::HasSubstr("6:29: slurm.options: \"exclusive\" is not an sbatch option"));
+  EXPECT_THAT(e, testing::HasSubstr("10:16: feature \"gpu&nvlink\" is not a node feature name"));
+  EXPECT_THAT(e, testing::HasSubstr("10:30: feature a mapping is not a node feature name"));
 }
 
 // --- errors --------------------------------------------------------------------------------
@@ -518,6 +572,9 @@ TEST(Fingerprint, StableForSameContentAndChangesWithIt) {
   std::string renamed = yaml;
   renamed.replace(renamed.find("name: w"), 7, "name: v");
   EXPECT_NE(parse(renamed).fingerprint, fp);
+  EXPECT_NE(parse(yaml + "    features: [gpu]\n").fingerprint, fp) << "features are content";
+  EXPECT_EQ(parse("backend: slurm\nslurm: {partition: p}\n" + yaml).fingerprint, fp)
+      << "where it runs is not: a run may resume on another cluster partition";
   EXPECT_EQ(fp.find_first_not_of("0123456789abcdef"), std::string::npos);
 }
 

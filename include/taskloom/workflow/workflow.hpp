@@ -41,6 +41,9 @@ struct Task {
   unsigned retries = 0;            ///< extra attempts after a failure
   Duration timeout{0};             ///< per attempt; zero means none
   Resources needs;                 ///< defaults.needs overridden key by key; cpu 1 if unset
+  /// Node features a cluster node must have (Slurm --constraint, all of them); the task's own
+  /// list replaces defaults.features. Ignored by the local backend.
+  std::vector<std::string> features;
   KeyValues env;                   ///< defaults.env, then the task's own (which win)
   std::filesystem::path cwd;       ///< absolute; the main workflow file's directory by default
   KeyValues metadata;              ///< free scalars, in file order
@@ -50,10 +53,21 @@ struct Task {
   int line = 0, column = 0;        ///< where the entry is in `file` (1-based)
 };
 
+/// `slurm:` settings for every job of a run on the Slurm backend; empty: Slurm's own default
+/// (and $SBATCH_PARTITION, ... as sbatch reads them). Command-line flags override them.
+struct SlurmSettings {
+  std::string partition, account, qos;
+  std::vector<std::string> options;  ///< more sbatch options, e.g. "--exclusive"
+};
+
 struct Workflow {
   std::string name;
   std::filesystem::path file;  ///< as given to load_workflow / parse_workflow
   Resources resources;         ///< as declared under `resources:` (see capacities())
+  /// `backend:` — "local" or "slurm"; empty when the file does not say. --backend and
+  /// $TASKLOOM_BACKEND override it. For this, `slurm:` and `resources:` the including file wins.
+  std::string backend;
+  SlurmSettings slurm;
   std::vector<Task> tasks;     ///< includes' tasks first, then in declaration order
   std::string fingerprint;     ///< 16 hex digits (FNV-1a 64) of the expanded tasks and name
 };
