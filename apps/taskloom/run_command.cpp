@@ -68,16 +68,30 @@ std::string backend_choice(const RunArgs& a, std::string_view recorded,
   return wf.backend.empty() ? "local" : wf.backend;
 }
 
-/// The backend `name`, configured by the flags over the workflow's `slurm:` settings.
+/// The flags over the workflow's `slurm:` settings.
+backends::SlurmOptions slurm_options(const RunArgs& a, const workflow::Workflow& wf) {
+  backends::SlurmOptions o;
+  o.partition = a.partition.empty() ? wf.slurm.partition : a.partition;
+  o.account = a.account.empty() ? wf.slurm.account : a.account;
+  o.qos = a.qos.empty() ? wf.slurm.qos : a.qos;
+  o.extra_args = wf.slurm.options;
+  return o;
+}
+
+/// Refuses, before anything is recorded, what could never run where `backend` runs tasks.
+void check_backend(const std::string& backend, const RunArgs& a, const workflow::Workflow& wf) {
+  if (backend == "slurm") {
+    backends::SlurmBackend::check_cluster(slurm_options(a, wf));
+  } else {
+    workflow::capacities(wf, backends::host_capacity());  // tasks larger than this machine
+  }
+}
+
 std::unique_ptr<backends::Backend> make_backend(const std::string& name, const RunArgs& a,
                                                 const workflow::Workflow& wf,
                                                 const std::string& run_key) {
   if (name == "slurm") {
-    backends::SlurmOptions o;
-    o.partition = a.partition.empty() ? wf.slurm.partition : a.partition;
-    o.account = a.account.empty() ? wf.slurm.account : a.account;
-    o.qos = a.qos.empty() ? wf.slurm.qos : a.qos;
-    o.extra_args = wf.slurm.options;
+    backends::SlurmOptions o = slurm_options(a, wf);
     o.comment = "taskloom " + run_key;
     return std::make_unique<backends::SlurmBackend>(std::move(o));
   }
@@ -345,9 +359,7 @@ void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
     const std::string backend_name = backend_choice(a, "", wf);
-    if (backend_name == "local") {
-      workflow::capacities(wf, backends::host_capacity());  // refuses what could never start
-    }
+    check_backend(backend_name, a, wf);
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
@@ -379,7 +391,7 @@ void resume_run(const RunArgs& a) {
     const std::string backend_name = backend_choice(
         a, attempts.empty() ? std::string_view() : attempts.back().start.backend, wf);
     refuse_switch_with_jobs_in_flight(a.run, attempts, backend_name);
-    if (backend_name == "local") workflow::capacities(wf, backends::host_capacity());
+    check_backend(backend_name, a, wf);
     if (wf.fingerprint != rec.fingerprint && !a.force) {
       throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
                               std::to_string(a.run) + " started (fingerprint " + rec.fingerprint +

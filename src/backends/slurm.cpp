@@ -63,15 +63,17 @@ std::string read_file(const std::string& path) {
   return s;
 }
 
-/// sbatch's complaint, its "sbatch: error: " prefixes dropped, with the fix that fits it.
-std::string refusal(const ToolRun& run, const AttemptSpec& spec) {
+/// What a Slurm tool printed, one line, its "<tool>: error: " prefixes dropped.
+std::string complaint(const ToolRun& run, const std::string& tool) {
   std::string text;
+  const std::string error = tool + ": error: ", fatal = tool + ": fatal: ";
   for (std::string_view line : {std::string_view(run.err), std::string_view(run.out)}) {
     while (!line.empty()) {
       const auto nl = line.find('\n');
       std::string_view l = trim(line.substr(0, nl));
       line = nl == std::string_view::npos ? std::string_view() : line.substr(nl + 1);
-      for (std::string_view prefix : {"sbatch: error: ", "Batch job submission failed: "}) {
+      for (std::string_view prefix : {std::string_view(error), std::string_view(fatal),
+                                      std::string_view("Batch job submission failed: ")}) {
         if (l.starts_with(prefix)) l.remove_prefix(prefix.size());
       }
       if (l.empty()) continue;
@@ -79,7 +81,13 @@ std::string refusal(const ToolRun& run, const AttemptSpec& spec) {
       text += l;
     }
   }
-  if (text.empty()) text = "sbatch exited with status " + std::to_string(run.exit_code);
+  if (text.empty()) text = tool + " exited with status " + std::to_string(run.exit_code);
+  return text;
+}
+
+/// sbatch's complaint with the fix that fits it.
+std::string refusal(const ToolRun& run, const AttemptSpec& spec) {
+  const std::string text = complaint(run, "sbatch");
   std::string fix =
       "check the task's needs against what the cluster offers (sinfo -o '%N %c %m %G %f')";
   if (text.find("icense") != std::string::npos) {
@@ -90,7 +98,7 @@ std::string refusal(const ToolRun& run, const AttemptSpec& spec) {
              text.find("onstraint") != std::string::npos) {
     fix = "no node has these features (sinfo -o '%N %f'): fix the task's features";
   } else if (text.find("artition") != std::string::npos) {
-    fix = "name an existing partition (sinfo -s) with --slurm-partition";
+    fix = "name an existing partition (sinfo -s) in slurm.partition or with --partition";
   } else if (text.find("ccount") != std::string::npos || text.find("QOS") != std::string::npos) {
     fix = "give an account and QOS you may use (sacctmgr show assoc user=$USER)";
   }
@@ -354,6 +362,29 @@ void SlurmBackend::State::poll_loop() {
         changed ? options.poll_min
                 : std::min(options.poll_max,
                            std::chrono::duration_cast<std::chrono::milliseconds>(interval * 3 / 2));
+  }
+}
+
+void SlurmBackend::check_cluster(const SlurmOptions& options) {
+  const std::string sinfo =
+      options.bin_dir.empty() ? std::string("sinfo") : (options.bin_dir / "sinfo").string();
+  const ToolRun run = run_tool({sinfo, "--noheader", "--format=%R"}, {}, kToolLimit);
+  if (!run.ok()) {
+    throw InvalidStateError("Slurm does not answer (sinfo: " + complaint(run, "sinfo") +
+                            ") — check that slurmctld runs (scontrol ping) and that SLURM_CONF "
+                            "names its slurm.conf, or run with --backend local");
+  }
+  if (options.partition.empty()) return;
+  std::vector<std::string> partitions;
+  for (std::string_view rest = run.out; !rest.empty();) {
+    const auto nl = rest.find('\n');
+    if (std::string_view p = trim(rest.substr(0, nl)); !p.empty()) partitions.emplace_back(p);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  if (std::find(partitions.begin(), partitions.end(), options.partition) == partitions.end()) {
+    throw InvalidArgumentError("Slurm has no partition \"" + options.partition + "\" (it has " +
+                               join(partitions, ", ") +
+                               ") — fix slurm.partition in the workflow or --partition");
   }
 }
 

@@ -125,8 +125,18 @@ Submission submission(const AttemptSpec& spec, const SlurmOptions& options) {
     }
     sh += "export " + name + "=" + shell_quote(value) + "\n";
   }
-  // In a subshell, so that `exit` in the command still lets the status be written.
-  sh += "(\n" + spec.command + "\n)\nrc=$?\n";
+  // slurmd runs a job whose --chdir it cannot enter in /tmp instead: refuse that here.
+  if (!spec.cwd.empty()) {
+    const std::string cwd = shell_quote(spec.cwd.string());
+    sh += "cd " + cwd + " 2>/dev/null || { echo \"" + std::string(kNoCwdMarker) + " \"" + cwd +
+          "\" does not exist on ${SLURMD_NODENAME:-$(hostname)}\" >&2; exit " +
+          std::to_string(kNoCwdExit) + "; }\n";
+  }
+  // In a subshell, so that `exit` in the command still lets the status be written. The script
+  // outlives the command when Slurm's SIGTERM arrives (trapped here, default again in the
+  // subshell), so that a process tree that ignores SIGTERM is still whole, and found, when
+  // Slurm's SIGKILL follows (proctrack/linuxproc finds processes by ancestry).
+  sh += "trap : TERM\n(\n" + spec.command + "\n)\nrc=$?\ntrap - TERM\n";
   if (const std::string file = exit_file(spec); !file.empty()) {
     sh += "printf '%s\\n' \"$rc\" > " + shell_quote(file + ".tmp") + " && mv -f " +
           shell_quote(file + ".tmp") + " " + shell_quote(file) + "\n";
@@ -286,6 +296,12 @@ AttemptResult result_of(const JobRow& job, Intent intent, const AttemptSpec& spe
   } else if (state == "FAILED" && sig != 0) {
     r.message = "killed by signal " + signal_name(sig) + " (" + std::to_string(sig) + ")" + where +
                 " (" + name + ")";
+  } else if (const auto marker = stderr_tail.rfind(kNoCwdMarker);
+             state == "FAILED" && code == kNoCwdExit && marker != std::string_view::npos) {
+    r.end = End::kFailedToStart;
+    r.reason.clear();
+    std::string_view line = stderr_tail.substr(marker + std::string_view("taskloom: ").size());
+    r.message = std::string(trim(line.substr(0, line.find('\n')))) + " (" + name + ")";
   } else if (state == "FAILED") {
     r.reason.clear();  // a plain non-zero exit
     r.message = "exit status " + std::to_string(code) + where + " (" + name + ")";

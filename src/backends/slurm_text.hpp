@@ -22,6 +22,11 @@ struct Submission {
 /// Throws InvalidArgumentError for what the mapping cannot express (a negative need).
 Submission submission(const AttemptSpec& spec, const SlurmOptions& options);
 
+/// The batch script's line on stderr, and its exit status, when the job cannot enter its
+/// working directory on the node (reported as kFailedToStart, as a local run does).
+inline constexpr std::string_view kNoCwdMarker = "taskloom: working directory";
+inline constexpr int kNoCwdExit = 126;
+
 /// Where the batch script writes the command's exit status: "<stdout>.exit" (empty when the
 /// attempt has no stdout log).
 std::string exit_file(const AttemptSpec& spec);

@@ -17,15 +17,14 @@ const std::vector<std::string> kTopKeys{"name",  "defaults", "resources", "inclu
                                         "tasks", "backend",  "slurm"};
 const std::vector<std::string> kDefaultKeys{"retries", "timeout", "priority", "needs",
                                             "env",     "cwd",     "features"};
-const std::vector<std::string> kTaskKeys{"id",     "group",  "run",      "after",
-                                         "priority", "retries", "timeout", "needs",
-                                         "env",    "cwd",    "features", "metadata",
-                                         "matrix"};
+const std::vector<std::string> kTaskKeys{"id",       "group",    "run",   "after", "priority",
+                                         "retries",  "timeout",  "needs", "env",   "cwd",
+                                         "features", "metadata", "matrix"};
 const std::vector<std::string> kBackends{"local", "slurm"};
 const std::vector<std::string> kSlurmKeys{"partition", "account", "qos", "options"};
 /// sbatch options taskloom sets for every job itself (docs/backends.md).
 const std::vector<std::string> kManagedSbatchOptions{
-    "--parsable", "--job-name", "-J",    "--output", "-o",      "--error",   "-e",
+    "--parsable", "--job-name", "-J",     "--output",  "-o",          "--error",      "-e",
     "--chdir",    "-D",         "--wrap", "--comment", "--open-mode", "--dependency", "-d"};
 
 /// What `defaults:` gives the tasks of a file and of the files it includes.

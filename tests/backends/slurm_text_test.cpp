@@ -86,6 +86,7 @@ TEST(SlurmSubmission, TheScriptExportsTheEnvironmentAndRecordsTheExitStatus) {
       std::filesystem::temp_directory_path() / ("slurm_text_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   AttemptSpec sp = spec();
+  sp.cwd = dir;
   sp.stdout_path = dir / "a.out";
   sp.command = "test \"$NOTE\" = \"it's\" && echo \"frame $FRAME\" > " + (dir / "seen").string() +
                " && exit 7";
@@ -102,6 +103,36 @@ TEST(SlurmSubmission, TheScriptExportsTheEnvironmentAndRecordsTheExitStatus) {
   std::ifstream exit_status(exit_file(sp));
   std::getline(exit_status, line);
   EXPECT_EQ(line, "7");
+  std::filesystem::remove_all(dir);
+}
+
+// slurmd would run the job in /tmp: the script refuses instead, and that is a failed start.
+TEST(SlurmSubmission, AWorkingDirectoryTheNodeLacksIsAFailedStartNotARunInTmp) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("slurm_cwd_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  AttemptSpec sp = spec();
+  sp.cwd = dir / "does-not-exist";
+  sp.stdout_path = dir / "a.out";
+  sp.command = "touch " + (dir / "ran").string();
+  const auto script = dir / "job.sh";
+  std::ofstream(script) << submission(sp, {}).script;
+  const std::string err = (dir / "a.err").string();
+  const int status =
+      std::system(("SLURMD_NODENAME=n3 /bin/sh " + script.string() + " 2>" + err).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 126);
+  EXPECT_FALSE(std::filesystem::exists(dir / "ran")) << "the command must not run elsewhere";
+  std::ifstream in(err);
+  const std::string tail((std::istreambuf_iterator<char>(in)), {});
+  JobRow failed = row("266");  // FAILED, exit 3 on n1
+  failed.wait_status = 126 << 8;
+  const AttemptResult r = result_of(failed, Intent::kNone, sp, tail);
+  EXPECT_EQ(r.end, End::kFailedToStart);
+  EXPECT_EQ(r.message,
+            "working directory " + sp.cwd.string() + " does not exist on n3 (Slurm job 266)");
+  EXPECT_EQ(result_of(failed, Intent::kNone, sp, "").end, End::kFailed)
+      << "a plain exit 126 (a command that is not executable) stays a failure";
   std::filesystem::remove_all(dir);
 }
 

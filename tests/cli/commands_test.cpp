@@ -126,8 +126,8 @@ TEST(Commands, TheWorkflowNamesItsBackendAndTheCommandLineOverridesIt) {
   write_file(file,
              "name: w\nbackend: slurm\nslurm: {partition: nowhere}\n"
              "tasks:\n  - {id: a, run: 'exit 3', features: [gpu]}\n");
-  const CliResult r = run_taskloom({"run", file.string(), "--db", db.string(), "--backend",
-                                    "local"});
+  const CliResult r =
+      run_taskloom({"run", file.string(), "--db", db.string(), "--backend", "local"});
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(r.out.find("on slurm"), std::string::npos) << r.out;
   store::RunStore s = store::RunStore::open(db);
@@ -136,8 +136,8 @@ TEST(Commands, TheWorkflowNamesItsBackendAndTheCommandLineOverridesIt) {
 
   // A run with a Slurm job still open cannot resume elsewhere: nothing would follow the job.
   s.begin_attempt(1, "a", 2, {.backend = "slurm", .job_id = "4242"});
-  const CliResult refused = run_taskloom({"resume", "1", "--db", db.string(), "--backend",
-                                          "local"});
+  const CliResult refused =
+      run_taskloom({"resume", "1", "--db", db.string(), "--backend", "local"});
   EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
   EXPECT_NE(refused.err.find("run 1 has 1 slurm job that may still be in flight — resume it "
                              "with --backend slurm"),

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -20,10 +21,12 @@
 #include <thread>
 
 #include "taskloom/runner/leftovers.hpp"
+#include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/store/run_store.hpp"
 
 #include "cli/cli_db.hpp"
 #include "cli/cli_harness.hpp"
+#include "cli/workflow_cases.hpp"
 
 namespace taskloom {
 namespace {
@@ -254,32 +257,78 @@ nlohmann::json status_json(const std::filesystem::path& db) {
   return nlohmann::json::parse(r.out, nullptr, false);
 }
 
-TEST_F(SlurmTest, TheRenderShotExampleRunsUnchangedOnSlurm) {
-  TempDir dir;
-  std::filesystem::copy(TASKLOOM_EXAMPLES_DIR, dir.path(),
-                        std::filesystem::copy_options::recursive);
-  const auto db = dir.path() / "t.db";
-  const cli_test::CliResult r = run_taskloom({"run", (dir.path() / "render-shot.yaml").string(),
-                                              "--db", db.string(), "--backend", "slurm", "--quiet"},
+/// The .out and .err logs under `dir` (the run's log directory), by name, with their text.
+std::map<std::string, std::string> logs_in(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string ext = e.path().extension().string();
+    if (ext == ".out" || ext == ".err") out[e.path().filename().string()] = read_file(e.path());
+  }
+  return out;
+}
+
+/// The examples run unchanged on Slurm, and end as a local run of them does: the same statuses,
+/// attempts and log files word for word; each attempt its own job, on a node of the cluster.
+class ExampleOnSlurm : public SlurmTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ExampleOnSlurm, EndsAsALocalRunDoes) {
+  const std::string file = GetParam() + ".yaml";
+  TempDir local, cluster;
+  for (const TempDir* d : {&local, &cluster}) {
+    std::filesystem::copy(TASKLOOM_EXAMPLES_DIR, d->path(),
+                          std::filesystem::copy_options::recursive);
+  }
+  const auto local_db = local.path() / "t.db", db = cluster.path() / "t.db";
+  const cli_test::CliResult here = run_taskloom(
+      {"run", (local.path() / file).string(), "--db", local_db.string(), "--quiet"}, {}, 120s);
+  ASSERT_EQ(here.exit_code, 0) << here.out << here.err;
+  const cli_test::CliResult r = run_taskloom({"run", (cluster.path() / file).string(), "--db",
+                                              db.string(), "--backend", "slurm", "--quiet"},
                                              {}, 240s);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  for (const auto& [task, status] : cli_test::task_statuses(db))
-    EXPECT_EQ(status, "succeeded") << task;
+
+  const auto statuses = cli_test::task_statuses(db);
+  EXPECT_EQ(statuses, cli_test::task_statuses(local_db));
   store::RunStore store = store::RunStore::open(db);
+  store::RunStore local_store = store::RunStore::open(local_db);
+  std::map<std::string, int> attempts, local_attempts;
   std::set<std::string> jobs;
   for (const store::AttemptRecord& a : store.attempts(1)) {
+    ++attempts[a.task];
     EXPECT_EQ(a.start.backend, "slurm") << a.task;
     EXPECT_FALSE(a.start.job_id.empty()) << a.task;
     EXPECT_THAT(a.start.nodes, ::testing::MatchesRegex("n[1-4]")) << a.task;
     jobs.insert(a.start.job_id);
   }
+  for (const store::AttemptRecord& a : local_store.attempts(1)) ++local_attempts[a.task];
+  EXPECT_EQ(attempts, local_attempts) << "retries happen as they do locally";
   EXPECT_EQ(jobs.size(), store.attempts(1).size()) << "each attempt is its own job";
-  EXPECT_TRUE(std::filesystem::exists(dir.path() / "render-shot" / "out" / "shot.txt") ||
-              !std::filesystem::is_empty(dir.path() / "render-shot" / "out"));
+  const auto logs = logs_in(runner::log_directory(store, 1));
+  EXPECT_EQ(logs.size(), 2 * store.attempts(1).size()) << "a stdout and a stderr log per attempt";
+  EXPECT_EQ(logs, logs_in(runner::log_directory(local_store, 1)));
   const nlohmann::json j = status_json(db);
   ASSERT_FALSE(j.is_discarded());
   EXPECT_THAT(j.dump(), HasSubstr("\"job_id\""));
 }
+
+INSTANTIATE_TEST_SUITE_P(Examples, ExampleOnSlurm, ::testing::Values("render-shot", "sim-campaign"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           std::string n = p.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+/// The data-driven workflow cases whose header names slurm (tests/workflows/README.md), run
+/// with --backend slurm and checked as on the local backend.
+class WorkflowCaseOnSlurm : public SlurmTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(WorkflowCaseOnSlurm, RunsAsItsHeaderSays) {
+  cli_test::check_workflow_case(GetParam(), {"--backend", "slurm"});
+}
+
+INSTANTIATE_TEST_SUITE_P(Workflows, WorkflowCaseOnSlurm,
+                         ::testing::ValuesIn(cli_test::workflow_cases("slurm")),
+                         cli_test::case_name);
 
 // Every task records when and where it ran; GPU tasks never overlap beyond a node's gres.
 TEST_F(SlurmTest, GpuTasksNeverExceedTheGres) {

@@ -52,6 +52,10 @@ struct SlurmOptions {
 class SlurmBackend final : public Backend {
  public:
   explicit SlurmBackend(SlurmOptions options = {});
+  /// Asks the cluster (one `sinfo`) whether it answers and has `options.partition`, so a run is
+  /// refused before anything is recorded: InvalidStateError naming Slurm's complaint when it
+  /// does not answer, InvalidArgumentError listing the partitions when it lacks that one.
+  static void check_cluster(const SlurmOptions& options);
   ~SlurmBackend() override;
   SlurmBackend(const SlurmBackend&) = delete;
   SlurmBackend& operator=(const SlurmBackend&) = delete;

@@ -44,13 +44,13 @@ struct Task {
   /// Node features a cluster node must have (Slurm --constraint, all of them); the task's own
   /// list replaces defaults.features. Ignored by the local backend.
   std::vector<std::string> features;
-  KeyValues env;                   ///< defaults.env, then the task's own (which win)
-  std::filesystem::path cwd;       ///< absolute; the main workflow file's directory by default
-  KeyValues metadata;              ///< free scalars, in file order
-  std::string group;               ///< name of the task entry it came from ("render")
-  KeyValues matrix;                ///< variable -> value of this element, declaration order
-  std::filesystem::path file;      ///< the file that declares the task entry
-  int line = 0, column = 0;        ///< where the entry is in `file` (1-based)
+  KeyValues env;               ///< defaults.env, then the task's own (which win)
+  std::filesystem::path cwd;   ///< absolute; the main workflow file's directory by default
+  KeyValues metadata;          ///< free scalars, in file order
+  std::string group;           ///< name of the task entry it came from ("render")
+  KeyValues matrix;            ///< variable -> value of this element, declaration order
+  std::filesystem::path file;  ///< the file that declares the task entry
+  int line = 0, column = 0;    ///< where the entry is in `file` (1-based)
 };
 
 /// `slurm:` settings for every job of a run on the Slurm backend; empty: Slurm's own default
@@ -68,8 +68,8 @@ struct Workflow {
   /// $TASKLOOM_BACKEND override it. For this, `slurm:` and `resources:` the including file wins.
   std::string backend;
   SlurmSettings slurm;
-  std::vector<Task> tasks;     ///< includes' tasks first, then in declaration order
-  std::string fingerprint;     ///< 16 hex digits (FNV-1a 64) of the expanded tasks and name
+  std::vector<Task> tasks;  ///< includes' tasks first, then in declaration order
+  std::string fingerprint;  ///< 16 hex digits (FNV-1a 64) of the expanded tasks and name
 };
 
 /// Reads `file` and everything it includes. Throws InputError listing every problem.
