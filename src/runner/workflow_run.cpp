@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <thread>
 #include <unordered_map>
 
@@ -158,8 +160,49 @@ struct WorkflowRun::State final : runtime::RunObserver {
     if (options.observer) options.observer->on_run_end(was_cancelled);
   }
   void journal_attempt_end(const runtime::TaskRef& t, const runtime::AttemptEnd& e);
+  /// An earlier runner's open attempt of a task the workflow no longer has (resume --force):
+  /// followed with a stop already requested, so its job ends (scancel), then recorded.
+  void stop_orphaned(const store::AttemptRecord& open);
   void journal_task_end(const runtime::TaskRef& t, TaskStatus status, std::string_view upstream);
 };
+
+void WorkflowRun::State::stop_orphaned(const store::AttemptRecord& open) {
+  store::AttemptOutcome out;
+  out.status = store::AttemptStatus::kCancelled;
+  out.message = "cancelled: the task is not in the workflow any more";
+  if (open.start.backend == backend.name()) {
+    std::stop_source stop;
+    stop.request_stop();
+    std::promise<backends::AttemptResult> ended;
+    std::future<backends::AttemptResult> result = ended.get_future();
+    const backends::AttemptSpec spec{.task = open.task,
+                                     .attempt = open.number,
+                                     .stdout_path = open.start.stdout_path,
+                                     .stderr_path = open.start.stderr_path};
+    const backends::Placement where{.backend = open.start.backend,
+                                    .pid = open.start.pid,
+                                    .job_id = open.start.job_id,
+                                    .nodes = open.start.nodes};
+    if (backend.reattach(
+            spec, where, stop.get_token(),
+            {.ended = [&ended](backends::AttemptResult r) { ended.set_value(std::move(r)); }})) {
+      const backends::AttemptResult r = result.get();
+      out.nodes = r.nodes;
+      if (r.end != End::kCancelled) {  // it had ended before the stop: keep how
+        out.status =
+            r.succeeded() ? store::AttemptStatus::kSucceeded : store::AttemptStatus::kFailed;
+        if (r.exit_code >= 0) out.exit_code = r.exit_code;
+        if (r.signal != 0) out.signal = r.signal;
+        out.message = r.message + " (the task is not in the workflow any more)";
+      } else {
+        out.message = r.message + ": the task is not in the workflow any more";
+      }
+    }
+  } else {
+    out.status = store::AttemptStatus::kInterrupted;
+  }
+  journal.attempt_ended(open.task, open.number, out, TaskStatus::kCancelled);
+}
 
 void WorkflowRun::State::build() {
   std::vector<store::TaskRecord> records = journal.tasks();
@@ -168,16 +211,17 @@ void WorkflowRun::State::build() {
   total = records.size();
   std::unordered_map<std::string_view, bool> defined;
   for (const workflow::Task& t : wf.tasks) defined.emplace(t.id, true);
+  std::unordered_map<std::string, store::AttemptRecord> open_of;
+  for (store::AttemptRecord& a : journal.open_attempts()) open_of.emplace(a.task, std::move(a));
   for (const auto& r : records) {
     if (r.status == TaskStatus::kSucceeded) {
       ++succeeded_before;
     } else if (!defined.contains(r.id)) {
+      if (auto open = open_of.find(r.id); open != open_of.end()) stop_orphaned(open->second);
       journal.task_ended(r.id, TaskStatus::kCancelled, "not in the workflow any more");
       cancelled.fetch_add(1);
     }
   }
-  std::unordered_map<std::string, store::AttemptRecord> open_of;
-  for (store::AttemptRecord& a : journal.open_attempts()) open_of.emplace(a.task, std::move(a));
   for (const workflow::Task& t : wf.tasks) {
     auto it = record_of.find(t.id);
     if (it == record_of.end()) continue;  // added to the file after the run began (--force)

@@ -398,6 +398,36 @@ tasks:
   }
 }
 
+// resume --force of a file that lost a task whose job still runs: that job is scancelled and
+// its attempt recorded, not left running with nobody to follow it.
+TEST_F(SlurmTest, ResumeCancelsTheJobOfATaskRemovedFromTheWorkflow) {
+  TempDir dir;
+  const std::string kept = "  - id: kept\n    run: 'sleep 4'\n";
+  write_file(dir.path() / "wf.yaml",
+             "name: shrinking\ntasks:\n" + kept + "  - id: dropped\n    run: 'sleep 300'\n");
+  const auto db = dir.path() / ".taskloom" / "taskloom.db";
+  ChildProcess proc = start_run(dir.path(), {"--quiet"});
+  ASSERT_EQ(wait_for_open_attempts(db, 2), 2) << proc.out() << proc.err();
+  proc.signal(SIGKILL);
+  ASSERT_TRUE(proc.wait_for(10s).has_value());
+  const std::string key = runner::run_key(db, 1);
+  ASSERT_EQ(live_jobs_of(key), 2);
+  write_file(dir.path() / "wf.yaml", "name: shrinking\ntasks:\n" + kept);
+  const cli_test::CliResult r =
+      run_taskloom({"resume", "1", "--db", db.string(), "--force"}, {}, 120s);
+  // The run ends failed (exit 1), as any run with a cancelled task does: 1 of 2 succeeded.
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(live_jobs_of(key), 0) << "the dropped task's job is still in Slurm";
+  store::RunStore store = store::RunStore::open(db);
+  const auto dropped = store.attempts(1, "dropped");
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].status, store::AttemptStatus::kCancelled);
+  EXPECT_THAT(dropped[0].outcome.message, HasSubstr("not in the workflow any more"));
+  EXPECT_EQ(cli_test::task_statuses(db).at("dropped"), "cancelled");
+  EXPECT_EQ(cli_test::task_statuses(db).at("kept"), "succeeded");
+  EXPECT_EQ(store.attempts(1, "kept").size(), 1u) << "followed again, not submitted twice";
+}
+
 TEST_F(SlurmTest, CtrlCLeavesNoJobOfTheRunInSlurm) {
   TempDir dir;
   write_file(dir.path() / "wf.yaml", R"yaml(name: cancelled
