@@ -342,6 +342,11 @@ void SlurmBackend::State::poll_loop() {
         const bool failed = row->state.starts_with("FAILED");
         r = slurm_text::result_of(*row, intent, job->spec,
                                   failed ? tail_of(job->spec.stderr_path) : "");
+        // The script's own times beat TimeUsed's whole seconds (absent when it was killed).
+        if (auto record = slurm_text::parse_exit_file(read_file(slurm_text::exit_file(job->spec)));
+            record && record->wall) {
+          r.wall = *record->wall;
+        }
       } else if (auto from_file = slurm_text::result_of_exit_file(
                      read_file(slurm_text::exit_file(job->spec)), job->id)) {
         r = std::move(*from_file);

@@ -136,10 +136,12 @@ Submission submission(const AttemptSpec& spec, const SlurmOptions& options) {
   // outlives the command when Slurm's SIGTERM arrives (trapped here, default again in the
   // subshell), so that a process tree that ignores SIGTERM is still whole, and found, when
   // Slurm's SIGKILL follows (proctrack/linuxproc finds processes by ancestry).
-  sh += "trap : TERM\n(\n" + spec.command + "\n)\nrc=$?\ntrap - TERM\n";
+  // Its start and end times go with the status: Slurm's TimeUsed has whole seconds only.
+  sh += "t0=$(date +%s.%N)\ntrap : TERM\n(\n" + spec.command + "\n)\nrc=$?\ntrap - TERM\n";
   if (const std::string file = exit_file(spec); !file.empty()) {
-    sh += "printf '%s\\n' \"$rc\" > " + shell_quote(file + ".tmp") + " && mv -f " +
-          shell_quote(file + ".tmp") + " " + shell_quote(file) + "\n";
+    sh += "printf '%s %s %s\\n' \"$rc\" \"$t0\" \"$(date +%s.%N)\" > " +
+          shell_quote(file + ".tmp") + " && mv -f " + shell_quote(file + ".tmp") + " " +
+          shell_quote(file) + "\n";
   }
   // A command killed by a signal ends the job by the same signal, so Slurm records it as such.
   sh += "if [ \"$rc\" -gt 128 ] && [ \"$rc\" -lt 160 ]; then kill -$((rc - 128)) $$; fi\n";
@@ -323,25 +325,55 @@ AttemptResult result_of(const JobRow& job, Intent intent, const AttemptSpec& spe
   return r;
 }
 
-std::optional<AttemptResult> result_of_exit_file(std::string_view text, const std::string& job_id) {
-  const auto rc = to_long(text);
+std::optional<ExitRecord> parse_exit_file(std::string_view text) {
+  std::vector<std::string_view> words;
+  for (text = trim(text); !text.empty(); text = trim(text)) {
+    const auto space = text.find_first_of(" \t\n");
+    words.push_back(text.substr(0, space));
+    text = space == std::string_view::npos ? std::string_view() : text.substr(space);
+  }
+  if (words.empty()) return std::nullopt;
+  const auto rc = to_long(words[0]);
   if (!rc || *rc < 0 || *rc > 255) return std::nullopt;
+  ExitRecord e{.status = static_cast<int>(*rc)};
+  if (words.size() == 3) {
+    const auto seconds = [](std::string_view w) -> std::optional<long double> {
+      long double v = 0;
+      const auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+      if (ec != std::errc() || p != w.data() + w.size() || v < 0) return std::nullopt;
+      return v;
+    };
+    // A node whose date lacks %N writes "1796408481.N": the status still counts.
+    const auto start = seconds(words[1]), end = seconds(words[2]);
+    if (start && end && *end >= *start) {
+      e.wall =
+          std::chrono::duration_cast<Duration>(std::chrono::duration<long double>(*end - *start));
+    }
+  }
+  return e;
+}
+
+std::optional<AttemptResult> result_of_exit_file(std::string_view text, const std::string& job_id) {
+  const std::optional<ExitRecord> record = parse_exit_file(text);
+  if (!record) return std::nullopt;
+  const int rc = record->status;
   AttemptResult r;
+  if (record->wall) r.wall = *record->wall;
   const std::string how =
       " (Slurm job " + job_id + ", read from its exit-status file: Slurm no longer lists the job)";
-  if (*rc == 0) {
+  if (rc == 0) {
     r.end = End::kSucceeded;
     r.exit_code = 0;
     r.message = "exit status 0" + how;
-  } else if (*rc > 128 && *rc < 160) {
+  } else if (rc > 128 && rc < 160) {
     r.end = End::kFailed;
-    r.signal = static_cast<int>(*rc - 128);
+    r.signal = rc - 128;
     r.message =
         "killed by signal " + signal_name(r.signal) + " (" + std::to_string(r.signal) + ")" + how;
   } else {
     r.end = End::kFailed;
-    r.exit_code = static_cast<int>(*rc);
-    r.message = "exit status " + std::to_string(*rc) + how;
+    r.exit_code = rc;
+    r.message = "exit status " + std::to_string(rc) + how;
   }
   return r;
 }

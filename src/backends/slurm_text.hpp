@@ -74,7 +74,17 @@ enum class Intent { kNone, kStop, kTimeout, kRefuse };
 AttemptResult result_of(const JobRow& job, Intent intent, const AttemptSpec& spec,
                         std::string_view stderr_tail);
 
-/// The outcome recorded in an exit-status file's text ("3\n"), for a job Slurm forgot.
+/// What the batch script wrote to its exit-status file: "<status> <start> <end>\n", the times
+/// in seconds since the epoch (`date +%s.%N`), or only "<status>\n" (as earlier taskloom versions
+/// wrote it).
+struct ExitRecord {
+  int status = 0;                ///< the command's exit status, 0-255 (128+N: killed by signal N)
+  std::optional<Duration> wall;  ///< how long the command ran on the node, to the nanosecond
+};
+/// nullopt without a status; times that do not parse (a `date` without %N) leave `wall` empty.
+std::optional<ExitRecord> parse_exit_file(std::string_view text);
+
+/// The outcome recorded in an exit-status file's text, for a job Slurm forgot.
 std::optional<AttemptResult> result_of_exit_file(std::string_view text, const std::string& job_id);
 
 /// `text` quoted for /bin/sh: 'it'\''s'.

@@ -102,7 +102,11 @@ TEST(SlurmSubmission, TheScriptExportsTheEnvironmentAndRecordsTheExitStatus) {
   EXPECT_EQ(line, "frame 11");
   std::ifstream exit_status(exit_file(sp));
   std::getline(exit_status, line);
-  EXPECT_EQ(line, "7");
+  EXPECT_THAT(line, ::testing::MatchesRegex("7 [0-9]+\\.[0-9]+ [0-9]+\\.[0-9]+"));
+  const auto record = parse_exit_file(line);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->status, 7);
+  EXPECT_TRUE(record->wall.has_value());
   std::filesystem::remove_all(dir);
 }
 
@@ -234,6 +238,16 @@ TEST(SlurmOutcome, AnExitStatusFileTellsTheEndOfAForgottenJob) {
   EXPECT_EQ(result_of_exit_file("3\n", "7")->exit_code, 3);
   EXPECT_EQ(result_of_exit_file("139\n", "7")->signal, SIGSEGV);
   EXPECT_EQ(result_of_exit_file("", "7"), std::nullopt);
+  const auto timed = result_of_exit_file("0 1796408481.250000000 1796408483.000000001\n", "7");
+  ASSERT_TRUE(timed.has_value());
+  EXPECT_NEAR(std::chrono::duration<double>(timed->wall).count(), 1.75, 1e-6)
+      << "the script's own times, not Slurm's whole seconds";
+  for (const char* odd : {"3 12\n", "3 1796408481.N 1796408483.N\n", "3 9 8\n"}) {
+    const auto r = result_of_exit_file(odd, "7");
+    ASSERT_TRUE(r.has_value()) << odd;
+    EXPECT_EQ(r->exit_code, 3) << "times that do not parse leave the status: " << odd;
+    EXPECT_EQ(r->wall, taskloom::Duration::zero()) << odd;
+  }
   EXPECT_EQ(result_of_exit_file("garbage", "7"), std::nullopt);
 }
 
