@@ -7,9 +7,18 @@
 #   build/demo/.taskloom/logs/            stdout and stderr of every attempt
 #   build/demo/render-shot/out/           the rendered frames and the encoded "movie"
 #   build/demo/trace.json                 a Chrome trace of the run (ui.perfetto.dev)
-# Usage: scripts/demo.sh
+# With --slurm, the same workflow runs unchanged on Slurm instead: the one-host cluster of
+# scripts/slurm-local.sh (4 fake nodes) is started for it and stopped afterwards by its PIDs
+# (one already running is used and left running); each attempt is one sbatch job.
+# Usage: scripts/demo.sh [--slurm]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+backend=local
+case "${1:-}" in
+  "") ;;
+  --slurm) backend=slurm ;;
+  *) echo "usage: scripts/demo.sh [--slurm]" >&2; exit 2 ;;
+esac
 
 echo "== install dependencies"
 scripts/install-deps.sh
@@ -26,9 +35,17 @@ cp -r examples/workflows/. "$demo/"
 echo "== taskloom plan $demo/render-shot.yaml"
 "$taskloom" plan "$demo/render-shot.yaml"
 echo
-echo "== taskloom run $demo/render-shot.yaml"
+if [[ $backend == slurm ]]; then
+  echo "== the one-host Slurm of scripts/slurm-local.sh"
+  if ! scripts/slurm-local.sh status >/dev/null 2>&1; then trap 'scripts/slurm-local.sh stop' EXIT; fi
+  eval "$(scripts/slurm-local.sh start)"
+  sinfo
+  echo
+fi
+echo "== taskloom run $demo/render-shot.yaml --backend $backend"
 status=0
-"$taskloom" run "$demo/render-shot.yaml" --trace "$demo/trace.json" || status=$?
+"$taskloom" run "$demo/render-shot.yaml" --backend "$backend" --trace "$demo/trace.json" ||
+  status=$?
 echo
 echo "== taskloom status (from the database)"
 (cd "$demo" && "$taskloom" status)
