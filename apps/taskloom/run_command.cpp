@@ -116,8 +116,9 @@ bool utf8_terminal() {
 
 void add_run_options(CLI::App* cmd, RunArgs& a) {
   cmd->add_option("--workers", a.workers,
-                  "most tasks running at once (default: as the workflow's resources allow)")
-      ->check(CLI::Range(1u, 4096u));
+                  "most tasks running at once, or Slurm jobs submitted at once (default: as the "
+                  "workflow's resources allow; on Slurm 500)")
+      ->check(CLI::Range(1u, 100000u));
   cmd->add_option("--json", a.json_out, "write the run report (tasks, attempts) as JSON here");
   cmd->add_option("--trace", a.trace_out, "write a Chrome trace of the run here");
   cmd->add_flag("--fail-fast", a.fail_fast, "cancel the rest of the run at the first failure");

@@ -16,10 +16,15 @@ Workloads:
           from the moment the job before wrote its end time to the moment the dependent wrote
           its start time, so queueing in Slurm counts for everyone; for taskloom also the time
           to the dependent's submission (its job id recorded), the issue's figure.
+  inflight M jobs in flight at once (`sleep` jobs, most of them pending: the cluster has 8
+          CPUs): the CPU the runner spends following them, its own and its tools' (squeue,
+          scancel), per second of wall time over a window, then Ctrl-C and the time until
+          Slurm lists none of them. taskloom only: the peer for following thousands of jobs is
+          a process per job (`sbatch --wait`), which this machine cannot hold at M = 5,000.
 
-Usage: bench/backends/compare_slurm.py [--taskloom PATH] [--jobs N] [--chain K] [--json FILE]
-                                       [--workloads submit,chain]
-Defaults: 200 jobs, a chain of 8. Ratios are peer / taskloom for times (above 1: taskloom
+Usage: bench/backends/compare_slurm.py [--taskloom PATH] [--jobs N] [--chain K] [--inflight M]
+                                       [--json FILE] [--workloads submit,chain,inflight]
+Defaults: 200 jobs, a chain of 8, 5,000 in flight. Ratios are peer / taskloom for times (above 1: taskloom
 faster) and taskloom / peer for rates (above 1: taskloom faster).
 """
 
@@ -29,6 +34,7 @@ import os
 import statistics
 import subprocess
 import sys
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -155,6 +161,61 @@ def bench_chain(taskloom, k, scratch):
     return out
 
 
+# --- inflight ----------------------------------------------------------------------------------
+
+def cpu_seconds(pid):
+    """(own, reaped children's) CPU seconds of `pid`, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def jobs_of(folder):
+    """Ids of the queued or running jobs whose comment (taskloom's run key) names `folder`."""
+    out = sh(["squeue", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%i %k"])
+    return [line.split()[0] for line in out.splitlines() if str(folder) in line]
+
+
+def bench_inflight(taskloom, m, scratch, window=20.0):
+    d = scratch / "inflight"
+    d.mkdir()
+    (d / "wf.yaml").write_text(
+        f"name: inflight\ntasks:\n  - id: s-{{i}}\n    run: 'sleep 3600'\n"
+        f"    matrix: {{i: \"1-{m}\"}}\n")
+    start = time.monotonic()
+    proc = subprocess.Popen([taskloom, "run", str(d / "wf.yaml"), "--backend", "slurm",
+                             "--workers", str(m), "--quiet", "--kill-grace", "1"], cwd=d,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while len(jobs_of(d)) < m:
+            if proc.poll() is not None:
+                raise SystemExit(f"taskloom ended early: {proc.stderr.read()}")
+            if time.monotonic() - start > 600:
+                raise SystemExit(f"only {len(jobs_of(d))} of {m} jobs in Slurm after 600s")
+            time.sleep(0.5)
+        submitted = time.monotonic() - start
+        own0, tools0 = cpu_seconds(proc.pid)
+        time.sleep(window)
+        own1, tools1 = cpu_seconds(proc.pid)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=300)
+        while len(jobs_of(d)) > 0:
+            if time.monotonic() - t0 > 300:
+                raise SystemExit(f"{len(jobs_of(d))} jobs left in Slurm 300s after Ctrl-C")
+            time.sleep(0.2)
+        drained = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            left = jobs_of(d)
+            if left:
+                subprocess.run(["scancel", *left], capture_output=True)
+    return {"submitted": submitted, "own": (own1 - own0) / window,
+            "tools": (tools1 - tools0) / window, "exit": code, "drained": drained}
+
+
 # --- report ------------------------------------------------------------------------------------
 
 def main():
@@ -163,7 +224,8 @@ def main():
                                               "taskloom"))
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--chain", type=int, default=8)
-    ap.add_argument("--workloads", default="submit,chain")
+    ap.add_argument("--inflight", type=int, default=5000)
+    ap.add_argument("--workloads", default="submit,chain,inflight")
     ap.add_argument("--json")
     a = ap.parse_args()
     a.taskloom = str(Path(a.taskloom).resolve()) if Path(a.taskloom).exists() else a.taskloom
@@ -210,6 +272,19 @@ def main():
                   f"{statistics.median(base['submit']):.2f}s, max {max(base['submit']):.2f}s")
             records.append({"workload": "chain", "system": "taskloom",
                             "metric": "end_to_submit_max_s", "value": max(base["submit"])})
+        if "inflight" in workloads:
+            r = bench_inflight(a.taskloom, a.inflight, scratch)
+            print(f"\ninflight: {a.inflight} jobs in flight (submitted in {r['submitted']:.1f}s)")
+            print(f"  runner CPU while following them: {100 * r['own']:.1f}% of a core itself, "
+                  f"{100 * r['tools']:.1f}% in squeue/scancel")
+            print(f"  Ctrl-C (exit {r['exit']}): Slurm lists none of them after "
+                  f"{r['drained']:.1f}s")
+            records += [{"workload": "inflight", "system": "taskloom", "metric": "runner_cpu",
+                         "value": r["own"]},
+                        {"workload": "inflight", "system": "taskloom", "metric": "tools_cpu",
+                         "value": r["tools"]},
+                        {"workload": "inflight", "system": "taskloom", "metric": "drain_s",
+                         "value": r["drained"]}]
     if a.json:
         Path(a.json).write_text(json.dumps(records, indent=2) + "\n")
 

@@ -25,9 +25,8 @@ using Clock = std::chrono::steady_clock;
 using slurm_text::Intent;
 using slurm_text::Phase;
 
-constexpr auto kToolLimit = 60s;          // sbatch/squeue/scancel retry a slow controller
-constexpr std::size_t kIdsPerCall = 500;  // job ids per squeue/scancel command line
-constexpr auto kUnconfirmedLimit = 30s;   // the destructor's wait for Slurm to confirm ends
+constexpr auto kToolLimit = 60s;         // sbatch/squeue/scancel retry a slow controller
+constexpr auto kUnconfirmedLimit = 30s;  // the destructor's wait for Slurm to confirm ends
 
 struct Job {
   AttemptSpec spec;
@@ -171,9 +170,10 @@ void SlurmBackend::State::request_stop(const std::shared_ptr<Job>& job) {
 std::vector<ToolRun> SlurmBackend::State::for_ids(std::vector<std::string> base,
                                                   const std::vector<std::string>& ids) {
   std::vector<ToolRun> runs;
-  for (std::size_t i = 0; i < ids.size(); i += kIdsPerCall) {
+  const std::size_t per_call = std::max<std::size_t>(1, options.ids_per_call);
+  for (std::size_t i = 0; i < ids.size(); i += per_call) {
     std::vector<std::string> argv = base;
-    const std::size_t n = std::min(kIdsPerCall, ids.size() - i);
+    const std::size_t n = std::min(per_call, ids.size() - i);
     if (argv.back() == "-j") {  // squeue takes one comma-separated list
       std::string list;
       for (std::size_t k = 0; k < n; ++k) list += (k ? "," : "") + ids[i + k];
@@ -261,9 +261,18 @@ void SlurmBackend::State::poll_loop() {
       interval = options.poll_min;
       continue;
     }
-    const std::vector<ToolRun> runs = for_ids(
-        {tool("squeue"), "-h", "--states=all", "-O", std::string(slurm_text::kSqueueFormat), "-j"},
-        ids);
+    // Past one call's worth of ids, one `squeue --me` of all the user's jobs costs the controller
+    // and this machine less than a call per 500 ids (each a process, a config read, an auth).
+    std::vector<std::string> squeue{tool("squeue"), "-h", "--states=all", "-O",
+                                    std::string(slurm_text::kSqueueFormat)};
+    std::vector<ToolRun> runs;
+    if (ids.size() > options.ids_per_call) {
+      squeue.push_back("--me");
+      runs.push_back(run_tool(squeue, {}, kToolLimit));
+    } else {
+      squeue.push_back("-j");
+      runs = for_ids(std::move(squeue), ids);
+    }
     std::unordered_map<std::string, slurm_text::JobRow> rows;
     bool answered = true;
     for (const ToolRun& run : runs) {

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -143,6 +144,24 @@ TEST_F(SlurmTest, AnAttemptRunsAsAJobWithItsEnvironmentAndExitStatus) {
   EXPECT_THAT(r.nodes, ::testing::MatchesRegex("n[1-4]"));
   EXPECT_EQ(read_file(s.stdout_path), "frame 7 on " + r.nodes + "\n");
   EXPECT_EQ(read_file(s.stderr_path), "oops\n");
+  EXPECT_EQ(slurm.running(), 0u);
+}
+
+// Past ids_per_call followed jobs a round is one `squeue --me`: every end is still seen.
+TEST_F(SlurmTest, ManyJobsAreFollowedWithOneSqueueOfTheUsersJobs) {
+  TempDir dir;
+  backends::SlurmBackend slurm({.ids_per_call = 1});
+  std::vector<std::unique_ptr<Attempt>> attempts;
+  for (int i = 0; i < 3; ++i) {
+    attempts.push_back(std::make_unique<Attempt>());
+    slurm.start(spec_in(dir, "t" + std::to_string(i), "exit " + std::to_string(i)), {},
+                attempts.back()->callbacks());
+  }
+  for (int i = 0; i < 3; ++i) {
+    const backends::AttemptResult r = attempts[static_cast<std::size_t>(i)]->wait();
+    EXPECT_EQ(r.exit_code, i) << r.message;
+    EXPECT_EQ(r.end, i == 0 ? End::kSucceeded : End::kFailed) << r.message;
+  }
   EXPECT_EQ(slurm.running(), 0u);
 }
 

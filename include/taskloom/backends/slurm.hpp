@@ -15,10 +15,12 @@
 // minute above, as a backstop. A stop request or the timeout runs `scancel` (Slurm sends
 // SIGTERM, then SIGKILL after its KillWait).
 // Threads: `submitters` threads run sbatch (start() only queues), and one poller thread follows
-// every job with one `squeue` per round, every poll_min after a change, backing off to poll_max
-// while nothing changes — no thread per job. Slurm's tools are found on PATH (or `bin_dir`), so
-// SLURM_CONF and the site's configuration apply as for the user's own sbatch.
-// Thread-safety: as Backend. Supported: Slurm 20.11 and later (the squeue --Format fields used).
+// every job with one `squeue` per round (`-j` with their ids, or `--me` past ids_per_call),
+// every poll_min after a change, backing off to poll_max while nothing changes — no thread per
+// job. Slurm's tools are found on PATH (or `bin_dir`), so SLURM_CONF and the site's
+// configuration apply as for the user's own sbatch.
+// Thread-safety: as Backend. Supported: Slurm 20.11 and later (the squeue --Format fields and
+// --me used).
 #pragma once
 
 #include <chrono>
@@ -42,6 +44,9 @@ struct SlurmOptions {
   std::vector<std::string> extra_args;  ///< given to every sbatch, before the script
   std::filesystem::path bin_dir;        ///< where sbatch, squeue, scancel are; empty: PATH
   std::size_t submitters = 4;           ///< sbatch processes at once
+  /// Job ids per squeue or scancel command line. When more jobs are followed than this, each
+  /// round is one `squeue --me` of all the user's jobs instead of a call per this many.
+  std::size_t ids_per_call = 500;
   std::chrono::milliseconds poll_min{200};
   std::chrono::milliseconds poll_max{1000};
   /// A job squeue no longer lists, and that left no exit status, is reported vanished after
