@@ -39,7 +39,11 @@ TempDir::~TempDir() {
 }
 
 std::string taskloom_path() {
+#ifdef TASKLOOM_BIN
   return TASKLOOM_BIN;
+#else
+  throw std::logic_error("taskloom_path(): this test executable is built without TASKLOOM_BIN");
+#endif
 }
 
 ChildProcess ChildProcess::start(const std::string& program, const std::vector<std::string>& args,

@@ -1,25 +1,23 @@
-// The Slurm backend against a real Slurm: the one-host cluster of scripts/slurm-local.sh (4 fake
-// nodes n1..n4 with 2 CPUs each, gpu:2 on n1 and n2, licence arnold:4). scripts/test-slurm.sh
-// starts it, runs these tests (ctest -L slurm) and stops it; they fail without it.
-#include "taskloom/backends/slurm.hpp"
-
+// `taskloom run/resume --backend slurm` against a real Slurm, as users run it: the examples and
+// the data-driven workflow cases on the cluster, GPUs within the gres, resume after kill -9,
+// Ctrl-C, a node failure. The one-host cluster of scripts/slurm-local.sh (4 fake nodes n1..n4
+// with 2 CPUs each, gpu:2 on n1 and n2, licence arnold:4); scripts/test-slurm.sh starts it,
+// runs these and stops it; they fail without it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <filesystem>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "taskloom/runner/leftovers.hpp"
 #include "taskloom/runner/workflow_run.hpp"
@@ -28,8 +26,9 @@
 #include "cli/cli_db.hpp"
 #include "cli/cli_harness.hpp"
 #include "cli/workflow_cases.hpp"
+#include "slurm/slurm_fixture.hpp"
 
-namespace taskloom {
+namespace taskloom::slurm_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -39,36 +38,10 @@ using cli_test::run_taskloom;
 using cli_test::TempDir;
 using cli_test::write_file;
 using ::testing::HasSubstr;
-using End = backends::AttemptResult::End;
 
-/// Output of a shell command line (Slurm's own tools, for checking what Slurm has).
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-class SlurmTest : public ::testing::Test {
+/// Runs of the `taskloom` command on the cluster.
+class SlurmRunTest : public SlurmTest {
  protected:
-  void SetUp() override {
-    const char* conf = std::getenv("SLURM_CONF");
-    ASSERT_TRUE(conf != nullptr && std::filesystem::exists(conf))
-        << "no Slurm to test against: run scripts/test-slurm.sh (it starts the one-host cluster of "
-           "scripts/slurm-local.sh and exports SLURM_CONF)";
-    ASSERT_THAT(shell("sinfo -h -o '%D %t' 2>&1"), HasSubstr("idle"))
-        << "the local cluster's nodes are not idle";
-  }
-  /// Jobs Slurm still has queued or running whose comment names `key`.
-  static int live_jobs_of(const std::string& key) {
-    std::istringstream lines(shell("squeue -h -t PENDING,RUNNING,COMPLETING -o '%i|%k'"));
-    int n = 0;
-    for (std::string line; std::getline(lines, line);) n += line.find(key) != std::string::npos;
-    return n;
-  }
   /// `taskloom run dir/wf.yaml --backend slurm extra...` in the background.
   static ChildProcess start_run(const std::filesystem::path& dir, std::vector<std::string> extra) {
     std::vector<std::string> args{"run", (dir / "wf.yaml").string(), "--backend", "slurm"};
@@ -85,190 +58,6 @@ class SlurmTest : public ::testing::Test {
     return std::filesystem::path(TASKLOOM_SOURCE_DIR) / "scripts" / "slurm-local.sh";
   }
 };
-
-/// Collects one attempt's callbacks.
-struct Attempt {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<backends::Placement> placed;
-  std::optional<backends::AttemptResult> result;
-  int started_calls = 0;
-
-  backends::AttemptCallbacks callbacks() {
-    return {.started =
-                [this](const backends::Placement& p) {
-                  std::lock_guard lock(mu);
-                  placed = p;
-                  ++started_calls;
-                },
-            .ended =
-                [this](backends::AttemptResult r) {
-                  std::lock_guard lock(mu);
-                  result = std::move(r);
-                  cv.notify_all();
-                }};
-  }
-  backends::AttemptResult wait(std::chrono::seconds limit = 60s) {
-    std::unique_lock lock(mu);
-    EXPECT_TRUE(cv.wait_for(lock, limit, [&] { return result.has_value(); }))
-        << "no end reported within " << limit.count() << "s";
-    return result.value_or(backends::AttemptResult{});
-  }
-};
-
-backends::AttemptSpec spec_in(const TempDir& dir, std::string task, std::string command) {
-  backends::AttemptSpec s;
-  s.task = task;
-  s.command = std::move(command);
-  s.cwd = dir.path();
-  s.stdout_path = dir.path() / "logs" / (task + ".1.out");
-  s.stderr_path = dir.path() / "logs" / (task + ".1.err");
-  return s;
-}
-
-TEST_F(SlurmTest, AnAttemptRunsAsAJobWithItsEnvironmentAndExitStatus) {
-  TempDir dir;
-  backends::SlurmBackend slurm;
-  Attempt a;
-  backends::AttemptSpec s =
-      spec_in(dir, "frame-7", "echo \"frame $FRAME on $SLURMD_NODENAME\"; echo oops >&2; exit 3");
-  s.env = {{"FRAME", "7"}};
-  slurm.start(s, {}, a.callbacks());
-  const backends::AttemptResult r = a.wait();
-  EXPECT_EQ(r.end, End::kFailed) << r.message;
-  EXPECT_EQ(r.exit_code, 3);
-  ASSERT_TRUE(a.placed.has_value());
-  EXPECT_EQ(a.started_calls, 1);
-  EXPECT_EQ(a.placed->backend, "slurm");
-  EXPECT_FALSE(a.placed->job_id.empty());
-  EXPECT_THAT(r.nodes, ::testing::MatchesRegex("n[1-4]"));
-  EXPECT_EQ(read_file(s.stdout_path), "frame 7 on " + r.nodes + "\n");
-  EXPECT_EQ(read_file(s.stderr_path), "oops\n");
-  EXPECT_EQ(slurm.running(), 0u);
-}
-
-// Past ids_per_call followed jobs a round is one `squeue --me`: every end is still seen.
-TEST_F(SlurmTest, ManyJobsAreFollowedWithOneSqueueOfTheUsersJobs) {
-  TempDir dir;
-  backends::SlurmBackend slurm({.ids_per_call = 1});
-  std::vector<std::unique_ptr<Attempt>> attempts;
-  for (int i = 0; i < 3; ++i) {
-    attempts.push_back(std::make_unique<Attempt>());
-    slurm.start(spec_in(dir, "t" + std::to_string(i), "exit " + std::to_string(i)), {},
-                attempts.back()->callbacks());
-  }
-  for (int i = 0; i < 3; ++i) {
-    const backends::AttemptResult r = attempts[static_cast<std::size_t>(i)]->wait();
-    EXPECT_EQ(r.exit_code, i) << r.message;
-    EXPECT_EQ(r.end, i == 0 ? End::kSucceeded : End::kFailed) << r.message;
-  }
-  EXPECT_EQ(slurm.running(), 0u);
-}
-
-TEST_F(SlurmTest, AJobOverItsMemoryIsRecordedOutOfMemory) {
-  TempDir dir;
-  backends::SlurmBackend slurm;
-  Attempt a;
-  backends::AttemptSpec s = spec_in(
-      dir, "hog", "python3 -c 'import time; a = bytearray(400 * 1024 * 1024); time.sleep(5)'");
-  s.needs.set("memory", 100.0 * 1024 * 1024);
-  slurm.start(s, {}, a.callbacks());
-  const backends::AttemptResult r = a.wait();
-  EXPECT_EQ(r.end, End::kFailed);
-  EXPECT_EQ(r.reason, "OUT_OF_MEMORY") << r.message;
-  EXPECT_THAT(r.message, HasSubstr("more than 105 MB (needs.memory)"));
-}
-
-TEST_F(SlurmTest, ATimeoutIsEnforcedFromTheJobsStartAndTheJobIsGone) {
-  TempDir dir;
-  backends::SlurmBackend slurm;
-  Attempt a;
-  backends::AttemptSpec s = spec_in(dir, "slow", "sleep 60");
-  s.timeout = 2s;
-  const auto t0 = std::chrono::steady_clock::now();
-  slurm.start(s, {}, a.callbacks());
-  const backends::AttemptResult r = a.wait();
-  EXPECT_EQ(r.end, End::kTimedOut) << r.message;
-  EXPECT_THAT(r.message, HasSubstr("timed out after 2s"));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s) << "Slurm's own limit would take >60 s";
-  EXPECT_EQ(shell("squeue -h -t PENDING,RUNNING -j " + a.placed->job_id + " 2>/dev/null"), "");
-}
-
-TEST_F(SlurmTest, AStopRequestCancelsTheJob) {
-  TempDir dir;
-  backends::SlurmBackend slurm;
-  Attempt a;
-  std::stop_source stop;
-  slurm.start(spec_in(dir, "long", "sleep 60"), stop.get_token(), a.callbacks());
-  for (int i = 0; i < 100 && !a.placed; ++i) std::this_thread::sleep_for(50ms);
-  stop.request_stop();
-  const backends::AttemptResult r = a.wait();
-  EXPECT_EQ(r.end, End::kCancelled) << r.message;
-  ASSERT_TRUE(a.placed.has_value());
-  EXPECT_EQ(shell("squeue -h -t PENDING,RUNNING -j " + a.placed->job_id + " 2>/dev/null"), "");
-}
-
-TEST_F(SlurmTest, AJobSlurmCouldNeverStartIsRefusedWithTheFix) {
-  TempDir dir;
-  backends::SlurmBackend slurm;
-  Attempt big, licence;
-  backends::AttemptSpec s = spec_in(dir, "huge", "true");
-  s.needs.set("cpu", 64);
-  slurm.start(s, {}, big.callbacks());
-  backends::AttemptSpec l = spec_in(dir, "lic", "true");
-  l.needs.set("nosuchlicence", 1);
-  slurm.start(l, {}, licence.callbacks());
-  const backends::AttemptResult r = big.wait();
-  EXPECT_EQ(r.end, End::kFailedToStart) << r.message;
-  EXPECT_THAT(r.message, HasSubstr("could never start"));
-  const backends::AttemptResult rl = licence.wait();
-  EXPECT_EQ(rl.end, End::kFailedToStart) << rl.message;
-  EXPECT_THAT(rl.message, HasSubstr("Slurm licence"));
-}
-
-TEST_F(SlurmTest, AJobIsFollowedAgainByANewBackendAndItsRealOutcomeReported) {
-  TempDir dir;
-  backends::AttemptSpec s = spec_in(dir, "orphan", "sleep 2; exit 4");
-  std::string job;
-  {
-    backends::SlurmBackend first;
-    Attempt a;
-    std::stop_source never;
-    first.start(s, never.get_token(), a.callbacks());
-    for (int i = 0; i < 100 && !a.placed; ++i) std::this_thread::sleep_for(50ms);
-    ASSERT_TRUE(a.placed.has_value());
-    job = a.placed->job_id;
-    // A runner that dies does not cancel its jobs: follow it from another backend instead of
-    // destroying this one (whose destructor would scancel it).
-    backends::SlurmBackend second;
-    Attempt b;
-    ASSERT_TRUE(second.reattach(s, {.backend = "slurm", .job_id = job}, {}, b.callbacks()));
-    const backends::AttemptResult r = b.wait();
-    EXPECT_EQ(r.end, End::kFailed) << r.message;
-    EXPECT_EQ(r.exit_code, 4);
-    EXPECT_EQ(b.started_calls, 0);
-    a.wait();
-  }
-  // Long after the end, the job is followed again from the record (Slurm still lists it here;
-  // the exit-status file answers once it does not).
-  backends::SlurmBackend later;
-  Attempt c;
-  ASSERT_TRUE(later.reattach(s, {.backend = "slurm", .job_id = job}, {}, c.callbacks()));
-  EXPECT_EQ(c.wait().exit_code, 4);
-  Attempt gone;
-  ASSERT_TRUE(later.reattach(s, {.backend = "slurm", .job_id = "99999999"}, {}, gone.callbacks()));
-  // A job id Slurm never had, with this attempt's exit-status file: the file's outcome.
-  EXPECT_EQ(gone.wait().exit_code, 4);
-  std::filesystem::remove(s.stdout_path.string() + ".exit");
-  Attempt vanished;
-  ASSERT_TRUE(
-      later.reattach(s, {.backend = "slurm", .job_id = "99999998"}, {}, vanished.callbacks()));
-  const backends::AttemptResult v = vanished.wait();
-  EXPECT_EQ(v.end, End::kFailed);
-  EXPECT_EQ(v.reason, "VANISHED") << v.message;
-}
-
-// --- through the command, as users run it
 
 nlohmann::json status_json(const std::filesystem::path& db) {
   const cli_test::CliResult r = run_taskloom({"status", "1", "--db", db.string(), "--json"});
@@ -288,7 +77,7 @@ std::map<std::string, std::string> logs_in(const std::filesystem::path& dir) {
 
 /// The examples run unchanged on Slurm, and end as a local run of them does: the same statuses,
 /// attempts and log files word for word; each attempt its own job, on a node of the cluster.
-class ExampleOnSlurm : public SlurmTest, public ::testing::WithParamInterface<std::string> {};
+class ExampleOnSlurm : public SlurmRunTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ExampleOnSlurm, EndsAsALocalRunDoes) {
   const std::string file = GetParam() + ".yaml";
@@ -339,7 +128,8 @@ INSTANTIATE_TEST_SUITE_P(Examples, ExampleOnSlurm, ::testing::Values("render-sho
 
 /// The data-driven workflow cases whose header names slurm (tests/workflows/README.md), run
 /// with --backend slurm and checked as on the local backend.
-class WorkflowCaseOnSlurm : public SlurmTest, public ::testing::WithParamInterface<std::string> {};
+class WorkflowCaseOnSlurm : public SlurmRunTest,
+                            public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(WorkflowCaseOnSlurm, RunsAsItsHeaderSays) {
   cli_test::check_workflow_case(GetParam(), {"--backend", "slurm"});
@@ -350,7 +140,7 @@ INSTANTIATE_TEST_SUITE_P(Workflows, WorkflowCaseOnSlurm,
                          cli_test::case_name);
 
 // Every task records when and where it ran; GPU tasks never overlap beyond a node's gres.
-TEST_F(SlurmTest, GpuTasksNeverExceedTheGres) {
+TEST_F(SlurmRunTest, GpuTasksNeverExceedTheGres) {
   TempDir dir;
   write_file(dir.path() / "gpu.yaml", R"yaml(name: gpu
 resources: {gpu: 4}  # n1 and n2 have gpu:2 each
@@ -384,7 +174,7 @@ tasks:
   }
 }
 
-TEST_F(SlurmTest, ResumeAfterKillNineFollowsTheJobsInsteadOfSubmittingThemAgain) {
+TEST_F(SlurmRunTest, ResumeAfterKillNineFollowsTheJobsInsteadOfSubmittingThemAgain) {
   TempDir dir;
   write_file(dir.path() / "wf.yaml", R"yaml(name: resumable
 tasks:
@@ -419,7 +209,7 @@ tasks:
 
 // resume --force of a file that lost a task whose job still runs: that job is scancelled and
 // its attempt recorded, not left running with nobody to follow it.
-TEST_F(SlurmTest, ResumeCancelsTheJobOfATaskRemovedFromTheWorkflow) {
+TEST_F(SlurmRunTest, ResumeCancelsTheJobOfATaskRemovedFromTheWorkflow) {
   TempDir dir;
   const std::string kept = "  - id: kept\n    run: 'sleep 4'\n";
   write_file(dir.path() / "wf.yaml",
@@ -447,7 +237,7 @@ TEST_F(SlurmTest, ResumeCancelsTheJobOfATaskRemovedFromTheWorkflow) {
   EXPECT_EQ(store.attempts(1, "kept").size(), 1u) << "followed again, not submitted twice";
 }
 
-TEST_F(SlurmTest, CtrlCLeavesNoJobOfTheRunInSlurm) {
+TEST_F(SlurmRunTest, CtrlCLeavesNoJobOfTheRunInSlurm) {
   TempDir dir;
   write_file(dir.path() / "wf.yaml", R"yaml(name: cancelled
 tasks:
@@ -468,7 +258,7 @@ tasks:
     EXPECT_EQ(status, "cancelled") << task;
 }
 
-TEST_F(SlurmTest, ANodeFailureMidJobEndsWithTheTaskSucceededOnAnotherNode) {
+TEST_F(SlurmRunTest, ANodeFailureMidJobEndsWithTheTaskSucceededOnAnotherNode) {
   TempDir dir;
   write_file(dir.path() / "wf.yaml", R"yaml(name: node-failure
 tasks:
@@ -501,4 +291,4 @@ tasks:
 }
 
 }  // namespace
-}  // namespace taskloom
+}  // namespace taskloom::slurm_test
