@@ -1,7 +1,7 @@
 // `taskloom run FILE` and `taskloom resume RUN`: run a YAML workflow durably (docs/cli.md).
 //
 //   taskloom run examples/workflows/render-shot.yaml [--db PATH] [--workers N] [--json OUT]
-//                [--trace OUT] [--fail-fast] [--quiet] [--kill-grace SECONDS]
+//                [--trace OUT] [--fail-fast] [--quiet] [--kill-grace DURATION]
 //                [--backend local|slurm] [--partition P] [--account A] [--qos Q]
 //   taskloom resume 7 [--db PATH] [--force] [the same options]
 //
@@ -44,7 +44,7 @@ struct RunArgs {
   bool fail_fast = false;
   bool quiet = false;
   bool force = false;
-  double kill_grace = 5.0;
+  Duration kill_grace = std::chrono::seconds(5);
   std::string backend;  // empty: see backend_choice()
   std::string partition, account, qos;
 };
@@ -123,9 +123,20 @@ void add_run_options(CLI::App* cmd, RunArgs& a) {
   cmd->add_option("--trace", a.trace_out, "write a Chrome trace of the run here");
   cmd->add_flag("--fail-fast", a.fail_fast, "cancel the rest of the run at the first failure");
   cmd->add_flag("-q,--quiet", a.quiet, "print only the final status line");
-  cmd->add_option("--kill-grace", a.kill_grace,
-                  "seconds between SIGTERM and SIGKILL when a task times out or is cancelled")
-      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option_function<std::string>(
+         "--kill-grace",
+         [&a](const std::string& text) {
+           const std::optional<Duration> d = units::parse_duration(text);
+           if (!d || *d > std::chrono::hours(1)) {
+             throw CLI::ValidationError("--kill-grace",
+                                        "must be a duration from 0 to 1h (5, 2.5s, "
+                                        "500ms), not '" +
+                                            text + "'");
+           }
+           a.kill_grace = *d;
+         },
+         "time between SIGTERM and SIGKILL when a task times out or is cancelled (default 5s)")
+      ->type_name("DURATION");
   cmd->add_option("--backend", a.backend,
                   "where tasks run: local (this machine) or slurm (one sbatch job per attempt); "
                   "default $TASKLOOM_BACKEND, else the run's own on resume, else the "
@@ -287,8 +298,7 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   if (a.workers == 0 && backend.name() == "slurm") options.max_running = kSlurmJobsInFlight;
   options.fail_fast = a.fail_fast;
   options.trace_path = a.trace_out;
-  options.kill_grace =
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(a.kill_grace));
+  options.kill_grace = a.kill_grace;
   options.log_dir = runner::log_directory(db, id);
   // Every command carries the run's key, so a later resume finds what a killed runner left.
   options.env = {{"TASKLOOM_RUN", runner::run_key(db.file(), id)}};

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "cli/cli_db.hpp"
 #include "cli/cli_harness.hpp"
@@ -173,6 +174,36 @@ TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   EXPECT_NE(both.exit_code, 0) << "--dot and --mermaid exclude each other";
   EXPECT_FALSE(fs::exists(dir.path() / ".taskloom")) << "plan must not create a database";
   EXPECT_FALSE(fs::exists(dir.path() / "tries.txt")) << "plan must not run anything";
+}
+
+// Usage errors as git and make users expect them: named, with the closest valid word, exit 2.
+TEST(BadInput, UsageErrorsNameTheWordAndTheClosestValidOneAndExitTwo) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{"rnu"}, "taskloom: unknown command 'rnu' — did you mean 'run'?"},
+      {{"--versoin"}, "taskloom: unknown option '--versoin' — did you mean '--version'?"},
+      {{"run", "--wrokers", "2", "x.yaml"},
+       "taskloom run: unknown option '--wrokers' — did you mean '--workers'?"},
+      {{"run", "x.yaml", "--kill-grace", "abc"},
+       "--kill-grace: must be a duration from 0 to 1h (5, 2.5s, 500ms), not 'abc'"},
+      {{"plan", "x.yaml", "extra"}, "taskloom plan: unexpected argument 'extra'"},
+      {{"help", "rnu"}, "taskloom help: unknown command 'rnu' — did you mean 'run'?"},
+  };
+  for (const Case& c : cases) {
+    const CliResult r = run_taskloom(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.err), std::string::npos) << r.err;
+  }
+  const CliResult bare = run_taskloom({});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("Usage: taskloom"), std::string::npos) << "usage on no arguments";
+  const CliResult help = run_taskloom({"help", "run"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("Usage: taskloom run"), std::string::npos) << help.out;
+  EXPECT_EQ(run_taskloom({"--version"}).exit_code, 0);
 }
 
 TEST(BadInput, DatabaseFromANewerSchemaIsRefusedUntouched) {
