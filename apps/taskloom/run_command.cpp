@@ -158,7 +158,7 @@ std::string db_flag(const store::RunStore& db) {
   std::error_code ec;
   const std::filesystem::path mine = std::filesystem::weakly_canonical(db.file(), ec);
   try {
-    if (std::filesystem::weakly_canonical(find_database(""), ec) == mine) return "";
+    if (std::filesystem::weakly_canonical(find_database("", /*quiet=*/true), ec) == mine) return "";
   } catch (const Error&) {
   }
   std::filesystem::path shown = std::filesystem::relative(mine, ec);
@@ -374,6 +374,7 @@ void run_file(const RunArgs& a) {
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
+    remember_database(db.file());  // so that `taskloom status` run from here finds it
     const store::RunId id = db.create_run(runner::new_run_of(wf));
     std::unique_ptr<backends::Backend> backend =
         make_backend(backend_name, a, wf, runner::run_key(db.file(), id));
@@ -391,7 +392,7 @@ void run_file(const RunArgs& a) {
 
 void resume_run(const RunArgs& a) {
   refusing_busy([&] {
-    store::RunStore db = store::RunStore::open(find_database(a.db));
+    store::RunStore db = open_database(a.db);
     const store::RunRecord rec = require_run(db, a.run);
     if (rec.status == store::RunStatus::kSucceeded) {
       std::cout << "run " << a.run << " already succeeded: nothing to resume\n";

@@ -31,7 +31,7 @@ struct InspectArgs {
 };
 
 void status(const InspectArgs& a) {
-  store::RunStore db = store::RunStore::open(find_database(a.db));
+  store::RunStore db = open_database(a.db);
   store::RunId id = a.run;
   if (id == 0) {
     const std::vector<store::RunRecord> latest = db.list_runs(1);
@@ -46,7 +46,7 @@ void status(const InspectArgs& a) {
 }
 
 void runs(const InspectArgs& a) {
-  store::RunStore db = store::RunStore::open(find_database(a.db));
+  store::RunStore db = open_database(a.db);
   if (!a.json) {
     std::cout << runs_text(db, a.limit);
     return;
@@ -71,7 +71,7 @@ void runs(const InspectArgs& a) {
 }
 
 void logs(const InspectArgs& a) {
-  store::RunStore db = store::RunStore::open(find_database(a.db));
+  store::RunStore db = open_database(a.db);
   require_run(db, a.run);
   if (!db.find_task(a.run, a.task)) {
     throw InvalidArgumentError("run " + std::to_string(a.run) + " has no task '" + a.task +
@@ -109,7 +109,7 @@ void logs(const InspectArgs& a) {
 }
 
 void cancel(const InspectArgs& a) {
-  store::RunStore db = store::RunStore::open(find_database(a.db));
+  store::RunStore db = open_database(a.db);
   const store::RunRecord r = require_run(db, a.run);
   if (r.status != store::RunStatus::kRunning && r.status != store::RunStatus::kInterrupted) {
     std::cout << "run " << a.run << " is not running (" << store::to_string(r.status)

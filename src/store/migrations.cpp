@@ -109,9 +109,14 @@ void refuse_newer(Database& db, int version) {
 
 }  // namespace
 
-void migrate(Database& db) {
+void migrate(Database& db, bool create) {
   int version = read_version(db);
   refuse_newer(db, version);
+  if (version == 0 && !create) {
+    throw InvalidArgumentError(db.file() +
+                               " is not a taskloom database (an SQLite file without its tables) — "
+                               "pass the database `taskloom run` wrote, or --db PATH");
+  }
   while (version < RunStore::kSchemaVersion) {
     const std::string op = "migrating the schema to version " + std::to_string(version + 1);
     WriteTransaction tx(db, op);

@@ -268,7 +268,17 @@ const std::string& this_host() {
 // --- open
 
 RunStore RunStore::open(const std::filesystem::path& file, StoreOptions options) {
-  if (file.has_parent_path()) {
+  if (!options.create) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      throw InvalidArgumentError("no taskloom database at " + file.string() +
+                                 " — `taskloom run FILE --db " + file.string() + "` creates it");
+    }
+    if (std::filesystem::file_size(file, ec) == 0) {
+      throw InvalidArgumentError(file.string() +
+                                 " is an empty file, not a taskloom database — left as it is");
+    }
+  } else if (file.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
     if (ec) {
@@ -297,7 +307,7 @@ RunStore RunStore::open(const std::filesystem::path& file, StoreOptions options)
     db.exec(("PRAGMA max_page_count = " + std::to_string(opts.max_pages)).c_str(),
             "capping the database size");
   }
-  detail::migrate(db);
+  detail::migrate(db, opts.create);
   return RunStore(std::move(state));
 }
 

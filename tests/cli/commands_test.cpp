@@ -206,6 +206,63 @@ TEST(BadInput, UsageErrorsNameTheWordAndTheClosestValidOneAndExitTwo) {
   EXPECT_EQ(run_taskloom({"--version"}).exit_code, 0);
 }
 
+// After `taskloom run dir/wf.yaml`, the inspecting commands run in the same directory find the
+// run's database (remembered per user), and say which file they used.
+TEST(Commands, TheCommandsAfterARunFindItsDatabaseFromTheSameDirectory) {
+  TempDir dir;
+  const fs::path shots = dir.path() / "shots";
+  fs::create_directories(shots);
+  write_file(shots / "wf.yaml", "name: w\ntasks:\n  - {id: a, run: 'true'}\n");
+  const Env state = {{"XDG_STATE_HOME", (dir.path() / "state").string()}};
+  const fs::path before = fs::current_path();
+  fs::current_path(dir.path());
+  const CliResult r = run_taskloom({"run", "shots/wf.yaml", "--quiet"}, state);
+  const CliResult status = run_taskloom({"status"}, state);
+  const CliResult elsewhere = run_taskloom({"status"}, {{"XDG_STATE_HOME", "/nonexistent"}});
+  fs::current_path(before);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("run 1  w  succeeded"), std::string::npos) << status.out;
+  EXPECT_NE(status.err.find("taskloom: using " + (shots / ".taskloom" / "taskloom.db").string()),
+            std::string::npos)
+      << status.err;
+  EXPECT_EQ(elsewhere.exit_code, 2) << "another user's memory does not have it";
+  EXPECT_NE(elsewhere.err.find("no .taskloom/taskloom.db in"), std::string::npos) << elsewhere.err;
+}
+
+// Only `run` creates a database: reading commands refuse what is not one, and change nothing.
+TEST(BadInput, ReadingCommandsNeverCreateADatabaseOrItsDirectory) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty.db";
+  write_file(empty, "");
+  const CliResult runs = run_taskloom({"runs", "--db", empty.string()});
+  EXPECT_EQ(runs.exit_code, 2);
+  EXPECT_NE(runs.err.find("is an empty file, not a taskloom database"), std::string::npos)
+      << runs.err;
+  EXPECT_EQ(fs::file_size(empty), 0u) << "the empty file must stay empty";
+  const fs::path missing = dir.path() / "no" / "such" / "x.db";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status", "--db", missing.string()},
+        {"runs", "--db", missing.string()},
+        {"cancel", "1", "--db", missing.string()},
+        {"resume", "1", "--db", missing.string()}}) {
+    const CliResult r = run_taskloom(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("no taskloom database at " + missing.string()), std::string::npos)
+        << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "no")) << "a directory was created";
+  // An SQLite file that is not taskloom's gets no tables.
+  const fs::path foreign = dir.path() / "other.db";
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(foreign.c_str(), &handle), SQLITE_OK);
+  sqlite3_exec(handle, "CREATE TABLE t (x)", nullptr, nullptr, nullptr);
+  sqlite3_close(handle);
+  const CliResult other = run_taskloom({"runs", "--db", foreign.string()});
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("is not a taskloom database"), std::string::npos) << other.err;
+}
+
 TEST(BadInput, DatabaseFromANewerSchemaIsRefusedUntouched) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

@@ -1,11 +1,16 @@
 #include "runner/run_records.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "taskloom/core/error.hpp"
@@ -79,7 +84,62 @@ fs::path database_beside(const fs::path& workflow_file) {
   return dir / ".taskloom" / "taskloom.db";
 }
 
-fs::path find_database(const std::string& option) {
+namespace {
+
+/// $XDG_STATE_HOME/taskloom/databases, else ~/.local/state/...; empty without either.
+fs::path memory_file() {
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
+    return fs::path(state) / "taskloom" / "databases";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return fs::path(home) / ".local" / "state" / "taskloom" / "databases";
+  }
+  return {};
+}
+
+/// Lines "<directory>\t<database>", oldest first.
+std::vector<std::pair<std::string, std::string>> remembered() {
+  std::vector<std::pair<std::string, std::string>> out;
+  const fs::path file = memory_file();
+  if (file.empty()) return out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    const auto tab = line.find('\t');
+    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+  }
+  return out;
+}
+
+constexpr std::size_t kRemembered = 200;
+
+}  // namespace
+
+void remember_database(const fs::path& db) {
+  const fs::path file = memory_file();
+  std::error_code ec;
+  const fs::path here = fs::current_path(ec);
+  const fs::path path = fs::absolute(db, ec);
+  if (file.empty() || here.empty() || path.empty()) return;
+  std::vector<std::pair<std::string, std::string>> lines = remembered();
+  std::erase_if(lines, [&](const auto& l) { return l.first == here.string(); });
+  lines.emplace_back(here.string(), path.string());
+  if (lines.size() > kRemembered) lines.erase(lines.begin(), lines.end() - kRemembered);
+  fs::create_directories(file.parent_path(), ec);
+  const fs::path tmp = file.string() + "." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [dir, database] : lines) out << dir << '\t' << database << '\n';
+    if (!out) return;
+  }
+  fs::rename(tmp, file, ec);  // whole or not at all, as another taskloom may read it
+  if (ec) fs::remove(tmp, ec);
+}
+
+store::RunStore open_database(const std::string& option) {
+  return store::RunStore::open(find_database(option), {.create = false});
+}
+
+fs::path find_database(const std::string& option, bool quiet) {
   if (!option.empty()) {
     if (!fs::exists(option)) {
       throw InvalidArgumentError("no taskloom database at " + option +
@@ -88,7 +148,7 @@ fs::path find_database(const std::string& option) {
     return option;
   }
   if (const char* env = std::getenv("TASKLOOM_DB"); env != nullptr && *env != '\0') {
-    return find_database(env);
+    return find_database(env, quiet);
   }
   std::error_code ec;
   fs::path dir = fs::current_path(ec);
@@ -97,9 +157,19 @@ fs::path find_database(const std::string& option) {
     if (fs::exists(candidate, ec)) return candidate;
     if (d == d.parent_path()) break;
   }
+  const auto lines = remembered();
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->first == dir.string() && fs::exists(it->second, ec)) {
+      if (!quiet) {
+        std::cerr << "taskloom: using " << it->second
+                  << " (the database of the last `taskloom run` from this directory)\n";
+      }
+      return it->second;
+    }
+  }
   throw InvalidArgumentError("no .taskloom/taskloom.db in " + dir.string() +
-                             " or its parents — pass --db PATH (or run this where you ran "
-                             "`taskloom run`)");
+                             " or its parents, and no `taskloom run` from here to remember — "
+                             "pass --db PATH (or run this where you ran `taskloom run`)");
 }
 
 store::RunRecord require_run(const store::RunStore& db, store::RunId id) {

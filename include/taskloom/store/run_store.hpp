@@ -57,6 +57,10 @@ struct StoreOptions {
   std::function<WallTime()> wall_clock;
   /// Caps the database at this many pages (0: no cap); how tests make the disk "full".
   std::int64_t max_pages = 0;
+  /// false: open only an existing taskloom database — never create the file, its directory or
+  /// the schema (InvalidArgumentError for a missing or empty file, or one without the schema).
+  /// What the commands that only read or signal a run use.
+  bool create = true;
 };
 
 /// What prepare_resume() sets back to pending besides tasks that were ready or running.

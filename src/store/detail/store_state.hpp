@@ -55,7 +55,9 @@ struct StoreState {
 };
 
 /// Applies the migrations this build knows; throws StorageError for a newer schema.
-void migrate(Database& db);
+/// Brings the schema up to RunStore::kSchemaVersion. With `create` false a database without the
+/// schema (user_version 0) is refused instead of given one.
+void migrate(Database& db, bool create);
 
 /// The host name of this machine (cached).
 const std::string& this_host();
