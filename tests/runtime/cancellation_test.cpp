@@ -1,4 +1,4 @@
-// Contract tests for cancelling a run (run.hpp: Run::cancel; DESIGN.md "Cancellation is prompt":
+// Contract tests for cancelling a run (run.hpp: Run::cancel; docs/design.md "Cancellation is prompt":
 // a cancelled run stops starting tasks at once, signals running ones through their stop token,
 // and reports every task's final state).
 #include <gmock/gmock.h>

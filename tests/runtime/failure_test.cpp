@@ -1,5 +1,5 @@
 // Contract tests for task failure, failure policies, retries with backoff and timeouts
-// (run.hpp, report.hpp, task_context.hpp; DESIGN.md "Failure policy", "Retries").
+// (run.hpp, report.hpp, task_context.hpp; docs/design.md "Failure policy", "Retries").
 // Timeouts and backoff are driven by a ManualClock injected through ExecutorOptions::clock:
 // real time is only used as a short window in which a retry/timeout must NOT happen while the
 // manual clock stands still, and as a generous bound for what must happen.

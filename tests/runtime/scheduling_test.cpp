@@ -1,5 +1,5 @@
 // Contract tests for the order and shape of execution: priorities and upward-rank ties
-// (run.hpp, DESIGN.md "Priorities"), eager vs wave-synchronous mode, max_concurrency.
+// (run.hpp, docs/design.md "Priorities"), eager vs wave-synchronous mode, max_concurrency.
 //
 // Ordering tests use one worker, RunOptions::max_concurrency = 1, and a "gate" task that every
 // measured task runs after: when the gate ends, all measured tasks become ready together, and

@@ -9,7 +9,7 @@
 //   run.cancel();     // stop starting tasks; running ones see their stop token fire
 //   const runtime::RunReport& r = run.report();   // waits, then reports
 //
-// Semantics (DESIGN.md): a task starts as soon as its own dependencies succeeded; a task whose
+// Semantics (docs/design.md): a task starts as soon as its own dependencies succeeded; a task whose
 // dependency did not succeed is skipped and names it; a failed attempt with retries left runs
 // again after an exponential backoff with jitter; a timeout requests stop on the attempt's
 // token and counts as a failed attempt; ready tasks go by priority, then by upward rank
