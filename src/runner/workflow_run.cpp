@@ -41,6 +41,8 @@ store::AttemptStatus attempt_status(TaskStatus s) {
       return store::AttemptStatus::kTimedOut;
     case TaskStatus::kCancelled:
       return store::AttemptStatus::kCancelled;
+    case TaskStatus::kReady:  // it yielded to more important work and is queued again
+      return store::AttemptStatus::kInterrupted;
     default:
       return store::AttemptStatus::kFailed;
   }
