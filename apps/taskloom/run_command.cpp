@@ -22,6 +22,7 @@
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/units.hpp"
 #include "taskloom/runner/leftovers.hpp"
+#include "taskloom/runner/resume.hpp"
 #include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/store/run_store.hpp"
 #include "taskloom/workflow/workflow.hpp"
@@ -332,27 +333,6 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   }
 }
 
-/// A run whose cluster jobs may still run cannot resume on another backend: nothing would follow
-/// or cancel those jobs, and their tasks would run twice.
-void refuse_switch_with_jobs_in_flight(store::RunId run,
-                                       const std::vector<store::AttemptRecord>& attempts,
-                                       const std::string& backend) {
-  std::size_t open = 0;
-  std::string other;
-  for (const store::AttemptRecord& r : attempts) {
-    if (!r.ended && r.start.backend != "local" && r.start.backend != backend) {
-      ++open;
-      other = r.start.backend;
-    }
-  }
-  if (open == 0) return;
-  throw InvalidStateError("run " + std::to_string(run) + " has " + std::to_string(open) + " " +
-                          other + " job" + (open == 1 ? "" : "s") +
-                          " that may still be in flight — resume it with --backend " + other +
-                          " to follow them, or cancel them there first (`taskloom status " +
-                          std::to_string(run) + " --json` lists their job ids)");
-}
-
 /// Runs `body`; a BusyError (the run's lease is held) becomes exit status 3.
 template <class F>
 void refusing_busy(F body) {
@@ -399,29 +379,15 @@ void resume_run(const RunArgs& a) {
       return 0;
     }
     workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
-    std::vector<store::AttemptRecord> attempts = db.attempts(a.run);
-    const std::string backend_name = backend_choice(
-        a, attempts.empty() ? std::string_view() : attempts.back().start.backend, wf);
-    refuse_switch_with_jobs_in_flight(a.run, attempts, backend_name);
+    const std::string backend_name = backend_choice(a, runner::recorded_backend(db, a.run), wf);
+    runner::check_resumable(db, a.run, wf, backend_name, a.force);
     check_backend(backend_name, a, wf);
-    if (wf.fingerprint != rec.fingerprint && !a.force) {
-      throw InvalidStateError("the workflow " + rec.workflow_path + " changed since run " +
-                              std::to_string(a.run) + " started (fingerprint " + rec.fingerprint +
-                              ", now " + wf.fingerprint +
-                              ") — resume with --force to run its unfinished tasks as the file "
-                              "now defines them, or start a new run with `taskloom run`");
-    }
     store::Lease lease = db.acquire_lease(a.run);
-    const std::string key = runner::run_key(db.file(), a.run);
-    // Commands of a runner killed with -9 live on in their own process groups: stop them first.
-    // Jobs of a cluster backend live on too, but there they are followed again, not killed.
-    std::erase_if(attempts,
-                  [](const store::AttemptRecord& r) { return r.start.backend != "local"; });
-    const std::size_t killed =
-        runner::kill_leftover_processes(attempts, backend_name == "local" ? key : "");
-    std::unique_ptr<backends::Backend> backend = make_backend(backend_name, a, wf, key);
-    const store::ResumePlan plan =
-        db.prepare_resume(a.run, store::ResumeScope::kAllUnsucceeded, backend->name());
+    const runner::Takeover takeover = runner::take_over(db, a.run, backend_name);
+    const store::ResumePlan& plan = takeover.plan;
+    const std::size_t killed = takeover.killed;
+    std::unique_ptr<backends::Backend> backend =
+        make_backend(backend_name, a, wf, runner::run_key(db.file(), a.run));
     if (!a.quiet) {
       std::cout << "resuming run " << a.run << " of " << wf.name << ": " << plan.succeeded.size()
                 << " tasks succeeded before, " << plan.reset.size() << " to run";

@@ -24,6 +24,7 @@
 #include "taskloom/graph/dot.hpp"
 #include "taskloom/runner/journal.hpp"
 #include "taskloom/runner/leftovers.hpp"
+#include "taskloom/runner/resume.hpp"
 #include "taskloom/runner/workflow_run.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/future.hpp"
