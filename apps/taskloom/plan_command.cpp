@@ -1,12 +1,16 @@
-// `taskloom plan FILE [--dot|--mermaid] [--json]`: check a workflow and show its shape — task
-// and dependency counts, waves, the critical path (weighted by each task's timeout, or 1 for a
-// task without one) and the resources — or its graph as DOT or Mermaid. Runs nothing.
+// `taskloom plan FILE [--dot|--mermaid|--json|--list]`: check a workflow and show its shape —
+// task and dependency counts, waves, the critical path (weighted by each task's timeout, or 1
+// for a task without one) and the resources — or its graph as DOT or Mermaid, or its task ids
+// one per line. Runs nothing. Every line is bounded, whatever the size of the workflow.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "taskloom/backends/local.hpp"
 #include "taskloom/core/units.hpp"
@@ -24,7 +28,15 @@ struct PlanArgs {
   bool dot = false;
   bool mermaid = false;
   bool json = false;
+  bool list = false;
 };
+
+/// Ids or groups shown on one line before "... (N more)".
+constexpr std::size_t kShown = 12;
+
+std::string plural(std::size_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
 
 double weight_of(const workflow::Task& t) {
   return t.timeout > Duration::zero() ? std::chrono::duration<double>(t.timeout).count() : 1.0;
@@ -66,6 +78,10 @@ void plan(const PlanArgs& a) {
     std::cout << graph.to_mermaid();
     return;
   }
+  if (a.list) {
+    for (const workflow::Task& t : wf.tasks) std::cout << t.id << '\n';
+    return;
+  }
   const runtime::Plan p = graph.plan();
   if (a.json) {
     nlohmann::json j;
@@ -82,13 +98,14 @@ void plan(const PlanArgs& a) {
     std::cout << j.dump(2) << '\n';
     return;
   }
-  std::cout << wf.name << " (" << wf.file.string() << "): " << p.task_count << " tasks, "
-            << p.edge_count << " dependencies, " << p.waves.size() << " waves\n";
+  std::cout << wf.name << " (" << wf.file.string() << "): " << plural(p.task_count, "task") << ", "
+            << (p.edge_count == 1 ? "1 dependency" : std::to_string(p.edge_count) + " dependencies")
+            << ", " << plural(p.waves.size(), "wave") << '\n';
   std::map<std::string, std::size_t> groups;
   for (const workflow::Task& t : wf.tasks) ++groups[t.group];
-  std::cout << "groups:";
-  for (const auto& [g, n] : groups) std::cout << ' ' << g << " (" << n << ")";
-  std::cout << "\nresources:";
+  std::vector<std::string> group_list;
+  for (const auto& [g, n] : groups) group_list.push_back(g + " (" + std::to_string(n) + ")");
+  std::cout << "groups: " << list(group_list, kShown) << "\nresources:";
   for (const auto& [name, amount] : resources) {
     std::cout << ' ' << name << '='
               << (name == "memory" ? units::format_size(amount) : number(amount));
@@ -97,8 +114,12 @@ void plan(const PlanArgs& a) {
   for (std::size_t w = 0; w < p.waves.size(); ++w) {
     std::cout << "  " << w << ": " << p.waves[w].size() << " task"
               << (p.waves[w].size() == 1 ? "" : "s") << "  " << list(p.waves[w], 6) << '\n';
+    if (w + 1 == kShown && p.waves.size() > kShown + 1) {  // a long chain: its first and last
+      std::cout << "  ... (" << plural(p.waves.size() - kShown - 1, "more wave") << ")\n";
+      w = p.waves.size() - 2;
+    }
   }
-  std::cout << "critical path (" << p.critical_path.size() << " tasks, "
+  std::cout << "critical path (" << plural(p.critical_path.size(), "task") << ", "
             << (all_timed ? "at most " +
                                 units::format_duration(std::chrono::duration_cast<Duration>(
                                     std::chrono::duration<double>(p.critical_path_weight))) +
@@ -106,8 +127,13 @@ void plan(const PlanArgs& a) {
                           : "weight " + number(p.critical_path_weight) +
                                 ": timeouts in seconds, 1 per task without one")
             << "):\n  ";
-  for (std::size_t i = 0; i < p.critical_path.size(); ++i) {
-    std::cout << (i > 0 ? " -> " : "") << p.critical_path[i];
+  const std::vector<std::string>& path = p.critical_path;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (i == kShown / 2 && path.size() > kShown) {  // its first and last tasks
+      std::cout << " -> ... (" << plural(path.size() - kShown, "more task") << ")";
+      i = path.size() - kShown / 2;
+    }
+    std::cout << (i > 0 ? " -> " : "") << path[i];
   }
   std::cout << "\nfingerprint " << wf.fingerprint << "; nothing was run\n";
 }
@@ -123,8 +149,11 @@ void register_plan_command(CLI::App& app) {
   auto* mermaid =
       cmd->add_flag("--mermaid", args->mermaid, "print the graph as a Mermaid flowchart");
   auto* json = cmd->add_flag("--json", args->json, "print the plan as JSON");
-  dot->excludes(mermaid)->excludes(json);
-  mermaid->excludes(json);
+  auto* ids =
+      cmd->add_flag("--list", args->list, "print the task ids, one per line, in file order");
+  dot->excludes(mermaid)->excludes(json)->excludes(ids);
+  mermaid->excludes(json)->excludes(ids);
+  json->excludes(ids);
   cmd->callback([args] { plan(*args); });
 }
 

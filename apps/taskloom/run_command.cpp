@@ -20,6 +20,7 @@
 #include "taskloom/backends/local.hpp"
 #include "taskloom/backends/slurm.hpp"
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/text.hpp"
 #include "taskloom/core/units.hpp"
 #include "taskloom/runner/leftovers.hpp"
 #include "taskloom/runner/resume.hpp"
@@ -199,23 +200,20 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
     }
     o << '\n';
   }
-  if (!rep.resources.empty()) {
-    o << "  resources:";
-    for (const runtime::PoolUsage& p : rep.resources) {
-      if (p.peak <= 0) continue;
-      auto num = [](double v) {
-        char b[32];
-        std::snprintf(b, sizeof b, "%g", v);
-        return std::string(b);
-      };
-      if (p.name == "memory") {
-        o << " memory peak " << num(p.peak / 1e9) << "G of " << num(p.capacity / 1e9) << "G;";
-      } else {
-        o << " " << p.name << " peak " << num(p.peak) << " of " << num(p.capacity) << ";";
-      }
-    }
-    o << '\n';
+  std::vector<std::string> peaks;
+  for (const runtime::PoolUsage& p : rep.resources) {
+    if (p.peak <= 0) continue;
+    auto num = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", v);
+      return std::string(b);
+    };
+    peaks.push_back(p.name == "memory"
+                        ? "memory peak " + units::format_size(p.peak) + " of " +
+                              units::format_size(p.capacity)
+                        : p.name + " peak " + num(p.peak) + " of " + num(p.capacity));
   }
+  if (!peaks.empty()) o << "  resources: " << join(peaks, "; ") << '\n';
   std::size_t listed = 0;
   for (const auto& t : tasks) {
     if (t.status != TaskStatus::kFailed && t.status != TaskStatus::kTimedOut) continue;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -174,6 +176,36 @@ TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   EXPECT_NE(both.exit_code, 0) << "--dot and --mermaid exclude each other";
   EXPECT_FALSE(fs::exists(dir.path() / ".taskloom")) << "plan must not create a database";
   EXPECT_FALSE(fs::exists(dir.path() / "tries.txt")) << "plan must not run anything";
+}
+
+// Every line of plan is bounded however large the workflow, and counts read as English.
+TEST(Commands, PlanLinesAreBoundedAndCountsAreSingularWhenOne) {
+  TempDir dir;
+  std::string chain = "name: chain\ntasks:\n";
+  for (int i = 1; i <= 40; ++i) {
+    chain += "  - {id: step" + std::to_string(i) + ", run: 'true'" +
+             (i > 1 ? ", after: step" + std::to_string(i - 1) : std::string()) + "}\n";
+  }
+  write_file(dir.path() / "chain.yaml", chain);
+  const CliResult p = run_taskloom({"plan", (dir.path() / "chain.yaml").string()});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  std::istringstream lines(p.out);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    EXPECT_LT(line.size(), 200u) << line;
+  }
+  EXPECT_LT(count, 25) << p.out;
+  EXPECT_NE(p.out.find("groups: step1 (1) step10 (1)"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("... (28 more)"), std::string::npos) << "40 groups, 12 shown";
+  EXPECT_NE(p.out.find("  ... (27 more waves)\n  39: 1 task  step40"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("step6 -> ... (28 more tasks) -> step35"), std::string::npos) << p.out;
+  write_file(dir.path() / "one.yaml", "name: one\ntasks:\n  - {id: a, run: 'true'}\n");
+  const CliResult one = run_taskloom({"plan", (dir.path() / "one.yaml").string()});
+  EXPECT_NE(one.out.find("1 task, 0 dependencies, 1 wave\n"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("critical path (1 task,"), std::string::npos) << one.out;
+  const CliResult ids = run_taskloom({"plan", "--list", (dir.path() / "chain.yaml").string()});
+  EXPECT_EQ(ids.out.substr(0, 18), "step1\nstep2\nstep3\n") << ids.out;
+  EXPECT_EQ(std::count(ids.out.begin(), ids.out.end(), '\n'), 40);
 }
 
 // Usage errors as git and make users expect them: named, with the closest valid word, exit 2.
