@@ -67,6 +67,7 @@ TaskEvent::Kind event_kind(TaskStatus s, bool retry) {
 struct Slot {
   const workflow::Task* task = nullptr;
   int base_attempts = 0;                     // attempts recorded by earlier runners of the run
+  int failures_before = 0;                   // of those, failed or timed out: retries used
   std::optional<store::AttemptRecord> open;  // an earlier runner's attempt to follow again
   int number = 0;                            // the current attempt's number in the journal
   bool begun = false;                        // the current attempt is in the journal
@@ -229,7 +230,9 @@ void WorkflowRun::State::build() {
     if (it == record_of.end()) continue;  // added to the file after the run began (--force)
     if (it->second->status == TaskStatus::kSucceeded) continue;
     slot_of.emplace(t.id, slots.size());
-    slots.push_back({.task = &t, .base_attempts = it->second->attempts});
+    slots.push_back({.task = &t,
+                     .base_attempts = it->second->attempts,
+                     .failures_before = it->second->failures});
     if (auto open = open_of.find(t.id); open != open_of.end()) {
       slots.back().open = std::move(open->second);
     }
@@ -242,7 +245,10 @@ void WorkflowRun::State::build() {
       if (slot_of.contains(dep)) o.after.push_back(dep);  // else it succeeded already
     }
     o.priority = t.priority;
-    o.retries = t.retries;
+    // A resumed task has the retries it had left (an interrupted attempt used none); one that
+    // used them all still gets the attempt a resume is for.
+    const auto used = static_cast<unsigned>(slots[i].failures_before);
+    o.retries = t.retries > used ? t.retries - used : 0;
     for (const auto& [pool, amount] : t.needs) {
       if (capacity.contains(pool)) o.needs.set(pool, amount);  // else the backend's to place
     }

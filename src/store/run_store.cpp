@@ -187,11 +187,14 @@ TaskRecord read_task(const Statement& s) {
   t.message = s.text(4);
   t.skipped_because = s.text(5);
   t.updated = from_ms(s.int64(6));
+  t.failures = static_cast<int>(s.int64(7));
   return t;
 }
 
-#define TASKLOOM_TASK_SELECT                                                            \
-  "SELECT task_id, task_group, status, attempts, message, skipped_because, updated_ms " \
+#define TASKLOOM_TASK_SELECT                                                                      \
+  "SELECT task_id, task_group, status, attempts, message, skipped_because, updated_ms, "          \
+  "(SELECT COUNT(*) FROM attempts a WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id " \
+  "AND a.status IN ('failed', 'timed_out')) "                                                     \
   "FROM tasks WHERE run_id = ? "
 
 #define TASKLOOM_ATTEMPT_SELECT                                                             \

@@ -149,6 +149,26 @@ TEST(Commands, TheWorkflowNamesItsBackendAndTheCommandLineOverridesIt) {
   EXPECT_FALSE(s.attempts(1, "a")[1].ended) << "a refused resume changes nothing";
 }
 
+// A resumed task has the retries it had left, not a fresh count: one that used them all gets
+// the one attempt a resume is for.
+TEST(Commands, AResumedTaskHasTheRetriesItHadLeft) {
+  TempDir dir;
+  const fs::path file = dir.path() / "flaky.yaml";
+  write_file(file,
+             "name: flaky\ntasks:\n  - id: flaky\n    retries: 2\n"
+             "    run: 'n=$(cat n 2>/dev/null || echo 0); echo $((n + 1)) > n; test $n -ge 4'\n");
+  const fs::path db = dir.path() / "t.db";
+  const CliResult first = run_taskloom({"run", file.string(), "--db", db.string(), "-q"});
+  ASSERT_EQ(first.exit_code, 1) << first.out << first.err;
+  store::RunStore s = store::RunStore::open(db);
+  ASSERT_EQ(s.attempts(1, "flaky").size(), 3u) << "1 attempt and 2 retries";
+  EXPECT_EQ(s.find_task(1, "flaky")->failures, 3);
+  const CliResult resumed = run_taskloom({"resume", "1", "--db", db.string(), "-q"});
+  EXPECT_EQ(resumed.exit_code, 1) << resumed.out << resumed.err;
+  EXPECT_EQ(s.attempts(1, "flaky").size(), 4u)
+      << "no retries left: one attempt (a fresh count would have run 4 and 5, and succeeded)";
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

@@ -95,6 +95,7 @@ struct TaskRecord {
   std::string group;
   TaskStatus status = TaskStatus::kPending;
   int attempts = 0;             ///< highest attempt number begun
+  int failures = 0;             ///< attempts that ended failed or timed out (retries used)
   std::string message;          ///< of the last finished attempt
   std::string skipped_because;  ///< the upstream task, when skipped
   WallTime updated;
