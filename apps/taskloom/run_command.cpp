@@ -168,6 +168,34 @@ std::string db_flag(const store::RunStore& db) {
   return " --db " + shown.string();
 }
 
+/// The failed tasks whose stderr the summary quotes, and how much of it.
+constexpr std::size_t kStderrShownTasks = 3;
+constexpr std::size_t kStderrLineWidth = 160;
+
+/// The last `n` non-empty lines of the file at `path` (from its last 8 KiB), each cut to
+/// kStderrLineWidth; none when it cannot be read.
+std::vector<std::string> last_lines(const std::string& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - 8192);
+  in.seekg(from);
+  std::string text(static_cast<std::size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  std::vector<std::string> lines;
+  std::istringstream s(text);
+  for (std::string line; std::getline(s, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (trim(line).empty()) continue;
+    if (line.size() > kStderrLineWidth) line = line.substr(0, kStderrLineWidth - 3) + "...";
+    lines.push_back(std::move(line));
+  }
+  if (from > 0 && lines.size() > 1) lines.erase(lines.begin());  // cut by the 8 KiB window
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  return lines;
+}
+
 std::string summary(const store::RunStore& db, store::RunId id, const runner::RunOutcome& r) {
   const store::RunRecord rec = require_run(db, id);
   const std::vector<store::TaskRecord> tasks = db.tasks(id);
@@ -223,6 +251,14 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
     }
     o << "  " << t.id << " " << to_string(t.status) << ": " << t.message << "  (taskloom logs "
       << id << " " << t.id << " --stderr" << db_flag(db) << ")\n";
+    if (listed <= kStderrShownTasks) {
+      const std::vector<store::AttemptRecord> attempts = db.attempts(id, t.id);
+      if (!attempts.empty()) {
+        for (const std::string& line : last_lines(attempts.back().start.stderr_path, 3)) {
+          o << "    | " << line << '\n';
+        }
+      }
+    }
   }
   o << "  logs in " << runner::log_directory(db, id).string() << "; details: taskloom status " << id
     << db_flag(db) << '\n';
