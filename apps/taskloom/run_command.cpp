@@ -38,6 +38,7 @@ namespace {
 
 struct RunArgs {
   std::string file;
+  std::vector<std::string> targets;  // run: these tasks or groups and what they need; empty: all
   store::RunId run = 0;
   std::string db;
   unsigned workers = 0;
@@ -383,19 +384,21 @@ void refusing_busy(F body) {
 void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
+    if (!a.targets.empty()) wf = workflow::select_targets(wf, a.targets);
     const std::string backend_name = backend_choice(a, "", wf);
     check_backend(backend_name, a, wf);
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
     store::RunStore db = store::RunStore::open(db_path);
     remember_database(db.file());  // so that `taskloom status` run from here finds it
-    const store::RunId id = db.create_run(runner::new_run_of(wf));
+    const store::RunId id = db.create_run(runner::new_run_of(wf, a.targets));
     std::unique_ptr<backends::Backend> backend =
         make_backend(backend_name, a, wf, runner::run_key(db.file(), id));
     store::Lease lease = db.acquire_lease(id);
     db.set_run_status(id, store::RunStatus::kRunning);
     if (!a.quiet) {
-      std::cout << "run " << id << " of " << wf.name << ": " << wf.tasks.size() << " tasks (db "
+      std::cout << "run " << id << " of " << wf.name << ": " << wf.tasks.size() << " tasks"
+                << (a.targets.empty() ? "" : " for " + join(a.targets, " ")) << " (db "
                 << db.file().string() << (backend_name == "local" ? "" : ", on " + backend_name)
                 << ")\n"
                 << std::flush;
@@ -413,6 +416,7 @@ void resume_run(const RunArgs& a) {
       return 0;
     }
     workflow::Workflow wf = workflow::load_workflow(rec.workflow_path);
+    if (!rec.targets.empty()) wf = workflow::select_targets(wf, rec.targets);
     const std::string backend_name = backend_choice(a, runner::recorded_backend(db, a.run), wf);
     runner::check_resumable(db, a.run, wf, backend_name, a.force);
     check_backend(backend_name, a, wf);
@@ -448,6 +452,8 @@ void register_run_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("run", "Run a YAML workflow of shell commands, recorded in SQLite");
   cmd->add_option("file", args->file, "the workflow file (docs/workflow-format.md)")->required();
+  cmd->add_option("tasks", args->targets,
+                  "run only these tasks or groups, and the tasks they run after (default: all)");
   cmd->add_option("--db", args->db,
                   "the SQLite database (default: .taskloom/taskloom.db beside the workflow)");
   add_run_options(cmd, *args);

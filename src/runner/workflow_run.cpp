@@ -607,8 +607,9 @@ RunOutcome run_workflow(const workflow::Workflow& wf, Journal& journal, backends
   return run.finish();
 }
 
-store::NewRun new_run_of(const workflow::Workflow& wf) {
+store::NewRun new_run_of(const workflow::Workflow& wf, std::vector<std::string> targets) {
   store::NewRun r;
+  r.targets = std::move(targets);
   r.workflow_name = wf.name;
   std::error_code ec;
   std::filesystem::path canonical = std::filesystem::weakly_canonical(wf.file, ec);

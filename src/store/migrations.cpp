@@ -90,6 +90,10 @@ ALTER TABLE attempts ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE attempts ADD COLUMN job_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN nodes TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: the targets a run was asked for, one per line (empty: the whole workflow).
+    R"sql(
+ALTER TABLE runs ADD COLUMN targets TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 int read_version(Database& db) {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/text.hpp"
 
 #include "store/detail/store_state.hpp"
 
@@ -154,7 +155,7 @@ void durable_outcome(StoreState& state, std::unique_lock<std::mutex>& lock, std:
 #define TASKLOOM_RUN_SELECT                                                                    \
   "SELECT r.id, r.workflow_name, r.workflow_path, r.fingerprint, r.status, r.message, "        \
   "r.created_ms, r.started_ms, r.ended_ms, r.cancel_requested, l.host, l.pid, l.acquired_ms, " \
-  "l.heartbeat_ms, l.ttl_ms FROM runs r LEFT JOIN leases l ON l.run_id = r.id "
+  "l.heartbeat_ms, l.ttl_ms, r.targets FROM runs r LEFT JOIN leases l ON l.run_id = r.id "
 
 RunRecord read_run(const Statement& s, WallTime now) {
   RunRecord r;
@@ -168,6 +169,12 @@ RunRecord read_run(const Statement& s, WallTime now) {
   r.started = from_ms(s.optional_int64(7));
   r.ended = from_ms(s.optional_int64(8));
   r.cancel_requested = s.int64(9) != 0;
+  const std::string targets = s.text(15);
+  for (std::string_view rest = targets; !rest.empty();) {
+    const auto nl = rest.find('\n');
+    r.targets.emplace_back(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
   if (s.optional_int64(11)) {
     r.lease =
         to_info(LeaseRow{{s.text(10), s.int64(11)}, s.int64(12), s.int64(13), s.int64(14)}, now);
@@ -337,13 +344,14 @@ RunId RunStore::create_run(const NewRun& run) {
   const WallTime now = state_->now();
   WriteTransaction tx(db, op);
   db.prepare(
-        "INSERT INTO runs (workflow_name, workflow_path, fingerprint, status, created_ms) "
-        "VALUES (?, ?, ?, 'running', ?)",
+        "INSERT INTO runs (workflow_name, workflow_path, fingerprint, status, created_ms, "
+        "targets) VALUES (?, ?, ?, 'running', ?, ?)",
         op)
       .bind(1, run.workflow_name)
       .bind(2, run.workflow_path)
       .bind(3, run.fingerprint)
       .bind(4, to_ms(now))
+      .bind(5, join(run.targets, "\n"))
       .run();
   const RunId id = sqlite3_last_insert_rowid(db.handle());
   std::int64_t position = 0;

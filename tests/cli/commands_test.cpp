@@ -169,6 +169,29 @@ TEST(Commands, AResumedTaskHasTheRetriesItHadLeft) {
       << "no retries left: one attempt (a fresh count would have run 4 and 5, and succeeded)";
 }
 
+// `taskloom run FILE TASK...` runs those tasks and what they need, nothing else; a resume of
+// that run keeps to them.
+TEST(Commands, RunWithTargetsRunsThemAndWhatTheyNeedOnly) {
+  TempDir dir;
+  const fs::path file = dir.path() / "t.yaml";
+  write_file(file,
+             "name: t\ntasks:\n  - {id: prep, run: 'echo prep >> ran'}\n"
+             "  - {id: other, run: 'echo other >> ran'}\n"
+             "  - {id: main, run: 'echo main >> ran; test -f ok', after: prep}\n");
+  const fs::path db = dir.path() / "t.db";
+  const CliResult r = run_taskloom({"run", file.string(), "main", "--db", db.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 tasks for main"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(dir.path() / "ran"), "prep\nmain\n");
+  store::RunStore s = store::RunStore::open(db);
+  EXPECT_EQ(s.tasks(1).size(), 2u) << "only what the target needs is in the run";
+  EXPECT_EQ(s.find_run(1)->targets, std::vector<std::string>{"main"});
+  write_file(dir.path() / "ok", "");
+  const CliResult resumed = run_taskloom({"resume", "1", "--db", db.string(), "-q"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err << "same targets, same fingerprint";
+  EXPECT_EQ(read_file(dir.path() / "ran"), "prep\nmain\nmain\n") << "other never ran";
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

@@ -91,7 +91,8 @@ TEST(RunStoreSchema, MigratesAVersionOneDatabase) {
     raw.exec(
         "DROP TABLE leases; ALTER TABLE runs DROP COLUMN cancel_requested; "
         "ALTER TABLE attempts DROP COLUMN backend; ALTER TABLE attempts DROP COLUMN job_id; "
-        "ALTER TABLE attempts DROP COLUMN nodes; PRAGMA user_version = 1;");
+        "ALTER TABLE attempts DROP COLUMN nodes; ALTER TABLE runs DROP COLUMN targets; "
+        "PRAGMA user_version = 1;");
   }
   auto store = RunStore::open(file);
   const RunId id = store.create_run(sample_run());
@@ -121,8 +122,9 @@ TEST(RunStoreSchema, RefusesANewerSchemaWithTheExactMessage) {
     FAIL() << "a newer schema was accepted";
   } catch (const StorageError& e) {
     EXPECT_EQ(std::string(e.what()),
-              file.string() +
-                  ": schema version 9 is newer than this taskloom (knows up to 3) — upgrade "
+              file.string() + ": schema version 9 is newer than this taskloom (knows up to " +
+                  std::to_string(RunStore::kSchemaVersion) +
+                  ") — upgrade "
                   "taskloom or use another --db");
     EXPECT_EQ(e.code(), ErrorCode::kStorage);
   }

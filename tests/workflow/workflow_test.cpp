@@ -442,6 +442,35 @@ TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
   EXPECT_EQ(wf.slurm.partition, "render");
 }
 
+// --- targets ---------------------------------------------------------------------------------
+
+TEST(Targets, ATargetBringsWhatItRunsAfterAndNothingElse) {
+  const Workflow wf = parse(
+      "name: w\ntasks:\n"
+      "  - {id: fetch, run: x}\n"
+      "  - {id: other, run: x}\n"
+      "  - id: build-{n}\n    run: x\n    after: fetch\n    matrix: {n: [a, b]}\n"
+      "  - {id: test, run: x, after: build}\n"
+      "  - {id: docs, run: x}\n");
+  const std::vector<std::string> test{"test"};
+  const Workflow t = taskloom::workflow::select_targets(wf, test);
+  EXPECT_THAT(ids(t), ElementsAre("fetch", "build-a", "build-b", "test")) << "file order";
+  EXPECT_NE(t.fingerprint, wf.fingerprint) << "a part is other content";
+  const std::vector<std::string> group{"build", "docs"};
+  EXPECT_THAT(ids(taskloom::workflow::select_targets(wf, group)),
+              ElementsAre("fetch", "build-a", "build-b", "docs"));
+  const std::vector<std::string> all{"test", "other", "docs"};
+  EXPECT_EQ(taskloom::workflow::select_targets(wf, all).fingerprint, wf.fingerprint)
+      << "every task selected is the whole workflow";
+  try {
+    const std::vector<std::string> typo{"tset"};
+    taskloom::workflow::select_targets(wf, typo);
+    FAIL() << "an unknown target was accepted";
+  } catch (const taskloom::InvalidArgumentError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("has no task or group 'tset' — did you mean 'test'?"));
+  }
+}
+
 // --- where tasks run -----------------------------------------------------------------------
 
 TEST(Backend, BackendSlurmSettingsAndFeatures) {

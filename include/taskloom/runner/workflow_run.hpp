@@ -145,7 +145,8 @@ RunOutcome run_workflow(const workflow::Workflow& wf, Journal& journal, backends
                         RunnerOptions options);
 
 /// What create_run needs for this workflow: canonical path, fingerprint, tasks and groups.
-store::NewRun new_run_of(const workflow::Workflow& wf);
+/// `targets`: what select_targets() made `wf` of, recorded so that a resume selects the same.
+store::NewRun new_run_of(const workflow::Workflow& wf, std::vector<std::string> targets = {});
 
 /// The log directory of a run: <db dir>/logs/<run>.
 std::filesystem::path log_directory(const store::RunStore& db, store::RunId run);

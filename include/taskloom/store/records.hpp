@@ -57,6 +57,8 @@ struct NewRun {
   std::string workflow_path;  ///< compared as given by latest_run_for(): pass it canonical
   std::string fingerprint;    ///< of the workflow's content, so resume can detect edits
   std::vector<TaskSpec> tasks;
+  /// The tasks or groups the run was asked for (`taskloom run FILE TASK...`); empty: all.
+  std::vector<std::string> targets;
 };
 
 /// Who drives a run: a process on a host.
@@ -81,6 +83,7 @@ struct RunRecord {
   std::string workflow_name;
   std::string workflow_path;
   std::string fingerprint;
+  std::vector<std::string> targets;  ///< as given to create_run; empty: the whole workflow
   RunStatus status = RunStatus::kRunning;
   std::string message;
   WallTime created;

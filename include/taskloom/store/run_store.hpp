@@ -72,7 +72,7 @@ enum class ResumeScope : std::uint8_t {
 class RunStore {
  public:
   /// The newest schema this build knows; migrations 1..kSchemaVersion run at open.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   /// Opens or creates the database (and its parent directories), applies missing migrations
   /// each in its own transaction, and refuses a file from a newer schema version.

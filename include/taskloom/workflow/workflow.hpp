@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,11 @@ Workflow parse_workflow(std::string_view yaml, const std::filesystem::path& file
 /// memory of this machine for local runs, nothing for a cluster, which bounds jobs itself).
 /// Throws InputError, located at each task, for tasks that need more than that.
 Resources capacities(const Workflow& wf, const Resources& host);
+
+/// The tasks `targets` name (a task id, or a group: every task of it) and, transitively, every
+/// task they run after, in `wf`'s order; the rest of `wf` as it is, and the fingerprint of the
+/// part. InvalidArgumentError naming a target that is neither, with the closest name.
+Workflow select_targets(const Workflow& wf, std::span<const std::string> targets);
 
 /// Priority by level name, integer, or class name: interactive (900), urgent (500),
 /// background (-500); nullopt if bad.
