@@ -29,6 +29,7 @@
 #include "taskloom/workflow/workflow.hpp"
 
 #include "commands.hpp"
+#include "runner/dry_run.hpp"
 #include "runner/interrupts.hpp"
 #include "runner/progress.hpp"
 #include "runner/run_records.hpp"
@@ -39,6 +40,7 @@ namespace {
 struct RunArgs {
   std::string file;
   std::vector<std::string> targets;  // run: these tasks or groups and what they need; empty: all
+  bool dry_run = false;
   store::RunId run = 0;
   std::string db;
   unsigned workers = 0;
@@ -385,6 +387,10 @@ void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
     if (!a.targets.empty()) wf = workflow::select_targets(wf, a.targets);
+    if (a.dry_run) {
+      print_dry_run(wf, std::cout);
+      return 0;
+    }
     const std::string backend_name = backend_choice(a, "", wf);
     check_backend(backend_name, a, wf);
     const std::filesystem::path db_path =
@@ -454,6 +460,8 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("file", args->file, "the workflow file (docs/workflow-format.md)")->required();
   cmd->add_option("tasks", args->targets,
                   "run only these tasks or groups, and the tasks they run after (default: all)");
+  cmd->add_flag("-n,--dry-run", args->dry_run,
+                "print what would run, in the order it would start; run and record nothing");
   cmd->add_option("--db", args->db,
                   "the SQLite database (default: .taskloom/taskloom.db beside the workflow)");
   add_run_options(cmd, *args);

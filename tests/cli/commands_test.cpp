@@ -192,6 +192,29 @@ TEST(Commands, RunWithTargetsRunsThemAndWhatTheyNeedOnly) {
   EXPECT_EQ(read_file(dir.path() / "ran"), "prep\nmain\nmain\n") << "other never ran";
 }
 
+// --dry-run prints what would run, in the order it would start, and runs and records nothing.
+TEST(Commands, DryRunPrintsTheTasksInStartOrderAndDoesNothing) {
+  TempDir dir;
+  const fs::path file = dir.path() / "d.yaml";
+  write_file(file,
+             "name: d\ntasks:\n"
+             "  - {id: low, run: 'touch ran', priority: low}\n"
+             "  - {id: high, run: 'touch ran', priority: high, env: {FRAME: '7'}}\n"
+             "  - {id: last, run: 'touch ran', after: [low, high], needs: {cpu: 2}}\n");
+  const CliResult r = run_taskloom({"run", "--dry-run", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto high = r.out.find("1. high  (priority high");
+  const auto low = r.out.find("2. low  (priority low");
+  const auto last = r.out.find("3. last  (priority normal, needs cpu=2, after low high)");
+  EXPECT_TRUE(high != std::string::npos && low > high && last > low) << r.out;
+  EXPECT_NE(r.out.find("     env FRAME=7\n     $ touch ran\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 tasks would run; nothing was run or recorded"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "ran")) << "a dry run ran a task";
+  EXPECT_FALSE(fs::exists(dir.path() / ".taskloom")) << "a dry run recorded something";
+  const CliResult part = run_taskloom({"run", "-n", file.string(), "low"});
+  EXPECT_NE(part.out.find("1 task would run"), std::string::npos) << part.out;
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

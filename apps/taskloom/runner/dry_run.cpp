@@ -1,0 +1,83 @@
+#include "runner/dry_run.hpp"
+
+#include <chrono>
+#include <queue>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "taskloom/graph/algorithms.hpp"
+#include "taskloom/graph/digraph.hpp"
+
+namespace taskloom::cli {
+
+void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
+  const std::size_t n = wf.tasks.size();
+  std::unordered_map<std::string_view, graph::NodeIndex> index_of;
+  for (std::size_t i = 0; i < n; ++i)
+    index_of.emplace(wf.tasks[i].id, static_cast<graph::NodeIndex>(i));
+  std::vector<graph::Edge> edges;
+  std::vector<double> weights(n, 1.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const workflow::Task& t = wf.tasks[i];
+    for (const std::string& dep : t.after) {
+      edges.push_back({index_of.at(dep), static_cast<graph::NodeIndex>(i)});
+    }
+    // As the runner weighs a task for the critical path: its timeout, else 1.
+    if (t.timeout > Duration::zero()) weights[i] = std::chrono::duration<double>(t.timeout).count();
+  }
+  const graph::Digraph g(n, edges);
+  std::vector<double> rank(n, 0.0);
+  graph::upward_ranks(g, weights, rank);              // the loader refused cycles
+  using Key = std::tuple<int, double, std::int64_t>;  // priority, rank, -index: larger first
+  std::priority_queue<std::pair<Key, graph::NodeIndex>> ready;
+  std::vector<std::uint32_t> waiting(n);
+  auto push = [&](graph::NodeIndex v) {
+    ready.push({{wf.tasks[v].priority.value(), rank[v], -static_cast<std::int64_t>(v)}, v});
+  };
+  for (graph::NodeIndex v = 0; v < n; ++v) {
+    waiting[v] = g.in_degree(v);
+    if (waiting[v] == 0) push(v);
+  }
+  std::size_t shown = 0;
+  while (!ready.empty()) {
+    const graph::NodeIndex v = ready.top().second;
+    ready.pop();
+    const workflow::Task& t = wf.tasks[v];
+    out << ++shown << ". " << t.id << "  (priority " << to_string(t.priority) << ", needs "
+        << to_string(t.needs);
+    if (!t.features.empty()) {
+      out << ", features";
+      for (const std::string& f : t.features) out << ' ' << f;
+    }
+    if (t.timeout > Duration::zero()) {
+      out << ", timeout " << std::chrono::duration<double>(t.timeout).count() << "s";
+    }
+    if (t.retries > 0) out << ", retries " << t.retries;
+    if (!t.after.empty()) {
+      out << ", after";
+      for (const std::string& a : t.after) out << ' ' << a;
+    }
+    out << ")\n     cwd " << t.cwd.string() << '\n';
+    if (!t.env.empty()) {
+      out << "     env";
+      for (const auto& [k, val] : t.env) out << ' ' << k << '=' << val;
+      out << '\n';
+    }
+    std::string_view run = t.run;
+    while (!run.empty() && (run.back() == '\n' || run.back() == ' ')) run.remove_suffix(1);
+    for (std::size_t at = 0, line = 0; at <= run.size(); ++line) {
+      const std::size_t nl = run.find('\n', at);
+      out << (line == 0 ? "     $ " : "       ") << run.substr(at, nl - at) << '\n';
+      if (nl == std::string_view::npos) break;
+      at = nl + 1;
+    }
+    for (graph::NodeIndex s : g.successors(v)) {
+      if (--waiting[s] == 0) push(s);
+    }
+  }
+  out << shown << (shown == 1 ? " task" : " tasks") << " would run; nothing was run or recorded\n";
+}
+
+}  // namespace taskloom::cli
