@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "taskloom/cluster/workload.hpp"
+#include "taskloom/core/resources.hpp"
 
 #include "reader_support.hpp"
 
@@ -109,12 +110,21 @@ struct YamlCluster {
     Resources r;
     if (!n.IsMap()) {
       problem(n, std::string(what) + " must be a map of resource names to amounts",
-              "e.g. {cpu: 32, mem: 128GiB}");
+              "e.g. {cpu: 32, memory: 128GiB}");
       return r;
     }
     for (const auto& kv : n) {
       const std::string name = kv.first.Scalar();
-      if (auto v = number(kv.second, std::string(what) + "." + name, 0)) r.set(name, *v);
+      const std::string label = std::string(what) + "." + name;
+      // As in a workflow file: one spelling per pool, so that jobs and nodes name it alike.
+      if (const std::string_view canonical = canonical_resource_name(name); canonical != name) {
+        problem(kv.first,
+                label + ": this pool is called '" + std::string(canonical) + "' in taskloom",
+                "write " + std::string(canonical) + ": " +
+                    (kv.second.IsScalar() ? kv.second.Scalar() : std::string("<amount>")));
+        continue;
+      }
+      if (auto v = number(kv.second, label, 0)) r.set(name, *v);
     }
     return r;
   }
@@ -306,7 +316,7 @@ ClusterSpec read_machines(std::istream& in, std::string_view source_name) {
       Node n;
       n.id = name + std::to_string(i);
       n.capacity.set("cpu", v[3]);
-      n.capacity.set("mem", v[5] * 1024.0);
+      n.capacity.set("memory", v[5] * 1024.0);  // KiB
       n.labels = {"cluster=" + name, "host=" + n.id, "nodecpus=" + std::string(fields[3].text)};
       n.speed = v[4];
       out.nodes.push_back(std::move(n));

@@ -316,8 +316,8 @@ struct SwfReader {
     }
     job.node_count = std::max<std::uint32_t>(job.node_count, 1);
     job.request.set("cpu", procs / job.node_count);
-    if (mem_total > 0) job.request.set("mem", mem_total / job.node_count);
-    if (used_total > 0) job.used.set("mem", used_total / job.node_count);
+    if (mem_total > 0) job.request.set("memory", mem_total / job.node_count);
+    if (used_total > 0) job.used.set("memory", used_total / job.node_count);
     w.jobs.push_back(std::move(job));
   }
 };
