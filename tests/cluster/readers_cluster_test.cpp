@@ -122,6 +122,44 @@ TEST(ReadersClusterYaml, OtherFormatsPoolNamesAreRefusedWithTheCanonicalOne) {
   EXPECT_THAT(problems[2].message, HasSubstr("quota.gpus: this pool is called 'gpu'"));
 }
 
+TEST(ReadersClusterYaml, MemoryTakesTheSizesOfAWorkflowFile) {
+  // units::parse_size, as for a workflow's memory: "4G" (which the cluster reader once refused
+  // as "not a number"), "4 GB", "1.5GiB", "512KiB", plain bytes.
+  ClusterSpec c = read_cluster_yaml_string(
+      "nodes:\n"
+      "  - {name: a, capacity: {cpu: 8, memory: 4G}}\n"
+      "  - {name: b, capacity: {cpu: 8, memory: 4 GB}}\n"
+      "  - {name: c, capacity: {cpu: 8, memory: 1.5GiB}}\n"
+      "  - {name: d, capacity: {cpu: 8, memory: 512KiB}}\n"
+      "  - {name: e, capacity: {cpu: 8, memory: 2.5e9}}\n",
+      "sizes.yaml");
+  ASSERT_EQ(c.nodes.size(), 5u);
+  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("memory"), 4e9);
+  EXPECT_DOUBLE_EQ(c.nodes[1].capacity.get("memory"), 4e9);
+  EXPECT_DOUBLE_EQ(c.nodes[2].capacity.get("memory"), 1.5 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[3].capacity.get("memory"), 512.0 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[4].capacity.get("memory"), 2.5e9);
+}
+
+TEST(ReadersClusterYaml, SizesAreForMemoryOnlyAndBadOnesSayWhatToWrite) {
+  auto problems = problems_of([] {
+    read_cluster_yaml_string(
+        "nodes:\n"
+        "  - {name: a, capacity: {cpu: 4G, memory: 4X}}\n"
+        "  - {name: b, capacity: {cpu: 1, memory: -5}}\n"
+        "  - {name: c, count: 2K, capacity: {cpu: 1, memory: 4Gb}}\n",
+        "bad-sizes.yaml");
+  });
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_EQ(problems[0].message, "capacity.cpu is not a number: '4G'");
+  EXPECT_THAT(problems[0].fix, HasSubstr("accepted only for memory"));
+  EXPECT_EQ(problems[1].message, "capacity.memory is not a size: '4X'");
+  EXPECT_THAT(problems[1].fix, HasSubstr("\"4G\""));
+  EXPECT_EQ(problems[2].message, "capacity.memory must be >= 0, found -5");
+  EXPECT_EQ(problems[3].message, "count is not a number: '2K'");
+  EXPECT_EQ(problems[4].message, "capacity.memory is not a size: '4Gb'");  // bits
+}
+
 TEST(ReadersClusterYaml, DuplicateNodeIdsAcrossGroups) {
   auto problems = problems_of([] {
     read_cluster_yaml_string(

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "taskloom/cluster/workload.hpp"
+#include "taskloom/core/text.hpp"
 
 #include "reader_support.hpp"
 
@@ -19,7 +20,6 @@ using detail::readers::Field;
 using detail::readers::parse_number;
 using detail::readers::report;
 using detail::readers::seconds;
-using detail::readers::trim;
 
 // SWF fields, 0-based.
 enum SwfField : std::size_t {
