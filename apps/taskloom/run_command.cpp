@@ -208,7 +208,8 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
         return std::string(b);
       };
       if (p.name == "memory") {
-        o << " memory peak " << num(p.peak / 1e9) << "G of " << num(p.capacity / 1e9) << "G;";
+        o << " memory peak " << units::format_size(p.peak) << " of "
+          << units::format_size(p.capacity) << ";";
       } else {
         o << " " << p.name << " peak " << num(p.peak) << " of " << num(p.capacity) << ";";
       }
