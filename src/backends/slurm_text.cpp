@@ -1,7 +1,6 @@
 #include "backends/slurm_text.hpp"
 
 #include <signal.h>
-#include <string.h>
 
 #include <charconv>
 #include <cmath>
@@ -11,6 +10,8 @@
 #include "taskloom/core/resources.hpp"
 #include "taskloom/core/text.hpp"
 #include "taskloom/core/units.hpp"
+
+#include "backends/signals.hpp"
 
 namespace taskloom::backends::slurm_text {
 namespace {
@@ -41,11 +42,6 @@ std::optional<long> to_long(std::string_view s) {
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev != nullptr ? "SIG" + std::string(abbrev) : "signal";
 }
 
 std::string on_nodes(const JobRow& job) {

@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -32,6 +31,9 @@
 
 #include "taskloom/backends/local.hpp"
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/units.hpp"
+
+#include "backends/signals.hpp"
 
 extern char** environ;
 
@@ -70,33 +72,6 @@ class UniqueFd {
 std::string errno_text(int err) {
   const char* d = ::strerrordesc_np(err);
   return d != nullptr ? d : "error " + std::to_string(err);
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  if (abbrev != nullptr) return std::string("SIG") + abbrev;
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX) return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
-  return "signal";
-}
-
-/// "5s", "200ms", "1.5s", "10m", "2h".
-std::string format_duration(Duration d) {
-  using std::chrono::duration_cast;
-  if (d <= Duration::zero()) return "0s";
-  if (d % 1h == Duration::zero())
-    return std::to_string(duration_cast<std::chrono::hours>(d).count()) + "h";
-  if (d % 1min == Duration::zero()) {
-    return std::to_string(duration_cast<std::chrono::minutes>(d).count()) + "m";
-  }
-  if (d % 1s == Duration::zero()) {
-    return std::to_string(duration_cast<std::chrono::seconds>(d).count()) + "s";
-  }
-  if (d < 1s && d % 1ms == Duration::zero()) {
-    return std::to_string(duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3gs", std::chrono::duration<double>(d).count());
-  return buf;
 }
 
 Duration to_duration(const timeval& tv) {
@@ -448,10 +423,10 @@ CommandOutcome run_command(const CommandSpec& spec, std::stop_token stop,
     out.end = wake == LeaderWatch::Wake::kStop ? End::kCancelled : End::kTimedOut;
     out.message =
         (out.end == End::kCancelled ? std::string("cancelled")
-                                    : "timed out after " + format_duration(spec.timeout)) +
+                                    : "timed out after " + units::format_limit(spec.timeout)) +
         ": sent SIGTERM to its process group, " +
-        (sent_kill ? "SIGKILL after " + format_duration(spec.kill_grace) + " grace"
-                   : "which ended within the " + format_duration(spec.kill_grace) + " grace");
+        (sent_kill ? "SIGKILL after " + units::format_limit(spec.kill_grace) + " grace"
+                   : "which ended within the " + units::format_limit(spec.kill_grace) + " grace");
   } else if (!out.succeeded()) {
     out.message += full_disk_hint(out_fd.get(), spec.stdout_path);
     if (err_target != out_fd.get()) out.message += full_disk_hint(err_fd.get(), spec.stderr_path);
@@ -525,10 +500,11 @@ AttemptResult result_of(LocalAttempt& a, int status, const rusage& usage, TimePo
     r.end = cancelled ? R::kCancelled : R::kTimedOut;
     r.message =
         (cancelled ? std::string("cancelled")
-                   : "timed out after " + format_duration(a.spec.timeout)) +
+                   : "timed out after " + units::format_limit(a.spec.timeout)) +
         ": sent SIGTERM to its process group" +
-        (a.sent_kill ? ", SIGKILL after " + format_duration(a.spec.kill_grace) + " grace"
-                     : ", which ended within the " + format_duration(a.spec.kill_grace) + " grace");
+        (a.sent_kill
+             ? ", SIGKILL after " + units::format_limit(a.spec.kill_grace) + " grace"
+             : ", which ended within the " + units::format_limit(a.spec.kill_grace) + " grace");
   } else if (!r.succeeded()) {
     r.message += full_disk_hint(a.out_fd.get(), a.spec.stdout_path);
     if (!a.shared_log) r.message += full_disk_hint(a.err_fd.get(), a.spec.stderr_path);

@@ -43,7 +43,7 @@ std::vector<Node> synthetic_nodes(const SyntheticClusterOptions& o) {
   for (std::size_t i = 0; i < o.nodes; ++i) {
     Node& n = nodes[i];
     n.id = numbered("n", i);
-    n.capacity = {{"cpu", o.cpus}, {"mem", o.mem}};
+    n.capacity = {{"cpu", o.cpus}, {"memory", o.memory}};
     n.power = {.idle_watts = 100, .busy_watts = 350};
     if (i < gpu_nodes) {
       n.capacity.set("gpu", o.gpus);
@@ -67,9 +67,9 @@ std::vector<Job> synthetic_jobs(const SyntheticWorkloadOptions& o) {
     int max_pow = static_cast<int>(std::floor(std::log2(std::max(o.cpus_per_node, 1.0))));
     double cpus =
         std::min(o.cpus_per_node, std::exp2(static_cast<double>(rng.next() % (max_pow + 1))));
-    double mem = std::max(1.0, std::floor(o.mem_per_node * (0.05 + 0.9 * rng.uniform()) * cpus /
-                                          std::max(o.cpus_per_node, 1.0)));
-    j.request = {{"cpu", cpus}, {"mem", mem}};
+    double memory = std::max(1.0, std::floor(o.memory_per_node * (0.05 + 0.9 * rng.uniform()) *
+                                             cpus / std::max(o.cpus_per_node, 1.0)));
+    j.request = {{"cpu", cpus}, {"memory", memory}};
     j.node_count = 1;
     if (o.max_nodes > 1 && rng.uniform() < 0.1) {
       j.node_count = 2 + static_cast<std::uint32_t>(rng.next() % (o.max_nodes - 1));

@@ -1,6 +1,7 @@
 #include "taskloom/core/error.hpp"
 
 #include "taskloom/core/text.hpp"
+#include "taskloom/core/units.hpp"
 
 namespace taskloom {
 namespace {
@@ -25,7 +26,9 @@ std::string unknown_dependency_message(const std::string& task, const std::strin
   return msg;
 }
 
-std::string format_amount(double v) {
+/// Memory as a size ("4 GB", as every report prints it), any other pool as a plain number.
+std::string format_amount(const std::string& pool, double v) {
+  if (pool == "memory") return units::format_size(v);
   std::string s = std::to_string(v);
   s.erase(s.find_last_not_of('0') + 1);
   if (!s.empty() && s.back() == '.') s.pop_back();
@@ -35,11 +38,12 @@ std::string format_amount(double v) {
 std::string resource_request_message(const std::string& task, const std::string& pool,
                                      double requested, double capacity) {
   if (capacity < 0) {
-    return "task '" + task + "' needs " + format_amount(requested) + " of unknown resource '" +
-           pool + "' — declare a pool named '" + pool + "' or remove it from the task's needs";
+    return "task '" + task + "' needs " + format_amount(pool, requested) +
+           " of unknown resource '" + pool + "' — declare a pool named '" + pool +
+           "' or remove it from the task's needs";
   }
-  return "task '" + task + "' needs " + format_amount(requested) + " of '" + pool +
-         "' but the pool's capacity is " + format_amount(capacity) +
+  return "task '" + task + "' needs " + format_amount(pool, requested) + " of '" + pool +
+         "' but the pool's capacity is " + format_amount(pool, capacity) +
          " — lower the request or raise the capacity";
 }
 

@@ -25,6 +25,16 @@ Duration from_seconds(double s) {
   return Duration{static_cast<Duration::rep>(std::llround(s * 1e9))};
 }
 
+/// `value` with at most three decimals, trailing zeros dropped: "1.5", "90", "0.25".
+std::string decimal(double value) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3f", value);
+  std::string s = buf;
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
 }  // namespace
 
 std::optional<Duration> parse_duration(std::string_view text) {
@@ -136,9 +146,10 @@ std::string format_limit(Duration d) {
   if (d < 1ms && d % 1us == Duration::zero()) {
     return std::to_string(duration_cast<microseconds>(d).count()) + "us";
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4gs", duration<double>(d).count());
-  return buf;
+  // In the unit of its size, as parse_duration reads it back: "1.5s", "2.25ms", "0.5us".
+  if (d < 1ms) return decimal(duration<double, std::micro>(d).count()) + "us";
+  if (d < 1s) return decimal(duration<double, std::milli>(d).count()) + "ms";
+  return decimal(duration<double>(d).count()) + "s";
 }
 
 std::string format_size(double bytes) {

@@ -1,11 +1,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <random>
 #include <stdexcept>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/core/units.hpp"
 #include "taskloom/runtime/task_context.hpp"
 
 #include "core/detail/assert.hpp"
@@ -24,20 +24,6 @@ std::string describe(const std::exception_ptr& e) {
   } catch (...) {
     return "unknown exception (not derived from std::exception)";
   }
-}
-
-/// "1.5s", "250ms", "40us".
-std::string format_duration(Duration d) {
-  using namespace std::chrono;
-  char text[32];
-  if (d >= seconds(1)) {
-    std::snprintf(text, sizeof text, "%gs", duration<double>(d).count());
-  } else if (d >= milliseconds(1)) {
-    std::snprintf(text, sizeof text, "%gms", duration<double, std::milli>(d).count());
-  } else {
-    std::snprintf(text, sizeof text, "%gus", duration<double, std::micro>(d).count());
-  }
-  return text;
 }
 
 Duration backoff_delay(const RetryBackoff& b, unsigned failed_attempt) {
@@ -392,7 +378,7 @@ void RunState::conclude(Worker& w, std::uint32_t node, const NodeMeta* meta, uns
   if (status == TaskStatus::kFailed || status == TaskStatus::kTimedOut) {
     if (message.empty()) {
       message = status == TaskStatus::kTimedOut
-                    ? "timed out after " + format_duration(meta->timeout)
+                    ? "timed out after " + units::format_limit(meta->timeout)
                 : error ? describe(error)
                         : std::string("failed");
     }

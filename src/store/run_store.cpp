@@ -15,6 +15,7 @@
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/text.hpp"
+#include "taskloom/core/units.hpp"
 
 #include "store/detail/store_state.hpp"
 
@@ -878,7 +879,7 @@ void Lease::renew() {
     throw BusyError(run_name(run_) + ": pid " + std::to_string(holder_.pid) + " on host " +
                     holder_.host + " lost its lease to pid " + std::to_string(current->holder.pid) +
                     " on host " + current->holder.host + " (no heartbeat for longer than " +
-                    std::to_string(ttl_.count()) + " ms) — stop driving this run");
+                    units::format_limit(ttl_) + ") — stop driving this run");
   }
   db.prepare(
         "INSERT INTO leases (run_id, host, pid, acquired_ms, heartbeat_ms, ttl_ms) "

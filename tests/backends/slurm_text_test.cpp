@@ -201,6 +201,11 @@ TEST(SlurmOutcome, EachRecordedEndBecomesItsOutcome) {
   EXPECT_EQ(segv.signal, SIGSEGV);
   EXPECT_THAT(segv.message, HasSubstr("SIGSEGV"));
 
+  JobRow realtime = row("267");  // killed by a real-time signal: named as a local kill is
+  realtime.wait_status = SIGRTMIN + 2;
+  EXPECT_THAT(result_of(realtime, Intent::kNone, sp, "").message,
+              HasSubstr("killed by signal SIGRTMIN+2"));
+
   AttemptResult oom = result_of(row("264"), Intent::kNone, sp, read("oom-stderr.txt"));
   EXPECT_EQ(oom.end, End::kFailed);
   EXPECT_EQ(oom.reason, "OUT_OF_MEMORY");

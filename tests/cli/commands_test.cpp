@@ -37,6 +37,18 @@ std::string small(int code) {
   return w;
 }
 
+TEST(Commands, TheSummaryShowsMemoryAsASize) {
+  // units::format_size, as `plan` and the load errors print memory: "1.5 GB", not "1.5G".
+  TempDir dir;
+  const fs::path file = dir.path() / "memory.yaml";
+  write_file(file,
+             "name: memory\nresources: {cpu: 1, memory: 2G}\ntasks:\n"
+             "  - {id: one, run: \"true\", needs: {memory: 1500M}}\n");
+  const CliResult r = run_taskloom({"run", file.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("memory peak 1.5 GB of 2 GB"), std::string::npos) << r.out;
+}
+
 TEST(Commands, StatusRunsLogsAndJsonShowWhatWasRecorded) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";

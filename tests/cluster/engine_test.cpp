@@ -167,11 +167,11 @@ TEST(EngineJobTable, RequestsAndNodesAreViewsIntoFlatArenas) {
   // Each job's request is `dims` doubles of one arena and its nodes a slot of node_count
   // entries in another: consecutive jobs are consecutive in memory.
   std::vector<Job> jobs{job("a", 0, 1, 10, -1, 2), job("b", 0, 2, 10), job("c", 0, 3, 10)};
-  jobs[1].request.set("mem", 5);
+  jobs[1].request.set("memory", 5);
   std::vector<Node> nodes{node("n0", 4), node("n1", 4)};
-  for (Node& n : nodes) n.capacity.set("mem", 10);
+  for (Node& n : nodes) n.capacity.set("memory", 10);
   Scheduler s(nodes, {}, jobs, config());
-  ASSERT_EQ(s.cluster().dims(), 2u);  // cpu, mem
+  ASSERT_EQ(s.cluster().dims(), 2u);  // cpu, memory
   EXPECT_EQ(s.job(1).request.data(), s.job(0).request.data() + 2);
   EXPECT_EQ(s.job(2).request.data(), s.job(1).request.data() + 2);
   EXPECT_EQ(s.job(1).request[1], 5);

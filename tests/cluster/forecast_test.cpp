@@ -75,16 +75,16 @@ TEST(ForecastError, ReportedInTheMetrics) {
 // Peak usage per resource: `peak` comes filled with the request; the forecaster overwrites
 // what it has a history of.
 std::vector<double> peak_of(detail::Forecaster& f, const Job& j) {
-  const std::vector<std::string> names{"cpu", "mem"};
-  std::vector<double> peak{j.request.get("cpu"), j.request.get("mem")};
+  const std::vector<std::string> names{"cpu", "memory"};
+  std::vector<double> peak{j.request.get("cpu"), j.request.get("memory")};
   f.predict_peak(j, names, peak);
   return peak;
 }
 
 Job with_mem(std::string id, double request, double used) {
   Job j = job(std::move(id), 0, 2, 10, 100);
-  j.request.set("mem", request);
-  if (used > 0) j.used.set("mem", used);
+  j.request.set("memory", request);
+  if (used > 0) j.used.set("memory", used);
   return j;
 }
 
@@ -129,14 +129,14 @@ TEST(ForecastError, PeakErrorReportedInTheMetrics) {
   // relative 50/50 and 40/60. "ewma": a has no history (100, error 50), b gets a's 50 (error 10,
   // 10/60, an underestimate).
   std::vector<Node> nodes{node("n", 2)};
-  nodes[0].capacity.set("mem", 100);
+  nodes[0].capacity.set("memory", 100);
   Job a = with_mem("a", 100, 50), b = with_mem("b", 100, 60);
   b.submit_time = sec(10);
   SimulationOptions o = options("fcfs", "first_fit", "none");
   auto r = simulate(nodes, {}, {a, b}, o);
   ASSERT_EQ(r.metrics.forecast.peak.size(), 1u);
   const PeakForecastError& req = r.metrics.forecast.peak[0];
-  EXPECT_EQ(req.resource, "mem");
+  EXPECT_EQ(req.resource, "memory");
   EXPECT_EQ(req.predictions, 2u);
   EXPECT_DOUBLE_EQ(req.mean_absolute_error, 45);
   EXPECT_DOUBLE_EQ(req.mean_relative_error, (1.0 + 40.0 / 60.0) / 2);

@@ -14,14 +14,14 @@ using namespace testing;
 // 10 s and is similar to the others (same user, application, shape).
 std::vector<Node> one_node() {
   Node n = node("n", 4);
-  n.capacity.set("mem", 100);
+  n.capacity.set("memory", 100);
   return {n};
 }
 
 Job mem_job(std::string id, double submit, double used) {
   Job j = job(std::move(id), submit, 1, 10);
-  j.request.set("mem", 100);
-  j.used.set("mem", used);
+  j.request.set("memory", 100);
+  j.used.set("memory", used);
   return j;
 }
 
@@ -82,8 +82,8 @@ TEST(Packing, OnlyRequestedResourcesArePacked) {
   // A job that asks for no memory gets none, whatever its history says: two such jobs of
   // 2 cpus run side by side on the 4-cpu node at once, as with packing by request.
   Job a = job("a", 0, 2, 10), b = job("b", 0, 2, 10);
-  a.used.set("mem", 90);
-  b.used.set("mem", 90);
+  a.used.set("memory", 90);
+  b.used.set("memory", 90);
   auto r = simulate(one_node(), {}, {a, b}, packing(PackBy::kForecast));
   expect_schedule(r, {{"a", 0, {"n"}}, {"b", 0, {"n"}}});
   EXPECT_EQ(r.metrics.usage_overruns, 0u);

@@ -38,13 +38,13 @@ TEST(PlacementWorstFit, SpreadsOverTheEmptiestNodes) {
 }
 
 TEST(PlacementBestFit, PacksOnTheDominantResource) {
-  // Nodes: a {cpu 8, mem 10}, b {cpu 8, mem 40}. Job x {cpu 1, mem 10}: its dominant resource
-  // is mem (10/50 > 1/16); best fit on mem -> a (10 free, exactly enough).
+  // Nodes: a {cpu 8, memory 10}, b {cpu 8, memory 40}. Job x {cpu 1, memory 10}: its dominant
+  // resource is memory (10/50 > 1/16); best fit on memory -> a (10 free, exactly enough).
   Node a = node("a", 8), b = node("b", 8);
-  a.capacity.set("mem", 10);
-  b.capacity.set("mem", 40);
+  a.capacity.set("memory", 10);
+  b.capacity.set("memory", 40);
   Job x = job("x", 0, 1, 10);
-  x.request.set("mem", 10);
+  x.request.set("memory", 10);
   auto r = simulate({a, b}, {}, {x}, options("fcfs", "best_fit", "none"));
   expect_schedule(r, {{"x", 0, {"a"}}});
 }

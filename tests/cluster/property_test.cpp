@@ -20,7 +20,7 @@ std::vector<Job> random_workload(std::uint64_t seed) {
   auto jobs = synthetic_jobs({.jobs = 30,
                               .seed = seed,
                               .cpus_per_node = 8,
-                              .mem_per_node = 32e9,
+                              .memory_per_node = 32e9,
                               .max_nodes = 3,
                               .mean_interarrival_s = 20,
                               .mean_runtime_s = 100});
@@ -55,7 +55,7 @@ void expect_capacity_respected(const std::vector<Node>& nodes, const std::vector
 }
 
 TEST(PropertyInvariants, RandomWorkloadsUnderEveryBackfillPolicy) {
-  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .mem = 32e9});
+  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .memory = 32e9});
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     auto jobs = random_workload(seed);
     for (const char* backfill : {"none", "easy", "conservative"}) {
@@ -76,12 +76,12 @@ TEST(PropertyInvariants, RandomWorkloadsUnderEveryBackfillPolicy) {
 
 TEST(PropertyInvariants, ManySmallNodesAndWideJobs) {
   // Like the HPC2N trace: 2-cpu nodes, jobs over several nodes, users asking 1-5x too long.
-  auto nodes = synthetic_nodes({.nodes = 12, .cpus = 2, .mem = 1e9});
+  auto nodes = synthetic_nodes({.nodes = 12, .cpus = 2, .memory = 1e9});
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     auto jobs = synthetic_jobs({.jobs = 120,
                                 .seed = seed,
                                 .cpus_per_node = 2,
-                                .mem_per_node = 1e9,
+                                .memory_per_node = 1e9,
                                 .max_nodes = 8,
                                 .mean_interarrival_s = 30,
                                 .mean_runtime_s = 300});
@@ -98,7 +98,7 @@ TEST(PropertyInvariants, NodeEventsKeepTheReservationInvariants) {
   // Seeded random node failures, drains and returns: EASY's head reservation and every
   // conservative reservation (except those on a node that goes down or drains) still never
   // move later — the checks stay on after node events.
-  auto nodes = synthetic_nodes({.nodes = 5, .cpus = 8, .mem = 32e9});
+  auto nodes = synthetic_nodes({.nodes = 5, .cpus = 8, .memory = 32e9});
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     auto jobs = random_workload(seed);
     std::vector<NodeEvent> events;
@@ -123,7 +123,7 @@ TEST(PropertyInvariants, NodeEventsKeepTheReservationInvariants) {
 }
 
 TEST(PropertyInvariants, OtherPolicyMixesKeepCapacityAndOrder) {
-  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .mem = 32e9, .gpu_fraction = 0.25});
+  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .memory = 32e9, .gpu_fraction = 0.25});
   const std::vector<std::array<const char*, 3>> mixes{{"multifactor", "best_fit", "easy"},
                                                       {"drf", "worst_fit", "conservative"},
                                                       {"edf", "affinity", "easy"},
@@ -151,7 +151,7 @@ TEST(PropertyInvariants, EveryRegisteredPolicyCombinationWithForecasts) {
   // independent replay of the records finds no node over capacity either. Users ask 1-5x too
   // long, and forecasters that take a key learn per user, so that they have a history for most
   // jobs: their estimates then fall short of some runtimes (jobs outlive their forecasts).
-  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .mem = 32e9, .gpu_fraction = 0.25});
+  auto nodes = synthetic_nodes({.nodes = 4, .cpus = 8, .memory = 32e9, .gpu_fraction = 0.25});
   auto forecaster = [](const std::string& name) {
     PolicyChoice c{name, {{"key", std::string("user")}}};
     try {
@@ -166,7 +166,7 @@ TEST(PropertyInvariants, EveryRegisteredPolicyCombinationWithForecasts) {
     auto jobs = synthetic_jobs({.jobs = 40,
                                 .seed = seed,
                                 .cpus_per_node = 8,
-                                .mem_per_node = 32e9,
+                                .memory_per_node = 32e9,
                                 .max_nodes = 3,
                                 .mean_interarrival_s = 15,
                                 .mean_runtime_s = 100,
@@ -202,7 +202,7 @@ TEST(PropertyInvariants, EveryRegisteredPolicyCombinationWithForecasts) {
 }
 
 TEST(Determinism, SameInputsGiveTheSameSchedule) {
-  auto nodes = synthetic_nodes({.nodes = 6, .cpus = 8, .mem = 32e9});
+  auto nodes = synthetic_nodes({.nodes = 6, .cpus = 8, .memory = 32e9});
   auto jobs = random_workload(42);
   SimulationOptions o = options("multifactor", "best_fit", "easy");
   o.seed = 9;
@@ -221,7 +221,7 @@ TEST(Determinism, SameInputsGiveTheSameSchedule) {
 
 TEST(Determinism, TheSeedDrivesRandomPlacement) {
   // Same seed: the same nodes for every job; another seed: some job elsewhere.
-  auto nodes = synthetic_nodes({.nodes = 16, .cpus = 8, .mem = 32e9});
+  auto nodes = synthetic_nodes({.nodes = 16, .cpus = 8, .memory = 32e9});
   auto jobs = random_workload(5);
   auto run = [&](std::uint64_t seed) {
     SimulationOptions o = options("fcfs", "random", "easy");

@@ -54,22 +54,22 @@ TEST(QueueMultifactor, FairShareFavoursTheUserWhoUsedLess) {
 }
 
 TEST(QueueDrf, EqualisesDominantShares) {
-  // The DRF paper's example: one node of 9 cpu and 18 mem; A's tasks <1 cpu, 4 mem> (dominant:
-  // mem, 4/18 each), B's <3 cpu, 1 mem> (dominant: cpu, 3/9 each); all at t=0 for 100 s.
-  // Shares after each start: a1 (A 2/9), b1 (B 1/3), a2 (A 4/9), b2 (B 2/3), a3 (A 2/3, cpus
+  // The DRF paper's example: one node of 9 cpu and 18 memory; A's tasks <1 cpu, 4 memory>
+  // (dominant: memory, 4/18 each), B's <3 cpu, 1 memory> (dominant: cpu, 3/9 each); all at t=0 for
+  // 100 s. Shares after each start: a1 (A 2/9), b1 (B 1/3), a2 (A 4/9), b2 (B 2/3), a3 (A 2/3, cpus
   // now 9/9). A: 3 tasks, B: 2 tasks, as in the paper; a4 and b3 wait until 100.
   std::vector<Node> nodes{node("n", 9)};
-  nodes[0].capacity.set("mem", 18);
+  nodes[0].capacity.set("memory", 18);
   std::vector<Job> jobs;
   for (int i = 1; i <= 4; ++i) {
     Job a = job("a" + std::to_string(i), 0, 1, 100);
-    a.request.set("mem", 4);
+    a.request.set("memory", 4);
     a.user = "A";
     jobs.push_back(a);
   }
   for (int i = 1; i <= 3; ++i) {
     Job b = job("b" + std::to_string(i), 0, 3, 100);
-    b.request.set("mem", 1);
+    b.request.set("memory", 1);
     b.user = "B";
     jobs.push_back(b);
   }

@@ -32,7 +32,8 @@ TEST(ReadersMachines, TwoClustersBecomeLabelledNodes) {
   const Node& first = c.nodes.front();
   EXPECT_EQ(first.id, "zewura1");
   EXPECT_DOUBLE_EQ(first.capacity.get("cpu"), 80);
-  EXPECT_DOUBLE_EQ(first.capacity.get("mem"), 529426432.0 * 1024);
+  EXPECT_DOUBLE_EQ(first.capacity.get("memory"), 529426432.0 * 1024);  // KiB -> bytes
+  EXPECT_FALSE(first.capacity.contains("mem"));
   EXPECT_THAT(first.labels, ElementsAre("cluster=zewura", "host=zewura1", "nodecpus=80"));
   EXPECT_DOUBLE_EQ(first.speed, 1);
   EXPECT_EQ(c.nodes[20].id, "zegox1");
@@ -58,7 +59,7 @@ TEST(ReadersMachines, Hpc2nMachines) {
   ASSERT_EQ(c.nodes.size(), 120u);
   EXPECT_EQ(c.nodes[0].id, "seth1");
   EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("cpu"), 2);
-  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("mem"), 1048576.0 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("memory"), 1048576.0 * 1024);
 }
 
 TEST(ReadersClusterYaml, NodeGroupsAndPartitions) {
@@ -66,7 +67,7 @@ TEST(ReadersClusterYaml, NodeGroupsAndPartitions) {
   ASSERT_EQ(c.nodes.size(), 7u);
   EXPECT_EQ(c.nodes[0].id, "cpu1");
   EXPECT_EQ(c.nodes[3].id, "cpu4");
-  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("mem"), 128.0 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("memory"), 128.0 * 1024 * 1024 * 1024);
   EXPECT_DOUBLE_EQ(c.nodes[0].power.busy_watts, 300);
   EXPECT_THAT(c.nodes[0].labels, ElementsAre("rack1"));
   const Node& gpu = c.nodes[4];
@@ -101,6 +102,62 @@ TEST(ReadersClusterYaml, EveryProblemHasLineAndColumn) {
   EXPECT_EQ(problems[4].line, 14);  // partition p twice
   EXPECT_THAT(problems[4].message, HasSubstr("partition 'p' is defined twice"));
   EXPECT_THAT(to_string(problems[0]), HasSubstr("bad-cluster.yaml:4:12"));
+}
+
+TEST(ReadersClusterYaml, OtherFormatsPoolNamesAreRefusedWithTheCanonicalOne) {
+  // As in a workflow file: a node offering "mem" would never hold a job asking for "memory".
+  auto problems = problems_of([] {
+    read_cluster_yaml_string(
+        "nodes:\n  - {name: a, capacity: {cpus: 8, mem: 4GiB}}\npartitions:\n"
+        "  - {name: p, quota: {gpus: 2}}\n",
+        "alias.yaml");
+  });
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].line, 2);
+  EXPECT_THAT(problems[0].message, HasSubstr("capacity.cpus: this pool is called 'cpu'"));
+  EXPECT_EQ(problems[0].fix, "write cpu: 8");
+  EXPECT_THAT(problems[1].message, HasSubstr("capacity.mem: this pool is called 'memory'"));
+  EXPECT_EQ(problems[1].fix, "write memory: 4GiB");
+  EXPECT_EQ(problems[2].line, 4);
+  EXPECT_THAT(problems[2].message, HasSubstr("quota.gpus: this pool is called 'gpu'"));
+}
+
+TEST(ReadersClusterYaml, MemoryTakesTheSizesOfAWorkflowFile) {
+  // units::parse_size, as for a workflow's memory: "4G" (which the cluster reader once refused
+  // as "not a number"), "4 GB", "1.5GiB", "512KiB", plain bytes.
+  ClusterSpec c = read_cluster_yaml_string(
+      "nodes:\n"
+      "  - {name: a, capacity: {cpu: 8, memory: 4G}}\n"
+      "  - {name: b, capacity: {cpu: 8, memory: 4 GB}}\n"
+      "  - {name: c, capacity: {cpu: 8, memory: 1.5GiB}}\n"
+      "  - {name: d, capacity: {cpu: 8, memory: 512KiB}}\n"
+      "  - {name: e, capacity: {cpu: 8, memory: 2.5e9}}\n",
+      "sizes.yaml");
+  ASSERT_EQ(c.nodes.size(), 5u);
+  EXPECT_DOUBLE_EQ(c.nodes[0].capacity.get("memory"), 4e9);
+  EXPECT_DOUBLE_EQ(c.nodes[1].capacity.get("memory"), 4e9);
+  EXPECT_DOUBLE_EQ(c.nodes[2].capacity.get("memory"), 1.5 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[3].capacity.get("memory"), 512.0 * 1024);
+  EXPECT_DOUBLE_EQ(c.nodes[4].capacity.get("memory"), 2.5e9);
+}
+
+TEST(ReadersClusterYaml, SizesAreForMemoryOnlyAndBadOnesSayWhatToWrite) {
+  auto problems = problems_of([] {
+    read_cluster_yaml_string(
+        "nodes:\n"
+        "  - {name: a, capacity: {cpu: 4G, memory: 4X}}\n"
+        "  - {name: b, capacity: {cpu: 1, memory: -5}}\n"
+        "  - {name: c, count: 2K, capacity: {cpu: 1, memory: 4Gb}}\n",
+        "bad-sizes.yaml");
+  });
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_EQ(problems[0].message, "capacity.cpu is not a number: '4G'");
+  EXPECT_THAT(problems[0].fix, HasSubstr("accepted only for memory"));
+  EXPECT_EQ(problems[1].message, "capacity.memory is not a size: '4X'");
+  EXPECT_THAT(problems[1].fix, HasSubstr("\"4G\""));
+  EXPECT_EQ(problems[2].message, "capacity.memory must be >= 0, found -5");
+  EXPECT_EQ(problems[3].message, "count is not a number: '2K'");
+  EXPECT_EQ(problems[4].message, "capacity.memory is not a size: '4Gb'");  // bits
 }
 
 TEST(ReadersClusterYaml, DuplicateNodeIdsAcrossGroups) {

@@ -68,7 +68,7 @@ TEST(ReadersSwf, ProcessorsAreSplitOverNodesOfTheGivenSize) {
   EXPECT_EQ(j10.requested_runtime, seconds(43200));
   EXPECT_EQ(j10.user, "u4");
   EXPECT_EQ(j10.group, "g1");
-  EXPECT_FALSE(j10.request.contains("mem"));  // -1: unknown
+  EXPECT_FALSE(j10.request.contains("memory"));  // -1: unknown
   // Without a node size a job is one node with all its processors.
   Workload flat = read_swf(test_data("hpc2n-excerpt.swf"));
   EXPECT_EQ(job(flat, "10").node_count, 1u);
@@ -91,8 +91,8 @@ TEST(ReadersSwf, UsedMemoryBecomesThePeakUsagePerNode) {
       "2 0 -1 10 4 -1 -1 4 20 -1 1 1 1 -1 -1 -1 -1 -1\n"
       "3 0 -1 10 4 -1 -2 4 20 -1 1 1 1 -1 -1 -1 -1 -1\n");
   Workload w = read_swf(in, "used.swf", {.cpus_per_node = 2});
-  EXPECT_DOUBLE_EQ(job(w, "1").used.get("mem"), 1000.0 * 1024 * 4 / 2);
-  EXPECT_DOUBLE_EQ(job(w, "1").request.get("mem"), 500.0 * 1024 * 4 / 2);
+  EXPECT_DOUBLE_EQ(job(w, "1").used.get("memory"), 1000.0 * 1024 * 4 / 2);
+  EXPECT_DOUBLE_EQ(job(w, "1").request.get("memory"), 500.0 * 1024 * 4 / 2);
   EXPECT_TRUE(job(w, "2").used.empty());  // -1: unknown
   EXPECT_FALSE(has_job(w, "3"));          // below -1: malformed
   EXPECT_EQ(w.malformed, 1u);
@@ -171,14 +171,14 @@ TEST(ReadersSwf, ExtendedSwfQueueAndNodeSpec) {
   EXPECT_EQ(j0.requested_runtime, seconds(86400));
   EXPECT_EQ(j0.node_count, 1u);
   EXPECT_DOUBLE_EQ(j0.request.get("cpu"), 64);
-  EXPECT_DOUBLE_EQ(j0.request.get("mem"), 68719476736.0);
+  EXPECT_DOUBLE_EQ(j0.request.get("memory"), 68719476736.0);
   EXPECT_EQ(j0.partition, "q_1d");
   EXPECT_THAT(j0.constraints, ElementsAre("cluster=zewura"));
   // Line 7: job 6, "8:ppn=8:x86_64:cl_zegox", 64 cpus, 8 GiB: 8 nodes of 8 cpus and 1 GiB.
   const Job& j6 = job(w, "6");
   EXPECT_EQ(j6.node_count, 8u);
   EXPECT_DOUBLE_EQ(j6.request.get("cpu"), 8);
-  EXPECT_DOUBLE_EQ(j6.request.get("mem"), 1073741824.0);
+  EXPECT_DOUBLE_EQ(j6.request.get("memory"), 1073741824.0);
   EXPECT_EQ(j6.submit_time, seconds(1357016559 - 1356996147));
   EXPECT_THAT(j6.constraints, ElementsAre("cluster=zegox"));
   // Line 2: job 1, "1:ppn=12", queue q_2w, user 101.
@@ -280,8 +280,8 @@ TEST(ReadersSwfShared, Hpc2nSubset) {
   // processor, 36 processors on 18 nodes: 25600 x 1024 x 36 / 18 bytes per node, no request.
   const Job& j5414 = job(w, "5414");
   EXPECT_EQ(j5414.node_count, 18u);
-  EXPECT_DOUBLE_EQ(j5414.used.get("mem"), 25600.0 * 1024 * 2);
-  EXPECT_FALSE(j5414.request.contains("mem"));
+  EXPECT_DOUBLE_EQ(j5414.used.get("memory"), 25600.0 * 1024 * 2);
+  EXPECT_FALSE(j5414.request.contains("memory"));
   EXPECT_EQ(
       std::count_if(w.jobs.begin(), w.jobs.end(), [](const Job& j) { return !j.used.empty(); }),
       1038);  // the records with field 7 > 0 among those kept
@@ -307,7 +307,7 @@ TEST(ReadersSwfShared, MetacentrumExtended) {
   const Job& j16 = job(w, "16");
   EXPECT_EQ(j16.submit_time, seconds(1357047665 - 1356996147));
   EXPECT_EQ(j16.actual_runtime, seconds(86439));
-  EXPECT_DOUBLE_EQ(j16.request.get("mem"), 161061273600.0);
+  EXPECT_DOUBLE_EQ(j16.request.get("memory"), 161061273600.0);
   EXPECT_TRUE(j16.constraints.empty());  // brno: every node is in Brno
   EXPECT_EQ(j16.user, "u803");
   // Field 7 is 1024 on every record of this trace: no measurement, left out.

@@ -34,7 +34,7 @@ TEST(ReadersWfCommons, ForkJoinExcerpt) {
   EXPECT_THAT(j2.after, ElementsAre("cpuhog_forkjoin_00000001"));
   EXPECT_EQ(j2.actual_runtime, std::chrono::microseconds(107'353'000));
   EXPECT_DOUBLE_EQ(j2.request.get("cpu"), 1);  // no coreCount
-  EXPECT_DOUBLE_EQ(j2.request.get("mem"), 75016);
+  EXPECT_DOUBLE_EQ(j2.request.get("memory"), 75016);
   EXPECT_EQ(j2.application, "cpuhog");
   EXPECT_EQ(j2.submit_time, Duration{0});
   // The join task waits for the eight branches.
@@ -79,7 +79,8 @@ constexpr const char* kBad = R"({
       {"id": "d", "parents": ["c"]},
       {"id": "e", "parents": ["a"]}
     ]},
-    "execution": {"machine": {"nodeName": "m1", "cpu": {"coreCount": 4}}, "tasks": [
+    "execution": {"machine": {"nodeName": "m1", "cpu": {"coreCount": 4}, "memoryInBytes": 8e9},
+                  "tasks": [
       {"id": "a", "runtimeInSeconds": 1, "coreCount": 2},
       {"id": "b", "runtimeInSeconds": 2},
       {"id": "c", "runtimeInSeconds": 3},
@@ -100,6 +101,7 @@ TEST(ReadersWfCommons, BadTasksAreDroppedWithTheirDescendants) {
   EXPECT_DOUBLE_EQ(job(w, "a").request.get("cpu"), 2);
   ASSERT_EQ(w.machines.size(), 1u);  // the schema's singular `machine`
   EXPECT_EQ(w.machines[0].id, "m1");
+  EXPECT_DOUBLE_EQ(w.machines[0].capacity.get("memory"), 8e9);  // bytes, as jobs ask for it
 }
 
 TEST(ReadersWfCommons, WrongTypesAreReportedNotCrashes) {

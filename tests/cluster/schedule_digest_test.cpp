@@ -70,7 +70,7 @@ std::string digest(const SimulationResult& r) {
 }
 
 std::vector<Node> digest_nodes() {
-  auto nodes = synthetic_nodes({.nodes = 12, .cpus = 16, .mem = 64e9, .gpu_fraction = 0.25});
+  auto nodes = synthetic_nodes({.nodes = 12, .cpus = 16, .memory = 64e9, .gpu_fraction = 0.25});
   nodes[4].speed = 1.5;
   nodes[9].speed = 0.75;
   return nodes;
@@ -80,7 +80,7 @@ std::vector<Job> digest_jobs(std::uint64_t seed) {
   auto jobs = synthetic_jobs({.jobs = 300,
                               .seed = seed,
                               .cpus_per_node = 16,
-                              .mem_per_node = 64e9,
+                              .memory_per_node = 64e9,
                               .max_nodes = 4,
                               .mean_interarrival_s = 25,
                               .mean_runtime_s = 600,

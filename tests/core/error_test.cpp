@@ -83,6 +83,10 @@ TEST(ResourceRequestError, NamesTaskPoolRequestAndCapacity) {
   EXPECT_EQ(std::string(unknown.what()),
             "task 'render' needs 1.5 of unknown resource 'license.arnold' — declare a pool named "
             "'license.arnold' or remove it from the task's needs");
+  ResourceRequestError memory("render", "memory", 8e9, 4e9);  // bytes, shown as sizes
+  EXPECT_EQ(std::string(memory.what()),
+            "task 'render' needs 8 GB of 'memory' but the pool's capacity is 4 GB — lower the "
+            "request or raise the capacity");
 }
 
 TEST(InputError, OneLinePerDiagnosticLocatedLikeACompiler) {

@@ -50,6 +50,18 @@ TEST(Units, SizesWithAndWithoutSpacesAndBinaryPrefixes) {
   EXPECT_EQ(parse_size("1e3"), 1000);
 }
 
+TEST(Units, SizesAsClusterFilesWriteThem) {
+  // The spellings the cluster reader's own parser took before it used this one.
+  EXPECT_EQ(parse_size("128GiB"), 128.0 * (1ull << 30));
+  EXPECT_EQ(parse_size("512KiB"), 512.0 * 1024);
+  EXPECT_EQ(parse_size("1 TiB"), 1.0 * (1ull << 40));
+  EXPECT_EQ(parse_size("2.5e9"), 2.5e9);
+  EXPECT_EQ(parse_size("64 KB"), 64e3);
+  EXPECT_EQ(parse_size("1PiB"), 1.0 * (1ull << 50));
+  EXPECT_EQ(parse_size("1EiB"), 1.0 * (1ull << 60));
+  EXPECT_EQ(parse_size(format_size(1500)), 1500);  // "1.5 kB": SI's lower-case k
+}
+
 TEST(Units, MalformedSizesAreRefused) {
   for (const char* bad : {"", "G", "-4G", "4X", "4GG", "4 G B", "four", "4Gi B", "1e999", "4Gb"}) {
     EXPECT_EQ(parse_size(bad), std::nullopt) << bad;
@@ -76,10 +88,15 @@ TEST(Units, LimitsAreFormattedAsWritten) {
   EXPECT_EQ(format_limit(200ms), "200ms");
   EXPECT_EQ(format_limit(1500ms), "1.5s");
   EXPECT_EQ(format_limit(90s), "90s");
+  EXPECT_EQ(format_limit(1500us), "1.5ms");  // not "0.0015s"
+  EXPECT_EQ(format_limit(2500ns), "2.5us");
+  EXPECT_EQ(format_limit(3661500ms), "3661.5s");    // not "3662s"
+  EXPECT_EQ(format_limit(12345500ms), "12345.5s");  // not "1.235e+04s"
 }
 
 TEST(Units, FormattedDurationsAndLimitsParseBack) {
-  for (Duration d : {Duration(10min), Duration(2h), Duration(1500ms), Duration(40us)}) {
+  for (Duration d : {Duration(10min), Duration(2h), Duration(1500ms), Duration(40us),
+                     Duration(1500us), Duration(12345500ms)}) {
     EXPECT_EQ(parse_duration(format_limit(d)), d) << format_limit(d);
   }
 }

@@ -458,6 +458,19 @@ TEST_P(ManualClockTest, TimeoutRequestsStopAndEndsTheTaskTimedOut) {
   EXPECT_EQ(dependent_bodies.load(), 0);
 }
 
+TEST_P(ManualClockTest, TheTimeoutMessageRepeatsTheLimitAsWritten) {
+  // units::format_limit, as every layer words a limit: "10m", not "600s".
+  Signal started;
+  std::atomic<bool> saw_stop{false};
+  TaskGraph g;
+  g.add("slow", run_until_stopped(started, saw_stop), {.timeout = 10min});
+  runtime::Run run = executor_.run(g);
+  ASSERT_TRUE(started.wait());
+  clock_->advance(11min);
+  ASSERT_TRUE(eventually([&] { return run.done(); })) << "stop token never fired";
+  EXPECT_EQ(run.report().task("slow").error, "timed out after 10m");
+}
+
 TEST_P(ManualClockTest, TimeoutCountsAsAFailedAttemptAndIsRetried) {
   Signal started;
   std::atomic<bool> saw_stop{false};

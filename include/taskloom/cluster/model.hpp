@@ -3,7 +3,7 @@
 // The cluster layer schedules jobs (each asking for resources on one or more nodes) onto the
 // nodes of a cluster. It has no threads and reads time from an injected Clock, so the live
 // scheduler and the discrete-event simulator run the same code.
-//   Node n{.id = "r01", .capacity = {{"cpu", 32}, {"mem", 128e9}, {"gpu", 2}},
+//   Node n{.id = "r01", .capacity = {{"cpu", 32}, {"memory", 128e9}, {"gpu", 2}},
 //          .labels = {"gpu"}, .power = {.idle_watts = 90, .busy_watts = 450}};
 //   Job j{.id = "render.0042", .user = "ana", .request = {{"cpu", 8}, {"gpu", 1}},
 //         .requested_runtime = std::chrono::hours(1), .constraints = {"gpu"}};
@@ -35,7 +35,7 @@ struct PowerProfile {
 
 struct Node {
   std::string id;
-  Resources capacity;               ///< e.g. cpu, mem (bytes), gpu, any named resource
+  Resources capacity;               ///< e.g. cpu, memory (bytes), gpu, any name
   std::vector<std::string> labels;  ///< e.g. "gpu", "highmem", "cluster=zewura"
   double speed = 1.0;               ///< runtime on this node = runtime / speed
   PowerProfile power;
@@ -62,7 +62,7 @@ struct Job {
   Duration requested_runtime{};          ///< wall-clock limit; zero means unknown
   Duration actual_runtime{};             ///< simulation only: how long it really runs (speed 1)
   Resources used;                        ///< simulation only: its actual peak usage per node
-                                         ///< (e.g. mem); empty when unknown
+                                         ///< (e.g. memory); empty when unknown
   Duration submit_time{};                ///< since the schedule's epoch
   std::optional<Duration> deadline;      ///< since the schedule's epoch
   std::vector<std::string> after;        ///< job ids that must end successfully first

@@ -119,7 +119,7 @@ struct TenantShare {
 struct PeakForecastError {
   std::string resource;
   std::size_t predictions = 0;
-  double mean_absolute_error = 0;  ///< in the resource's unit (bytes for mem)
+  double mean_absolute_error = 0;  ///< in the resource's unit (bytes for memory)
   double mean_relative_error = 0;  ///< mean |predicted - actual| / actual: the MAPE, as a fraction
   std::size_t underestimates = 0;  ///< predicted < actual
 };

@@ -14,7 +14,7 @@ namespace taskloom::cluster {
 struct SyntheticClusterOptions {
   std::size_t nodes = 16;
   double cpus = 32;           ///< per node
-  double mem = 128e9;         ///< per node, bytes
+  double memory = 128e9;      ///< per node, bytes
   double gpu_fraction = 0.0;  ///< share of nodes with `gpus` GPUs and label "gpu"
   double gpus = 4;
 };
@@ -23,7 +23,7 @@ struct SyntheticWorkloadOptions {
   std::size_t jobs = 1000;
   std::uint64_t seed = 1;
   double cpus_per_node = 32;        ///< requests are drawn up to this many cpus
-  double mem_per_node = 128e9;      ///< and this much memory
+  double memory_per_node = 128e9;   ///< and this much memory (bytes)
   std::uint32_t max_nodes = 4;      ///< node_count in 1..max_nodes (mostly 1)
   double mean_interarrival_s = 30;  ///< exponential inter-arrival times
   double mean_runtime_s = 600;      ///< log-uniform-ish actual runtimes

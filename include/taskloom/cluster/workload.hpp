@@ -102,7 +102,7 @@ Workload read_swf(std::istream& in, std::string_view source_name,
                   const WorkloadOptions& options = {});
 
 /// Reads a WfCommons instance (WfFormat 1.5; `machines` or `machine`): one job per task,
-/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), mem = memoryInBytes.
+/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), memory = memoryInBytes.
 /// A task with a bad or missing field is skipped with its descendants (kSkip) or stops the read.
 Workload read_wfcommons(const std::filesystem::path& file, const WorkloadOptions& options = {});
 Workload read_wfcommons_string(std::string_view json, std::string_view source_name,
@@ -120,18 +120,20 @@ struct ClusterSpec {
 
 /// Alea `.machines`: one line per cluster, `id name nodes cpus_per_node speed memory_kb`
 /// (tabs or spaces). Nodes are named <name><1..nodes>, labelled `cluster=<name>`,
-/// `host=<name><i>`, `nodecpus=<cpus>`; capacity cpu and mem (bytes). Throws InputError.
+/// `host=<name><i>`, `nodecpus=<cpus>`; capacity cpu and memory (bytes). Throws InputError.
 ClusterSpec read_machines(const std::filesystem::path& file);
 ClusterSpec read_machines(std::istream& in, std::string_view source_name);
 
 /// The YAML cluster format (docs/cluster-simulation.md):
 ///   nodes:
-///     - {name: cpu, count: 8, capacity: {cpu: 32, mem: 128GiB}, labels: [rack1]}
+///     - {name: cpu, count: 8, capacity: {cpu: 32, memory: 128GiB}, labels: [rack1]}
 ///     - {name: gpu, count: 2, capacity: {cpu: 16, gpu: 4}, labels: [gpu], speed: 1.5,
 ///        power: {idle: 90, busy: 450}}
 ///   partitions:
 ///     - {name: batch, quota: {cpu: 200}, weight: 2, priority: 10}
 /// A group of `count` nodes is named <name>1..<name>N (just <name> when count is 1).
+/// Pools are named as everywhere in taskloom ("cpu", "memory", "gpu"): another format's spelling
+/// ("mem", "cpus") is refused with the canonical name as the fix (canonical_resource_name).
 /// Throws InputError with file:line:column for every problem (unknown keys, negative or
 /// non-numeric amounts, duplicate node or partition names).
 ClusterSpec read_cluster_yaml(const std::filesystem::path& file);

@@ -5,7 +5,7 @@
 //   units::parse_size("4G") == 4e9  ("4 GB", "4GB" too; "4GiB" == 4 * 2^30)
 //   units::format_size(4e9) == "4 GB"
 //
-// Sizes use SI prefixes for K/M/G/T/P (powers of 1000) and IEC ones for Ki/Mi/Gi/Ti/Pi
+// Sizes use SI prefixes for K/M/G/T/P/E (powers of 1000) and IEC ones for Ki/.../Ei
 // (powers of 1024), with an optional "B" and optional space; case is ignored in the prefix
 // ("4g" == "4G"), as Slurm and most tools accept it. A plain number is bytes (sizes) or
 // seconds (durations). Pure functions: call them from any thread.
@@ -31,8 +31,9 @@ std::optional<double> parse_size(std::string_view text);
 /// "1h02m", "3d04h". Negative durations get a leading "-".
 std::string format_duration(Duration d);
 
-/// Exact when it can be: "5s", "200ms", "10m", "2h", else as format_duration ("1.5s") — for
-/// messages that repeat a limit the user wrote ("timed out after 10m").
+/// Exact when it can be: "5s", "200ms", "10m", "2h", "2d", else in seconds, milliseconds or
+/// microseconds with up to three decimals ("1.5s", "2.25ms", "3661.5s"), which parse_duration
+/// reads back — for messages that repeat a limit the user wrote ("timed out after 10m").
 std::string format_limit(Duration d);
 
 /// "0 B", "512 B", "1.5 kB", "4 GB", "1.2 TB" (SI, three significant digits at most).

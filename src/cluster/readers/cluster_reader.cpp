@@ -10,6 +10,9 @@
 #include <unordered_set>
 
 #include "taskloom/cluster/workload.hpp"
+#include "taskloom/core/resources.hpp"
+#include "taskloom/core/text.hpp"
+#include "taskloom/core/units.hpp"
 
 #include "reader_support.hpp"
 
@@ -17,7 +20,6 @@ namespace taskloom::cluster {
 namespace {
 
 using detail::readers::parse_number;
-using detail::readers::trim;
 
 std::string read_file(const std::filesystem::path& file, std::string_view what) {
   std::ifstream in(file, std::ios::binary);
@@ -37,29 +39,6 @@ bool is_count(double v) {
 }
 
 // ---- YAML -------------------------------------------------------------------------------------
-
-/// Parses "128GiB", "64 GB", "2.5e9", "512KiB": decimal (KB, MB, GB, TB) or binary (KiB, MiB,
-/// GiB, TiB) suffixes, or a plain number.
-std::optional<double> parse_amount(std::string_view text) {
-  text = trim(text);
-  std::size_t split = text.size();
-  while (split > 0 && std::isalpha(static_cast<unsigned char>(text[split - 1]))) --split;
-  std::string_view number = trim(text.substr(0, split));
-  std::string unit(text.substr(split));
-  auto value = parse_number(number);
-  if (!value) return std::nullopt;
-  if (unit.empty()) return value;
-  std::transform(unit.begin(), unit.end(), unit.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const std::pair<const char*, double> kUnits[] = {
-      {"b", 1},           {"kb", 1e3},           {"mb", 1e6},
-      {"gb", 1e9},        {"tb", 1e12},          {"kib", 1024.0},
-      {"mib", 1048576.0}, {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
-  for (const auto& [name, factor] : kUnits) {
-    if (unit == name) return *value * factor;
-  }
-  return std::nullopt;
-}
 
 struct YamlCluster {
   std::string source;
@@ -85,21 +64,34 @@ struct YamlCluster {
     }
   }
 
+  /// A number >= `min` (> with `strictly_above`); with `size`, also a size in bytes ("4G",
+  /// "128GiB"), parsed as a workflow file's memory is (units::parse_size).
   std::optional<double> number(const YAML::Node& n, std::string_view what, double min,
-                               bool strictly_above = false) {
+                               bool strictly_above = false, bool size = false) {
     if (!n.IsScalar()) {
-      problem(n, std::string(what) + " must be a number");
+      problem(n, std::string(what) + (size ? " must be a size" : " must be a number"));
       return std::nullopt;
     }
-    auto v = parse_amount(n.Scalar());
+    const std::string& text = n.Scalar();
+    std::optional<double> v = size ? units::parse_size(text) : parse_number(text);
+    if (!v && size) {
+      if (auto plain = parse_number(text); plain && *plain < 0) v = plain;  // "must be >= 0"
+    }
     if (!v) {
-      problem(n, std::string(what) + " is not a number: '" + n.Scalar() + "'",
-              "write a number, optionally with a unit such as GiB");
+      if (size) {
+        problem(n, std::string(what) + " is not a size: '" + text + "'",
+                "write a number of bytes or a size like \"512M\", \"4G\" or \"1.5GiB\"");
+      } else {
+        problem(n, std::string(what) + " is not a number: '" + text + "'",
+                units::parse_size(text) ? "write a number (sizes like \"4G\" are accepted only "
+                                          "for memory)"
+                                        : "write a number");
+      }
       return std::nullopt;
     }
     if (*v < min || (strictly_above && *v <= min)) {
       problem(n, std::string(what) + " must be " + (strictly_above ? "> " : ">= ") +
-                     std::to_string(static_cast<long long>(min)) + ", found " + n.Scalar());
+                     std::to_string(static_cast<long long>(min)) + ", found " + text);
       return std::nullopt;
     }
     return v;
@@ -109,12 +101,21 @@ struct YamlCluster {
     Resources r;
     if (!n.IsMap()) {
       problem(n, std::string(what) + " must be a map of resource names to amounts",
-              "e.g. {cpu: 32, mem: 128GiB}");
+              "e.g. {cpu: 32, memory: 128GiB}");
       return r;
     }
     for (const auto& kv : n) {
       const std::string name = kv.first.Scalar();
-      if (auto v = number(kv.second, std::string(what) + "." + name, 0)) r.set(name, *v);
+      const std::string label = std::string(what) + "." + name;
+      // As in a workflow file: one spelling per pool, so that jobs and nodes name it alike.
+      if (const std::string_view canonical = canonical_resource_name(name); canonical != name) {
+        problem(kv.first,
+                label + ": this pool is called '" + std::string(canonical) + "' in taskloom",
+                "write " + std::string(canonical) + ": " +
+                    (kv.second.IsScalar() ? kv.second.Scalar() : std::string("<amount>")));
+        continue;
+      }
+      if (auto v = number(kv.second, label, 0, false, name == "memory")) r.set(name, *v);
     }
     return r;
   }
@@ -306,7 +307,7 @@ ClusterSpec read_machines(std::istream& in, std::string_view source_name) {
       Node n;
       n.id = name + std::to_string(i);
       n.capacity.set("cpu", v[3]);
-      n.capacity.set("mem", v[5] * 1024.0);
+      n.capacity.set("memory", v[5] * 1024.0);  // KiB
       n.labels = {"cluster=" + name, "host=" + n.id, "nodecpus=" + std::string(fields[3].text)};
       n.speed = v[4];
       out.nodes.push_back(std::move(n));

@@ -1,4 +1,5 @@
-// src/cluster/readers/reader_support.hpp — helpers shared by the workload and cluster readers.
+// src/cluster/readers/reader_support.hpp — helpers shared by the workload and cluster readers
+// (trimming is core's taskloom::trim, sizes and durations core's units).
 #pragma once
 
 #include <charconv>
@@ -19,12 +20,6 @@ namespace taskloom::cluster::detail::readers {
 
 inline bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 /// A whitespace-separated field and its 1-based column in the line.

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "taskloom/cluster/workload.hpp"
+#include "taskloom/core/text.hpp"
 
 #include "reader_support.hpp"
 
@@ -19,7 +20,6 @@ using detail::readers::Field;
 using detail::readers::parse_number;
 using detail::readers::report;
 using detail::readers::seconds;
-using detail::readers::trim;
 
 // SWF fields, 0-based.
 enum SwfField : std::size_t {
@@ -316,8 +316,8 @@ struct SwfReader {
     }
     job.node_count = std::max<std::uint32_t>(job.node_count, 1);
     job.request.set("cpu", procs / job.node_count);
-    if (mem_total > 0) job.request.set("mem", mem_total / job.node_count);
-    if (used_total > 0) job.used.set("mem", used_total / job.node_count);
+    if (mem_total > 0) job.request.set("memory", mem_total / job.node_count);
+    if (used_total > 0) job.used.set("memory", used_total / job.node_count);
     w.jobs.push_back(std::move(job));
   }
 };

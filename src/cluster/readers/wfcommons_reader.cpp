@@ -106,7 +106,7 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
         }
         node.capacity.set("cpu", std::max(cores, 1.0));
         if (const json* mem = find(m, "memoryInBytes"); mem != nullptr && mem->is_number()) {
-          node.capacity.set("mem", std::max(mem->get<double>(), 0.0));
+          node.capacity.set("memory", std::max(mem->get<double>(), 0.0));
         }
         node.labels.push_back("host=" + node.id);
         w.machines.push_back(std::move(node));
@@ -184,7 +184,7 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
     }
     job.request.set("cpu", cores);
     if (const json* mem = find(x, "memoryInBytes"); mem != nullptr && mem->is_number()) {
-      job.request.set("mem", std::max(mem->get<double>(), 0.0));
+      job.request.set("memory", std::max(mem->get<double>(), 0.0));
     }
     if (const json* cmd = find(x, "command")) {
       if (const json* p = find(*cmd, "program"); p != nullptr && p->is_string()) {
