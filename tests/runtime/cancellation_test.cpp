@@ -1,6 +1,6 @@
-// Contract tests for cancelling a run (run.hpp: Run::cancel; docs/design.md "Cancellation is prompt":
-// a cancelled run stops starting tasks at once, signals running ones through their stop token,
-// and reports every task's final state).
+// Contract tests for cancelling a run (run.hpp: Run::cancel; docs/design.md "Cancellation is
+// prompt": a cancelled run stops starting tasks at once, signals running ones through their stop
+// token, and reports every task's final state).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
