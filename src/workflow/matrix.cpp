@@ -138,6 +138,26 @@ void check_templates(TaskEntry& e, Problems& problems) {
                    fix);
       e.valid = false;
     }
+    // {var.suffix} of one of the entry's variables with a suffix other than end: a typo, not text.
+    for (std::size_t open = text.find('{'); open != std::string::npos;
+         open = text.find('{', open + 1)) {
+      const std::size_t close = text.find('}', open);
+      if (close == std::string::npos) break;
+      const std::string inner = text.substr(open + 1, close - open - 1);
+      const std::size_t dot = inner.find('.');
+      if (dot == std::string::npos || (open > 0 && text[open - 1] == '$')) continue;
+      const std::string var = inner.substr(0, dot), suffix = inner.substr(dot + 1);
+      if (suffix == "end" || std::find(names.begin(), names.end(), var) == names.end() ||
+          !is_identifier(suffix)) {
+        continue;
+      }
+      problems.add(at,
+                   "{" + inner + "} in the " + std::string(field) + " of task " + quote(e.id) +
+                       ": a matrix variable has only {" + var + "} and {" + var + ".end}",
+                   "write {" + var + "} for its value (a stepped range's chunk start) or {" + var +
+                       ".end} for the chunk's last value");
+      e.valid = false;
+    }
   };
   check(e.id, "id", e.where);
   check(e.run, "run command", e.where);
