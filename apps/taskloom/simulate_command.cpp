@@ -12,6 +12,7 @@
 // conservative) and the metrics are printed side by side; without it each takes one value.
 // docs/cluster-simulation.md describes the options, the readers' rules and the metrics.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -213,8 +214,13 @@ void print_table(std::ostream& out, const std::vector<Run>& runs, bool partition
   }
 }
 
-double to_seconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
+/// Seconds, exactly: the shortest text that reads back as the same double (a month-long trace's
+/// times need all their digits; "1.14265e+06" lost up to a minute).
+std::string to_seconds(Duration d) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(
+      buf, buf + sizeof buf, std::chrono::duration<double>(d).count(), std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
 void write_jobs_csv(const std::string& path, const std::vector<Run>& runs) {
@@ -365,6 +371,19 @@ void run_simulate(const SimulateArgs& args) {
     }
   }
   if (!cluster.partitions.empty() || !w.partitions.empty()) add_missing_partitions(cluster, w);
+  // Nothing to replay is bad input, not a table of zeros with exit status 0.
+  if (w.jobs.empty()) {
+    const std::size_t skipped = w.warnings.size();
+    throw InputError({{args.workload, 0, 0,
+                       skipped == 0 ? "the workload has no jobs"
+                                    : "no job of the workload can run on this cluster (" +
+                                          std::to_string(skipped) +
+                                          " records skipped or excluded, listed above unless "
+                                          "--quiet)",
+                       skipped == 0 ? "pass a trace with at least one job"
+                                    : "pass a cluster whose nodes fit the jobs (--cluster), or "
+                                      "check the trace's fields"}});
+  }
 
   std::cout << "workload: " << args.workload << " (" << w.format << "): " << summary(w) << '\n';
   double cpus = 0;

@@ -58,7 +58,14 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     auto [line, column] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-    throw InputError({{w.source, line, column, std::string("JSON syntax: ") + e.what(), {}}});
+    // nlohmann's text opens with "[json.exception.parse_error.101] parse error at line 1,
+    // column 5: "; the position is ours already, the rest is what is wrong.
+    std::string what = e.what();
+    if (const auto colon = what.find(": ", what.find("column")); colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    throw InputError({{w.source, line, column, "this is not valid JSON: " + what,
+                       "fix the JSON at this position (a WfCommons instance is one JSON object)"}});
   }
   auto fail = [&](std::string message, std::string fix = {}) {
     throw InputError({{w.source, 0, 0, std::move(message), std::move(fix)}});
