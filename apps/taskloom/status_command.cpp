@@ -1,14 +1,19 @@
 // The commands that read (and, for cancel, flag) what the database recorded:
-//   taskloom status [RUN] [--db PATH] [--json]      the run (latest by default) task by task
-//   taskloom runs [--db PATH] [--limit N] [--json]  every run, newest first
-//   taskloom logs RUN TASK [--attempt N] [--stderr] [--db PATH]   an attempt's log file
-//   taskloom cancel RUN [--db PATH]                 ask the run's runner to stop
-// Without --db they use $TASKLOOM_DB, else .taskloom/taskloom.db here or in a parent directory.
+//   taskloom status [RUN] [--db PATH] [--json] [--watch]  the run (latest by default) task by task
+//   taskloom runs [--db PATH] [--limit N] [--json]        every run, newest first
+//   taskloom logs RUN TASK [--attempt N] [--stderr] [--follow] [--db PATH]   an attempt's log
+//   taskloom cancel RUN [--db PATH]                       ask the run's runner to stop
+// Without --db they use $TASKLOOM_DB, else .taskloom/taskloom.db here or in a parent directory,
+// else the database of the last `taskloom run` from here (run_records.hpp).
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/runner/leftovers.hpp"
@@ -27,8 +32,18 @@ struct InspectArgs {
   int attempt = 0;
   bool stderr_log = false;
   bool json = false;
+  bool follow = false;  // logs: until the task ends, attempt after attempt
+  bool watch = false;   // status: redrawn until the run ends
   std::size_t limit = 0;
 };
+
+constexpr auto kPoll = std::chrono::milliseconds(250);
+
+/// A run that will change no more: final, or nobody drives it (its runner died).
+bool settled(const store::RunStore& db, store::RunId run) {
+  const store::RunRecord r = require_run(db, run);
+  return r.status != store::RunStatus::kRunning;
+}
 
 void status(const InspectArgs& a) {
   store::RunStore db = open_database(a.db);
@@ -40,8 +55,25 @@ void status(const InspectArgs& a) {
   }
   if (a.json) {
     std::cout << run_json(db, id).dump(2) << '\n';
-  } else {
+    return;
+  }
+  if (!a.watch) {
     std::cout << status_text(db, id);
+    return;
+  }
+  // --watch: on a terminal the screen is redrawn in place; elsewhere a new picture is printed
+  // each time it changes. Either way it ends with the run.
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  std::string shown;
+  for (;;) {
+    const bool done = settled(db, id);
+    const std::string now = status_text(db, id);
+    if (now != shown) {
+      std::cout << (tty ? "\033[H\033[2J" : shown.empty() ? "" : "\n") << now << std::flush;
+      shown = now;
+    }
+    if (done) return;
+    std::this_thread::sleep_for(kPoll);
   }
 }
 
@@ -70,6 +102,38 @@ void runs(const InspectArgs& a) {
   std::cout << list.dump(2) << '\n';
 }
 
+/// `logs --follow`: what the attempt writes from now on, then each retry's log after a header
+/// line, until the task ends (or the run does: its runner stopped).
+void follow_log(const store::RunStore& db, const InspectArgs& a, int number, std::ifstream& in) {
+  // Not `cout << in.rdbuf()`: inserting a buffer with nothing new sets cout's failbit.
+  auto drain = [&] {
+    in.clear();
+    char buf[8192];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) std::cout.write(buf, in.gcount());
+    std::cout.flush();
+    in.clear();
+  };
+  for (;;) {
+    std::this_thread::sleep_for(kPoll);
+    drain();
+    const std::vector<store::AttemptRecord> attempts = db.attempts(a.run, a.task);
+    const store::AttemptRecord& last = attempts.back();
+    if (last.number != number) {  // a retry began: its log from the start
+      number = last.number;
+      const std::string& path = a.stderr_log ? last.start.stderr_path : last.start.stdout_path;
+      std::cout << "==> attempt " << number << " <==\n" << std::flush;
+      in = std::ifstream(path, std::ios::binary);
+      continue;
+    }
+    if (!last.ended) continue;
+    const auto task = db.find_task(a.run, a.task);
+    if ((task && is_final(task->status)) || settled(db, a.run)) {
+      drain();
+      return;
+    }
+  }
+}
+
 void logs(const InspectArgs& a) {
   store::RunStore db = open_database(a.db);
   require_run(db, a.run);
@@ -77,7 +141,11 @@ void logs(const InspectArgs& a) {
     throw InvalidArgumentError("run " + std::to_string(a.run) + " has no task '" + a.task +
                                "' — `taskloom status " + std::to_string(a.run) + "` lists them");
   }
-  const std::vector<store::AttemptRecord> attempts = db.attempts(a.run, a.task);
+  std::vector<store::AttemptRecord> attempts = db.attempts(a.run, a.task);
+  while (a.follow && attempts.empty() && !settled(db, a.run)) {  // wait for its first attempt
+    std::this_thread::sleep_for(kPoll);
+    attempts = db.attempts(a.run, a.task);
+  }
   if (attempts.empty()) {
     throw InvalidArgumentError("task '" + a.task + "' of run " + std::to_string(a.run) +
                                " has not run yet: no logs");
@@ -105,7 +173,9 @@ void logs(const InspectArgs& a) {
     throw InvalidArgumentError("cannot read the log " + path + " of attempt " +
                                std::to_string(chosen->number) + " of task '" + a.task + "'");
   }
-  std::cout << in.rdbuf() << std::flush;
+  if (in.peek() != std::ifstream::traits_type::eof()) std::cout << in.rdbuf();
+  std::cout.flush();
+  if (a.follow && a.attempt == 0) follow_log(db, a, chosen->number, in);
 }
 
 void cancel(const InspectArgs& a) {
@@ -156,7 +226,9 @@ void register_status_command(CLI::App& app) {
       app.add_subcommand("status", "Show a recorded run task by task (the latest by default)");
   cmd->add_option("run", a->run, "the run's number");
   add_db(cmd, *a);
-  cmd->add_flag("--json", a->json, "print the run, its tasks and attempts as JSON");
+  auto* json = cmd->add_flag("--json", a->json, "print the run, its tasks and attempts as JSON");
+  cmd->add_flag("-w,--watch", a->watch, "redraw it as it changes, until the run ends")
+      ->excludes(json);
   cmd->callback([a] { status(*a); });
 }
 
@@ -177,6 +249,8 @@ void register_logs_command(CLI::App& app) {
   cmd->add_option("--attempt", a->attempt, "the attempt (default: the last)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--stderr", a->stderr_log, "print its standard error instead of its output");
+  cmd->add_flag("-f,--follow", a->follow,
+                "keep printing what it writes, then its retries' logs, until the task ends");
   add_db(cmd, *a);
   cmd->callback([a] { logs(*a); });
 }

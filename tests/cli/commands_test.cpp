@@ -227,6 +227,35 @@ TEST(Commands, DryRunPrintsTheTasksInStartOrderAndDoesNothing) {
   EXPECT_NE(part.out.find("1 task would run"), std::string::npos) << part.out;
 }
 
+// logs --follow prints an attempt's log as it grows, then its retry's, and ends with the task;
+// status --watch prints the run as it changes and ends with it.
+TEST(Commands, LogsFollowAndStatusWatchEndWithTheirTaskAndRun) {
+  TempDir dir;
+  const fs::path file = dir.path() / "slow.yaml";
+  write_file(file,
+             "name: slow\ntasks:\n  - id: slow\n    retries: 1\n"
+             "    run: 'echo start $TASKLOOM_ATTEMPT; sleep 1; echo end $TASKLOOM_ATTEMPT; "
+             "test $TASKLOOM_ATTEMPT = 2'\n");
+  const fs::path db = dir.path() / "t.db";
+  ChildProcess run = ChildProcess::start(
+      taskloom_path(), {"run", file.string(), "--db", db.string()}, {}, dir.path() / "run");
+  ASSERT_TRUE(eventually([&] {
+    return run_taskloom({"status", "1", "--db", db.string()}).exit_code == 0;
+  }));
+  ChildProcess follow =
+      ChildProcess::start(taskloom_path(), {"logs", "1", "slow", "--db", db.string(), "--follow"},
+                          {}, dir.path() / "follow");
+  const CliResult watch = run_taskloom({"status", "1", "--db", db.string(), "--watch"});
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(30)), 0) << run.out() << run.err();
+  EXPECT_EQ(follow.wait_for(std::chrono::seconds(10)), 0) << follow.err();
+  EXPECT_NE(follow.out().find("start 1\nend 1\n==> attempt 2 <==\nstart 2\nend 2\n"),
+            std::string::npos)
+      << follow.out();
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+  EXPECT_NE(watch.out.find("slow  running"), std::string::npos) << watch.out;
+  EXPECT_NE(watch.out.rfind("slow  succeeded"), std::string::npos) << "it ends with the run";
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";
