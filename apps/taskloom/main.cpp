@@ -48,6 +48,28 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
   return close.empty() ? std::string() : " — did you mean '" + close + "'?";
 }
 
+/// A bash completion script for `app`, generated from its commands and options (zsh loads it
+/// through bashcompinit): commands after `taskloom`, options after `-`, file names otherwise.
+std::string completion_script(const CLI::App& app, bool zsh) {
+  std::string cases;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    cases += "    " + sub->get_name() + ") opts=\"" + taskloom::join(option_names(*sub), " ") +
+             "\" ;;\n";
+  }
+  std::string out = zsh ? "autoload -U +X bashcompinit && bashcompinit\n" : "";
+  out +=
+      "# taskloom completion: eval \"$(taskloom completion " + std::string(zsh ? "zsh" : "bash") +
+      ")\" in your shell's rc file\n_taskloom() {\n  local cur=${COMP_WORDS[COMP_CWORD]} opts\n"
+      "  if [[ $COMP_CWORD -eq 1 ]]; then\n    COMPREPLY=($(compgen -W \"" +
+      taskloom::join(command_names(app), " ") +
+      " --help --version\" -- \"$cur\"))\n    return\n  fi\n  case ${COMP_WORDS[1]} in\n" + cases +
+      "    *) opts=\"\" ;;\n  esac\n  if [[ $cur == -* ]]; then\n"
+      "    COMPREPLY=($(compgen -W \"$opts --help\" -- \"$cur\"))\n  else\n"
+      "    COMPREPLY=($(compgen -f -- \"$cur\"))\n  fi\n}\ncomplete -o filenames -F _taskloom "
+      "taskloom\n";
+  return out;
+}
+
 int usage_error(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App& cmd = command_of(app);
   const std::string who = &cmd == &app ? "taskloom" : "taskloom " + cmd.get_name();
@@ -82,11 +104,17 @@ int main(int argc, char** argv) {
   taskloom::cli::register_cancel_command(app);
   taskloom::cli::register_resume_command(app);
   taskloom::cli::register_simulate_command(app);
-  const std::vector<std::string> commands = command_names(app);
-
+  std::string shell;
+  CLI::App* completion = app.add_subcommand("completion",
+                                            "Print a shell completion script: eval \"$(taskloom "
+                                            "completion bash)\" (or zsh) in your shell's rc file");
+  completion->add_option("shell", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
   std::string help_topic;
   CLI::App* help = app.add_subcommand("help", "Show the usage of taskloom, or of one command");
   help->add_option("command", help_topic, "the command to explain");
+  const std::vector<std::string> commands = command_names(app);
 
   if (argc < 2) {
     std::cerr << app.help();
@@ -101,14 +129,14 @@ int main(int argc, char** argv) {
                 << " (taskloom help shows the usage)\n";
       return kUsageError;
     }
-  } else if (first != "help" &&
-             std::find(commands.begin(), commands.end(), first) == commands.end()) {
+  } else if (std::find(commands.begin(), commands.end(), first) == commands.end()) {
     std::cerr << "taskloom: unknown command '" << first << "'" << did_you_mean(first, commands)
               << " (taskloom help lists the commands)\n";
     return kUsageError;
   }
   try {
     app.parse(argc, argv);
+    if (completion->parsed()) std::cout << completion_script(app, shell == "zsh");
     if (help->parsed()) {
       if (help_topic.empty()) {
         std::cout << app.help();

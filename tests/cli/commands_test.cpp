@@ -256,6 +256,32 @@ TEST(Commands, LogsFollowAndStatusWatchEndWithTheirTaskAndRun) {
   EXPECT_NE(watch.out.rfind("slow  succeeded"), std::string::npos) << "it ends with the run";
 }
 
+// The bash completion script the tool generates completes commands and each command's options.
+TEST(Commands, TheGeneratedBashCompletionCompletesCommandsAndOptions) {
+  TempDir dir;
+  const CliResult script = run_taskloom({"completion", "bash"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  write_file(dir.path() / "c.sh",
+             script.out +
+                 "COMP_WORDS=(taskloom ru); COMP_CWORD=1; _taskloom; echo \"${COMPREPLY[*]}\"\n"
+                 "COMP_WORDS=(taskloom run --dry); COMP_CWORD=2; _taskloom; "
+                 "echo \"${COMPREPLY[*]}\"\n"
+                 "COMP_WORDS=(taskloom logs 1 x --fol); COMP_CWORD=4; _taskloom; "
+                 "echo \"${COMPREPLY[*]}\"\n");
+  const CliResult r = [&] {
+    ChildProcess p =
+        ChildProcess::start("/bin/bash", {(dir.path() / "c.sh").string()}, {}, dir.path() / "bash");
+    CliResult out;
+    out.exit_code = p.wait_for(std::chrono::seconds(10)).value_or(-1);
+    out.out = p.out();
+    out.err = p.err();
+    return out;
+  }();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "run runs\n--dry-run\n--follow\n") << r.err;
+  EXPECT_EQ(run_taskloom({"completion", "fish"}).exit_code, 2);
+}
+
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {
   TempDir dir;
   const fs::path file = dir.path() / "small.yaml";
