@@ -439,7 +439,9 @@ void WorkflowRun::State::journal_task_end(const runtime::TaskRef& t, TaskStatus 
           .detail = std::string(upstream)});
   } else {
     journaled([&] {
-      journal.task_ended(t.id, status, stopping.load() ? "run cancelled" : "run stopped");
+      journal.task_ended(t.id, status,
+                         stopping.load() ? "not started: the run was cancelled"
+                                         : "not started: the run stopped at a failure (fail-fast)");
     });
   }
 }

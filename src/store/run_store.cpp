@@ -466,11 +466,17 @@ void RunStore::set_task_status(RunId run, std::string_view task, TaskStatus to,
   const WallTime now = state_->now();
   WriteTransaction tx(db, op);
   const TaskStatus from = task_status(db, run, task, op);
-  db.prepare("UPDATE tasks SET status = ?, updated_ms = ? WHERE run_id = ? AND task_id = ?", op)
+  // A task that never ran has no attempt's message: the reason it ended is its message.
+  db.prepare(
+        "UPDATE tasks SET status = ?, updated_ms = ?, message = CASE WHEN attempts = 0 AND "
+        "? <> '' THEN ? ELSE message END WHERE run_id = ? AND task_id = ?",
+        op)
       .bind(1, to_string(to))
       .bind(2, to_ms(now))
-      .bind(3, run)
-      .bind(4, task)
+      .bind(3, detail)
+      .bind(4, detail)
+      .bind(5, run)
+      .bind(6, task)
       .run();
   append_event(db, run, task, to_string(from), to_string(to), detail, now, op);
   tx.commit();

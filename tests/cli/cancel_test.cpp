@@ -97,6 +97,8 @@ TEST(Cancel, SigintCancelsEveryTaskAndKillsTheirProcessGroups) {
   store::RunStore db = store::RunStore::open(w.db);
   EXPECT_EQ(db.find_run(1)->status, store::RunStatus::kCancelled);
   for (const auto& a : db.attempts(1)) EXPECT_EQ(a.status, store::AttemptStatus::kCancelled);
+  EXPECT_EQ(db.find_task(1, "after")->message, "not started: the run was cancelled")
+      << "a task that never ran says why it ended";
 }
 
 TEST(Cancel, SecondSigintForcesGroupsThatIgnoreSigterm) {

@@ -97,9 +97,9 @@ struct TaskRecord {
   std::string id;
   std::string group;
   TaskStatus status = TaskStatus::kPending;
-  int attempts = 0;             ///< highest attempt number begun
-  int failures = 0;             ///< attempts that ended failed or timed out (retries used)
-  std::string message;          ///< of the last finished attempt
+  int attempts = 0;     ///< highest attempt number begun
+  int failures = 0;     ///< attempts that ended failed or timed out (retries used)
+  std::string message;  ///< of the last finished attempt; of a task that never ran, why it ended
   std::string skipped_because;  ///< the upstream task, when skipped
   WallTime updated;
 };
