@@ -74,6 +74,7 @@ struct Slot {
   store::AttemptStart start;
   backends::AttemptResult result;
   bool final_by_attempt = false;  // the journal has its final status from attempt_ended
+  bool ran = false;               // this runner started an attempt of it, or followed one
 };
 
 }  // namespace
@@ -350,6 +351,7 @@ bool WorkflowRun::State::reattach(std::size_t i, runtime::Completion& done) {
     followed = backend.reattach(spec_of(slot), where, done.stop_token(), callbacks(i, done));
   }
   if (followed) {
+    slot.ran = true;
     emit({.kind = TaskEvent::Kind::kStarted, .task = slot.task->id, .attempt = slot.number});
     return true;
   }
@@ -378,6 +380,7 @@ void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
   // Numbered after every attempt recorded, the reattached one included.
   slot.number = std::max(slot.number, slot.base_attempts) + 1;
   slot.begun = false;
+  slot.ran = true;
   slot.result = {};
   const std::string stem = (options.log_dir / (t.id + "." + std::to_string(slot.number))).string();
   slot.start = {.stdout_path = stem + ".out", .stderr_path = stem + ".err"};
@@ -547,7 +550,8 @@ RunOutcome WorkflowRun::finish() {
   }
   RunOutcome out;
   out.report = s.run.report();
-  out.ran = s.slots.size();
+  out.ran = static_cast<std::size_t>(
+      std::count_if(s.slots.begin(), s.slots.end(), [](const Slot& slot) { return slot.ran; }));
   std::exception_ptr fatal;
   std::string reason;
   {

@@ -87,6 +87,8 @@ TEST(Cancel, SigintCancelsEveryTaskAndKillsTheirProcessGroups) {
   EXPECT_EQ(*code, 130) << w.runner->err();
   EXPECT_NE(w.runner->out().find("cancelling: interrupted by a signal"), std::string::npos)
       << w.runner->out();
+  EXPECT_NE(w.runner->out().find("this runner ran 3 tasks"), std::string::npos)
+      << "the three that started, not the one the cancel kept from starting: " << w.runner->out();
   expect_all_gone(w.dir.path() / "pids.txt");
   const auto st = task_statuses(w.db);
   EXPECT_EQ(st.at("long-1"), "cancelled");

@@ -102,7 +102,7 @@ struct RunOutcome {
   store::RunStatus status = store::RunStatus::kSucceeded;
   std::string message;        ///< "2 failed, 3 skipped"; the cancel reason
   runtime::RunReport report;  ///< this runner's part of the run
-  std::size_t ran = 0;        ///< tasks this runner had to run
+  std::size_t ran = 0;        ///< tasks this runner started (or followed again) an attempt of
 };
 
 /// One run of a workflow, started by the constructor and driven to its end.
