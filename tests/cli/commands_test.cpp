@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/cli_db.hpp"
@@ -280,6 +281,27 @@ TEST(Commands, TheGeneratedBashCompletionCompletesCommandsAndOptions) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "run runs\n--dry-run\n--follow\n") << r.err;
   EXPECT_EQ(run_taskloom({"completion", "fish"}).exit_code, 2);
+}
+
+// A resumed run's time is the time runners spent on it, not the idle gap before the resume.
+TEST(Commands, ARunsTimeLeavesOutTheIdleGapBeforeAResume) {
+  TempDir dir;
+  const fs::path file = dir.path() / "gap.yaml";
+  write_file(file, "name: gap\ntasks:\n  - {id: a, run: 'test -f ok'}\n");
+  const fs::path db = dir.path() / "t.db";
+  ASSERT_EQ(run_taskloom({"run", file.string(), "--db", db.string(), "-q"}).exit_code, 1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the gap, not a measurement
+  write_file(dir.path() / "ok", "");
+  ASSERT_EQ(run_taskloom({"resume", "1", "--db", db.string(), "-q"}).exit_code, 0);
+  const CliResult st = run_taskloom({"status", "1", "--db", db.string()});
+  const std::smatch m = [&] {
+    std::smatch found;
+    std::regex_search(st.out, found, std::regex("took ([0-9.]+)(ms|s) over 2 runner sessions"));
+    return found;
+  }();
+  ASSERT_FALSE(m.empty()) << st.out;
+  const double seconds = std::stod(m[1]) / (m[2] == "ms" ? 1000.0 : 1.0);
+  EXPECT_LT(seconds, 2.5) << "the 3 s gap was counted: " << st.out;
 }
 
 TEST(Commands, PlanShowsWavesAndGraphsWithoutRunning) {

@@ -225,16 +225,56 @@ nlohmann::json run_json(const store::RunStore& db, store::RunId id) {
   return j;
 }
 
+namespace {
+
+struct Sessions {
+  Duration active{};
+  int count = 0;
+};
+
+/// The time runners spent on the run: from each time it became running to its end, or, for a
+/// runner that died, to the last thing it recorded — not the idle time before a resume.
+Sessions sessions_of(const store::RunStore& db, const store::RunRecord& r) {
+  Sessions s;
+  bool open = false;
+  store::WallTime began{}, last{};
+  for (const store::EventRecord& e : db.events(r.id)) {
+    // A runner's session begins when the run is created or resumed (the runner's own
+    // running -> running on start is the same session).
+    if (e.task.empty() && e.to == "running" && (e.from != "running" || e.detail == "resumed")) {
+      if (open) s.active += last - began;  // its runner died: it ends at its last record
+      open = true;
+      began = e.time;
+      ++s.count;
+    } else if (e.task.empty() && open && e.to != "running" && e.to != "interrupted") {
+      s.active += e.time - began;
+      open = false;
+    }
+    last = e.time;
+  }
+  if (open) {
+    const bool live = r.lease && r.lease->live;
+    s.active += (live ? std::chrono::time_point_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now())
+                      : last) -
+                began;
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string status_text(const store::RunStore& db, store::RunId id) {
   const store::RunRecord r = require_run(db, id);
   std::ostringstream o;
   o << "run " << r.id << "  " << r.workflow_name << "  " << run_status_text(r);
   if (!r.message.empty()) o << ": " << r.message;
   o << "\n  workflow " << r.workflow_path << "\n  created  " << local_time(r.created);
-  if (r.started && r.ended) {
-    o << "   took " << units::format_duration(*r.ended - *r.started);
-  } else if (r.started) {
-    o << "   running for " << units::format_duration(std::chrono::system_clock::now() - *r.started);
+  if (r.started) {
+    const Sessions s = sessions_of(db, r);
+    o << (r.ended ? "   took " : "   running for ") << units::format_duration(s.active);
+    if (s.count > 1)
+      o << " over " << s.count << " runner sessions (the idle time between not counted)";
   }
   if (r.lease && r.lease->live) {
     o << "\n  runner   pid " << r.lease->holder.pid << " on " << r.lease->holder.host;
