@@ -7,6 +7,7 @@
 //
 // Exit status: 0 every task succeeded, 1 some task failed, timed out or was skipped, 2 bad input
 // (or a store error), 3 the run is held by another live runner, 130 cancelled.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -51,6 +52,7 @@ struct RunArgs {
   bool force = false;
   Duration kill_grace = std::chrono::seconds(5);
   std::string backend;  // empty: see backend_choice()
+  std::string color = "auto";
   std::string partition, account, qos;
 };
 
@@ -107,6 +109,25 @@ constexpr int kExitFailed = 1;
 constexpr int kExitRefused = 3;
 constexpr int kExitCancelled = 130;
 
+/// NO_COLOR (https://no-color.org): any non-empty value turns colours off; so does TERM=dumb.
+bool no_color_unset() {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return (no_color == nullptr || *no_color == '\0') &&
+         (term == nullptr || std::string_view(term) != "dumb");
+}
+
+/// The terminal's width in columns ($COLUMNS when it cannot be asked), at least 20.
+int terminal_columns(int fd) {
+  winsize size{};
+  if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return std::max<int>(20, size.ws_col);
+  if (const char* c = std::getenv("COLUMNS"); c != nullptr) {
+    const int n = std::atoi(c);
+    if (n > 0) return std::max(20, n);
+  }
+  return 80;
+}
+
 bool utf8_terminal() {
   for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
     const char* v = std::getenv(name);
@@ -128,6 +149,10 @@ void add_run_options(CLI::App* cmd, RunArgs& a) {
   cmd->add_option("--trace", a.trace_out, "write a Chrome trace of the run here");
   cmd->add_flag("--fail-fast", a.fail_fast, "cancel the rest of the run at the first failure");
   cmd->add_flag("-q,--quiet", a.quiet, "print only the final status line");
+  cmd->add_option("--color", a.color,
+                  "colour the live display: auto (on a terminal, unless NO_COLOR is set), "
+                  "always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_option_function<std::string>(
          "--kill-grace",
          [&a](const std::string& text) {
@@ -330,6 +355,9 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
                                       : ProgressMode::kLines;
   vo.title = wf.name;
   vo.unicode = utf8_terminal();
+  vo.color = a.color == "always" ||
+             (a.color == "auto" && vo.mode == ProgressMode::kLive && no_color_unset());
+  vo.columns = [] { return terminal_columns(STDOUT_FILENO); };
   std::unique_ptr<ProgressView> view = make_progress_view(vo, std::cout);
   runner::RunnerOptions options;
   options.max_running = a.workers;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <string>
@@ -21,7 +22,8 @@ struct TerminalRun {
   std::string screen;  // every byte written to the terminal
 };
 
-TerminalRun run_on_terminal(const std::vector<std::string>& args) {
+TerminalRun run_on_terminal(const std::vector<std::string>& args, unsigned short columns = 100,
+                            const Env& env = {}) {
   std::vector<std::string> argv_s{taskloom_path()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -29,11 +31,13 @@ TerminalRun run_on_terminal(const std::vector<std::string>& args) {
   argv.push_back(nullptr);
   winsize size{};
   size.ws_row = 40;
-  size.ws_col = 100;
+  size.ws_col = columns;
   int master = -1;
   const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
   if (pid == 0) {
     ::setenv("LANG", "C.UTF-8", 1);
+    ::unsetenv("NO_COLOR");
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -83,6 +87,57 @@ tasks:
   EXPECT_NE(r.screen.find("broken failed: exit status 5"), std::string::npos) << r.screen;
   EXPECT_EQ(r.screen.find("step-1 succeeded in"), std::string::npos) << r.screen;
   EXPECT_NE(r.screen.find("run 1 failed in"), std::string::npos) << "the summary follows";
+}
+
+/// The visible columns of each line the display drew: split at \r and \n, escapes removed.
+std::vector<std::string> drawn_lines(const std::string& screen) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (std::size_t i = 0; i < screen.size(); ++i) {
+    const char c = screen[i];
+    if (c == '\x1b') {
+      while (i < screen.size() && !std::isalpha(static_cast<unsigned char>(screen[i]))) ++i;
+    } else if (c == '\r' || c == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      line += c == '\xe2' ? '#' : c;  // a block character counts one column
+    }
+  }
+  lines.push_back(line);
+  return lines;
+}
+
+// On a narrow terminal every line of the block fits (a wrapped line would leave the old block
+// behind on each redraw); NO_COLOR turns the colours off.
+TEST(LiveDisplay, FitsANarrowTerminalAndHonoursNoColor) {
+  TempDir dir;
+  const fs::path file = dir.path() / "narrow.yaml";
+  write_file(file, R"yaml(name: a-workflow-with-a-rather-long-name-for-a-narrow-terminal
+resources: {cpu: 3}
+tasks:
+  - id: a-task-with-a-long-name-{n}
+    run: sleep 0.6
+    matrix: {n: "1-6"}
+)yaml");
+  const TerminalRun r = run_on_terminal({"run", file.string()}, 50);
+  ASSERT_EQ(r.exit_code, 0) << r.screen;
+  int block_lines = 0;
+  for (const std::string& line : drawn_lines(r.screen)) {
+    if (line.find(" [") == std::string::npos && line.find("  done ") != 0 &&
+        line.find("  >") != 0) {
+      continue;  // the summary and lines printed above the block
+    }
+    ++block_lines;
+    EXPECT_LE(line.size(), 49u) << "wider than the terminal: " << line;
+  }
+  EXPECT_GT(block_lines, 0) << r.screen;
+  EXPECT_NE(r.screen.find("\x1b[32m"), std::string::npos) << "colours by default";
+  const TerminalRun plain = run_on_terminal({"run", file.string()}, 50, {{"NO_COLOR", "1"}});
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(plain.screen.find("\x1b[32m"), std::string::npos) << "NO_COLOR is set";
+  EXPECT_EQ(plain.screen.find("\x1b[1m"), std::string::npos);
+  EXPECT_NE(plain.screen.find("\x1b[J"), std::string::npos) << "still redrawn in place";
 }
 
 }  // namespace

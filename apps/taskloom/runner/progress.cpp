@@ -1,6 +1,7 @@
 #include "runner/progress.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,19 @@
 
 namespace taskloom::cli {
 namespace {
+
+/// Visible columns of `text`: escape sequences count none, a UTF-8 character one.
+int visible_width(std::string_view text) {
+  int n = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b') {
+      while (i < text.size() && !std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+      continue;
+    }
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
 
 std::string time_of_day() {
   const std::time_t now = std::time(nullptr);
@@ -43,6 +57,31 @@ std::string describe(const TaskEvent& e) {
   }
   return s;
 }
+
+}  // namespace
+
+std::string fit_to_width(std::string_view line, int width) {
+  if (width <= 3 || visible_width(line) <= width) return std::string(line);
+  std::string out;
+  int n = 0;
+  bool escapes = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\x1b') {  // keep every escape sequence whole
+      const std::size_t start = i;
+      while (i < line.size() && !std::isalpha(static_cast<unsigned char>(line[i]))) ++i;
+      out.append(line.substr(start, i - start + 1));
+      escapes = true;
+      continue;
+    }
+    const bool starts_char = (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+    if (starts_char && n == width - 3) break;
+    if (starts_char) ++n;
+    out += line[i];
+  }
+  return out + "..." + (escapes ? "\x1b[0m" : "");
+}
+
+namespace {
 
 class LineView final : public ProgressView {
  public:
@@ -110,19 +149,36 @@ class LiveView final : public ProgressView {
   }
   void redraw() {
     erase();
-    out_ << block_;
-    lines_shown_ = static_cast<int>(std::count(block_.begin(), block_.end(), '\n')) + 1;
+    // Each line one column short of the width, so that no terminal wraps it (a wrapped line
+    // would leave the old block behind when erased).
+    const int width = (options_.columns ? options_.columns() : 80) - 1;
+    std::string_view rest = block_;
+    lines_shown_ = 0;
+    while (true) {
+      const auto nl = rest.find('\n');
+      out_ << fit_to_width(rest.substr(0, nl), width);
+      ++lines_shown_;
+      if (nl == std::string_view::npos) break;
+      out_ << '\n';
+      rest.remove_prefix(nl + 1);
+    }
     out_ << std::flush;
+  }
+  /// `text` in colour `code` (an SGR number), or plain without colours.
+  std::string paint(const char* code, const std::string& text) const {
+    return options_.color ? "\x1b[" + std::string(code) + "m" + text + "\x1b[0m" : text;
   }
 
   std::string render(const ProgressSnapshot& s) const {
-    constexpr int kWidth = 30;
-    constexpr std::size_t kLineWidth = 78;
+    const int columns = (options_.columns ? options_.columns() : 80) - 1;
+    // The bar takes what the title and the counts leave, between 10 and 30 columns.
+    const int kWidth = std::clamp(columns - visible_width(options_.title) - 22, 10, 30);
+    const std::size_t kLineWidth = static_cast<std::size_t>(std::max(20, columns));
     const double fraction =
         s.total == 0 ? 1.0 : static_cast<double>(s.done()) / static_cast<double>(s.total);
     const int filled = static_cast<int>(std::lround(fraction * kWidth));
     std::ostringstream o;
-    o << "\x1b[1m" << options_.title << "\x1b[0m [";
+    o << paint("1", options_.title) << " [";
     for (int i = 0; i < kWidth; ++i) {
       if (options_.unicode) {
         o << (i < filled ? "\u2588" : "\u2591");
@@ -131,14 +187,14 @@ class LiveView final : public ProgressView {
       }
     }
     o << "] " << s.done() << "/" << s.total << "  " << std::lround(fraction * 100) << "%\n";
-    o << "  \x1b[32mdone " << s.succeeded << "\x1b[0m  running " << s.running;
-    if (s.failed > 0) o << "  \x1b[31mfailed " << s.failed << "\x1b[0m";
+    o << "  " << paint("32", "done " + std::to_string(s.succeeded)) << "  running " << s.running;
+    if (s.failed > 0) o << "  " << paint("31", "failed " + std::to_string(s.failed));
     if (s.skipped > 0) o << "  skipped " << s.skipped;
     if (s.cancelled > 0) o << "  cancelled " << s.cancelled;
     o << "  pending " << (s.total > s.done() + s.running ? s.total - s.done() - s.running : 0);
     o << "  elapsed " << units::format_duration(s.elapsed);
     if (s.cancelling) {
-      o << "  \x1b[33mcancelling\x1b[0m";
+      o << "  " << paint("33", "cancelling");
     } else if (s.done() > 0 && s.done() < s.total) {
       const double per_task =
           std::chrono::duration<double>(s.elapsed).count() / static_cast<double>(s.done());
@@ -160,7 +216,7 @@ class LiveView final : public ProgressView {
         line += item;
         ++shown;
       }
-      o << "\n\x1b[36m" << line << "\x1b[0m";
+      o << "\n" << paint("36", line);
     }
     return o.str();
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -35,7 +36,15 @@ struct ProgressViewOptions {
   ProgressMode mode = ProgressMode::kLines;
   std::string title;     ///< the workflow's name
   bool unicode = false;  ///< bar drawn with block characters
+  bool color = false;    ///< ANSI colours (--color, NO_COLOR)
+  /// The terminal's width in columns now (called at every redraw, so resizes are followed);
+  /// every line of the live block is fitted to it. Null: 80.
+  std::function<int()> columns;
 };
+
+/// `line` cut to `width` visible columns (escape sequences take none, a UTF-8 character one),
+/// ending in "..." and a colour reset when it had to be cut.
+std::string fit_to_width(std::string_view line, int width);
 
 class ProgressView {
  public:
