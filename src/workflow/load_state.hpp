@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -37,20 +38,32 @@ struct Where {
   int line = 0, column = 0;
 };
 
-/// Every problem found so far. Passes stop spending time on suggestions once more problems
-/// than are reported have been found (`detailed()`), so a file with an error per task of a
-/// million is refused in linear time.
+/// The problems found so far: the first kMaxReported by position are kept, of the others only
+/// a hash (to count them without their repeats). Passes stop spending time on suggestions once
+/// more problems than are reported have been found (`detailed()`), so a file with an error per
+/// task of a million is refused in linear time and memory.
 class Problems {
  public:
   void add(Where w, std::string message, std::string fix = {});
-  bool empty() const noexcept { return list_.empty(); }
-  bool detailed() const noexcept { return list_.size() < kMaxReported; }
+  bool empty() const noexcept { return kept_.empty(); }
+  bool detailed() const noexcept { return kept_.size() + beyond_.size() < kMaxReported; }
   /// Sorted by file (in the order files were first named) and position, duplicates removed,
   /// the first kMaxReported and a last line saying how many more; no-op when empty.
   void throw_if_any();
 
  private:
-  std::vector<Diagnostic> list_;
+  struct Kept {
+    std::size_t file_rank;
+    std::uint64_t seq;  // order of adding: the tie-break among problems at one position
+    std::uint64_t hash;
+    Diagnostic diagnostic;
+  };
+  static bool before(const Kept& a, const Kept& b) noexcept;
+
+  std::vector<std::string> files_;     // in the order first named
+  std::vector<Kept> kept_;             // sorted by before(), at most kMaxReported
+  std::vector<std::uint64_t> beyond_;  // hashes of the problems after the kept ones
+  std::uint64_t added_ = 0;
 };
 
 struct MatrixVar {

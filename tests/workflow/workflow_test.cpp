@@ -557,6 +557,28 @@ TEST(Errors, OddInputIsReportedNeverCrashes) {
   }
 }
 
+// 300 tasks with two problems each: the 100 first by position are reported (those of the
+// dependency pass among them, although found after every problem of the parse), then a count.
+TEST(Errors, AtMostTheFirstHundredProblemsThenHowManyMore) {
+  std::string yaml = "name: w\ntasks:\n";
+  for (int i = 0; i < 300; ++i) {
+    yaml += "  - id: t" + std::to_string(i) + "\n    run: x\n    retries: x\n    after: nope\n";
+  }
+  try {
+    parse(yaml);
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    const auto& d = e.diagnostics();
+    ASSERT_EQ(d.size(), 101u);
+    for (std::size_t i = 0; i < 100; ++i) {
+      EXPECT_EQ(d[i].line, 5 + 4 * static_cast<int>(i / 2) + static_cast<int>(i % 2)) << i;
+    }
+    EXPECT_EQ(d[0].message, "retries must be a whole number of 0 or more, not \"x\"");
+    EXPECT_EQ(d[1].message, "task \"t0\" runs after \"nope\", which is not a task or group");
+    EXPECT_EQ(d[100].message, "and 500 more problems not shown");
+  }
+}
+
 // --- fingerprint ---------------------------------------------------------------------------
 
 TEST(Fingerprint, StableForSameContentAndChangesWithIt) {
