@@ -1,7 +1,8 @@
 // src/workflow/load_state.hpp — what the passes of loading a workflow share (private).
 //
 // load.cpp runs the passes in order over one LoadState:
-//   parse.cpp         YAML documents (the main file, then its includes) -> TaskEntry templates
+//   parse.cpp         YAML documents (the main file, then its includes) -> TaskEntry templates;
+//                     each file read by yaml_tree.cpp
 //   matrix.cpp        template checks, then matrices -> concrete Tasks
 //   dependencies.cpp  `after` references -> concrete ids (groups, element-wise matches)
 //   checks.cpp        ids, resources, cycles of the result
@@ -32,6 +33,14 @@ namespace fs = std::filesystem;
 constexpr std::size_t kMaxTasks = 1'000'000;
 /// At most this many problems are reported, then how many more there are.
 constexpr std::size_t kMaxReported = 100;
+/// Deepest nesting of collections in a file, and of merge keys (a mapping merging one that
+/// merges another ...). A workflow needs about six; yaml-cpp's own limit (500) ends in "bad file".
+constexpr std::size_t kMaxDepth = 100;
+/// Most key/value entries merge keys may copy in one file: 4 per byte of it, at least a million.
+/// A mapping merged into every task stays far below; large mappings merged over and over (the
+/// same work as "billion laughs") would not, and would take minutes and gigabytes.
+constexpr std::size_t kMergedEntriesPerByte = 4;
+constexpr std::size_t kMinMergedEntries = 1'000'000;
 
 struct Where {
   std::string file;

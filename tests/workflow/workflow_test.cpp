@@ -419,6 +419,55 @@ tasks:
   EXPECT_EQ(task(wf, "b").env, (KeyValues{{"MODE", "fast"}}));
 }
 
+// Ten anchors, each merging the one before sixteen times: expanding every merge where it is used
+// would copy 16^9 mappings; each merged mapping is read once, so this loads at once.
+TEST(Yaml, NestedMergeKeysAreReadOnceEach) {
+  std::string yaml = "name: merges\nx-a0: &a0 {A0: \"0\"}\n";
+  for (int k = 1; k < 10; ++k) {
+    const std::string prev = "*a" + std::to_string(k - 1);
+    yaml += "x-a" + std::to_string(k) + ": &a" + std::to_string(k) + " {<<: [" + prev;
+    for (int i = 1; i < 16; ++i) yaml += ", " + prev;
+    yaml += "], A" + std::to_string(k) + ": \"" + std::to_string(k) + "\"}\n";
+  }
+  yaml += "tasks:\n  - {id: t, run: x, env: {<<: *a9}}\n";
+  const Workflow wf = parse(yaml);
+  KeyValues expected;
+  expected.emplace_back("A9", "9");
+  for (int k = 8; k >= 0; --k) expected.emplace_back("A" + std::to_string(k), std::to_string(k));
+  EXPECT_EQ(task(wf, "t").env, expected) << "own keys first, then the merged ones in order";
+}
+
+// A mapping of 1000 keys merged 1001 times copies 1,001,000 entries, over the limit (4 per byte
+// of the file, at least a million): refused at the merge key that passes it.
+TEST(Yaml, MergeKeysThatExpandTooFarAreRefused) {
+  auto workflow = [](int merges) {
+    std::string yaml = "name: wide\nx-big: &big {";
+    for (int i = 0; i < 1000; ++i) yaml += (i ? ", K" : "K") + std::to_string(i) + ": v";
+    yaml += "}\ntasks:\n  - id: t\n    run: x\n    env:\n      <<: [*big";
+    for (int i = 1; i < merges; ++i) yaml += ", *big";
+    return yaml + "]\n";
+  };
+  EXPECT_EQ(error_of(workflow(1001)),
+            "/flows/shot/shot.yaml:7:7: merge keys expand to more than 1000000 entries in this "
+            "file: the mappings merged are too large or merged too often — merge smaller "
+            "mappings, or put what every task shares under defaults:");
+  EXPECT_EQ(parse(workflow(1000)).tasks[0].env.size(), 1000u);
+}
+
+TEST(Yaml, MergeKeysNestAtMostAHundredLevels) {
+  std::string yaml = "name: chain\nx-m0: &m0 {A: \"1\"}\n";
+  for (int k = 1; k <= 101; ++k) {
+    yaml += "x-m" + std::to_string(k) + ": &m" + std::to_string(k) + " {<<: *m" +
+            std::to_string(k - 1) + "}\n";
+  }
+  EXPECT_EQ(parse(yaml + "tasks:\n  - {id: t, run: x, env: *m99}\n").tasks[0].env,
+            (KeyValues{{"A", "1"}}));
+  EXPECT_EQ(error_of(yaml + "tasks:\n  - {id: t, run: x, env: *m101}\n"),
+            "/flows/shot/shot.yaml:3:12: merge keys nest deeper than 100 levels here (a merged "
+            "mapping merges another, which merges another, ...) — merge the mappings this one "
+            "needs directly");
+}
+
 // --- includes ------------------------------------------------------------------------------
 
 TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {

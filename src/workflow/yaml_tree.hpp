@@ -1,0 +1,124 @@
+// src/workflow/yaml_tree.hpp — one YAML document as a compact, read-only tree (private).
+//
+// parse.cpp reads workflow files through this instead of YAML::Node. yaml-cpp's parser still
+// does the scanning, but its events are kept here in a few bytes per node (a node of
+// YAML::Load costs hundreds of bytes and a shared pointer per copy), and an alias is the index
+// of the node it names, so a node's identity is a number (merged mappings are remembered by it).
+//
+// read_yaml() refuses, as Problems, what would cost a reader without bound: nesting deeper
+// than kMaxDepth levels, and an alias inside the node it names (a loop). yaml-cpp's own syntax
+// errors are passed on.
+//
+//   Problems problems;
+//   if (auto tree = read_yaml(text, "flow.yaml", problems)) {
+//     for (YamlNode task : tree->root().items()) { ... task.is_map() ... }
+//   }
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "workflow/load_state.hpp"
+
+namespace taskloom::workflow::detail {
+
+class YamlTree;
+
+/// A node of a YamlTree, or no node (`!node`). Cheap to copy; valid while its tree lives.
+class YamlNode {
+ public:
+  YamlNode() = default;
+
+  explicit operator bool() const noexcept { return tree_ != nullptr; }
+  bool is_null() const noexcept;
+  bool is_scalar() const noexcept;
+  bool is_sequence() const noexcept;
+  bool is_map() const noexcept;
+  /// The text of a scalar; empty for anything else.
+  const std::string& scalar() const noexcept;
+  /// Items of a sequence, key/value pairs of a mapping, 0 otherwise.
+  std::size_t size() const noexcept;
+  YamlNode item(std::size_t i) const noexcept;   ///< of a sequence
+  YamlNode key(std::size_t i) const noexcept;    ///< of a mapping
+  YamlNode value(std::size_t i) const noexcept;  ///< of a mapping
+  /// 1-based position of the node's first character; 0 for no node.
+  int line() const noexcept;
+  int column() const noexcept;
+  /// The same for every alias of one node.
+  std::uint32_t id() const noexcept { return index_; }
+
+  /// `for (YamlNode item : node.items())` over a sequence (nothing for other nodes).
+  class Items;
+  Items items() const;
+
+ private:
+  friend class YamlTree;
+  YamlNode(const YamlTree* tree, std::uint32_t index) : tree_(tree), index_(index) {}
+
+  const YamlTree* tree_ = nullptr;
+  std::uint32_t index_ = 0;
+};
+
+class YamlNode::Items {
+ public:
+  class iterator {
+   public:
+    iterator(const YamlNode* node, std::size_t i) : node_(node), i_(i) {}
+    YamlNode operator*() const { return node_->item(i_); }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const YamlNode* node_;
+    std::size_t i_;
+  };
+  explicit Items(YamlNode node) : node_(node) {}
+  iterator begin() const { return {&node_, 0}; }
+  iterator end() const { return {&node_, node_.is_sequence() ? node_.size() : 0}; }
+
+ private:
+  YamlNode node_;
+};
+
+inline YamlNode::Items YamlNode::items() const {
+  return Items(*this);
+}
+
+class YamlTree {
+ public:
+  /// The document's top node; a null node for an empty document.
+  YamlNode root() const noexcept { return {this, root_}; }
+  /// The node whose id() is `id`.
+  YamlNode node(std::uint32_t id) const noexcept { return {this, id}; }
+
+ private:
+  friend class YamlNode;
+  friend class YamlTreeBuilder;
+
+  enum class Kind : std::uint8_t { kNull, kScalar, kSequence, kMap };
+  struct Node {
+    Kind kind = Kind::kNull;
+    int line = 0, column = 0;  // 1-based
+    // A scalar: its index in scalars_. A collection: its children at kids_[first, first+count)
+    // (a mapping's as key, value, key, value, ...).
+    std::uint32_t first = 0, count = 0;
+  };
+
+  std::vector<Node> nodes_;
+  std::vector<std::string> scalars_;
+  std::vector<std::uint32_t> kids_;
+  std::uint32_t root_ = 0;
+};
+
+/// The first document of `text` (its file shown as `file`), or nullopt after adding to
+/// `problems` why it cannot be read.
+std::optional<YamlTree> read_yaml(std::string_view text, const std::string& file,
+                                  Problems& problems);
+
+}  // namespace taskloom::workflow::detail
