@@ -41,6 +41,8 @@ constexpr std::size_t kMaxDepth = 100;
 /// same work as "billion laughs") would not, and would take minutes and gigabytes.
 constexpr std::size_t kMergedEntriesPerByte = 4;
 constexpr std::size_t kMinMergedEntries = 1'000'000;
+/// Most `include:` entries in one load (the main file's and its includes' together).
+constexpr std::size_t kMaxIncludes = 1000;
 
 struct Where {
   std::string file;

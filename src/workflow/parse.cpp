@@ -34,7 +34,7 @@ struct Defaults {
   std::optional<unsigned> retries;
   std::optional<Duration> timeout;
   std::optional<Priority> priority;
-  std::vector<std::pair<std::string, double>> needs;
+  std::map<std::string, double> needs;  // by name (so the task's Resources grow at the end)
   KeyValues env;
   std::optional<std::string> cwd;
   fs::path cwd_base;
@@ -103,7 +103,7 @@ class DocumentReader {
     std::unordered_set<std::string_view> hashed_;
   };
 
-  /// Thrown when a document cannot be read further (a limit of merge keys was passed).
+  /// Thrown when a document cannot be read further (a limit of merges or includes was passed).
   struct StopDocument {};
 
   // `depth`: how many merge keys led here.
@@ -288,6 +288,8 @@ class DocumentReader {
       out.emplace_back(item.name, *amount);
       if (at) (*at)[item.name] = where(item.key);
     }
+    // By name: Resources keeps its amounts sorted, and grows at the end fastest.
+    std::sort(out.begin(), out.end());
     return out;
   }
 
@@ -316,12 +318,16 @@ class DocumentReader {
     return out;
   }
 
+  // `top` over `base`, key by key, in linear time (an env may have thousands of names).
   static void overlay(KeyValues& base, const KeyValues& top) {
+    base.reserve(base.size() + top.size());  // the views below stay valid
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (std::size_t i = 0; i < base.size(); ++i) index.emplace(base[i].first, i);
     for (const auto& [k, v] : top) {
-      auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
-      if (it != base.end()) {
-        it->second = v;
+      if (auto it = index.find(k); it != index.end()) {
+        base[it->second].second = v;
       } else {
+        index.emplace(k, base.size());
         base.emplace_back(k, v);
       }
     }
@@ -433,13 +439,7 @@ class DocumentReader {
         if (auto p = read_priority(item)) d.priority = p;
       } else if (item.name == "needs") {
         for (const auto& [pool, amount] : read_amounts(item, "needs", nullptr)) {
-          auto it = std::find_if(d.needs.begin(), d.needs.end(),
-                                 [&](const auto& p) { return p.first == pool; });
-          if (it != d.needs.end()) {
-            it->second = amount;
-          } else {
-            d.needs.emplace_back(pool, amount);
-          }
+          d.needs[pool] = amount;
         }
       } else if (item.name == "env") {
         overlay(d.env, read_strings(item, "env", true));
@@ -543,15 +543,16 @@ class DocumentReader {
       return std::nullopt;
     }
     std::vector<std::string> out;
+    NameSet seen;
     bool ok = true;
     for (const YamlNode& n : items) {
-      const std::string name = n.is_scalar() ? n.scalar() : std::string();
+      const std::string& name = n.scalar();
       if (name.empty() || !std::all_of(name.begin(), name.end(), is_id_char)) {
         error(where(n), "feature " + describe(n) + " is not a node feature name",
               "use letters, digits, \"_\", \".\" and \"-\"; a task needs every feature listed "
               "(one name per item, no \"&\" or \"|\")");
         ok = false;
-      } else if (std::find(out.begin(), out.end(), name) == out.end()) {
+      } else if (seen.insert(name)) {
         out.push_back(name);
       }
     }
@@ -573,6 +574,20 @@ class DocumentReader {
     }
     const fs::path display_dir = fs::path(file_).parent_path();
     for (const YamlNode& item : items) {
+      // Each include costs file system calls: a few hundred are plenty, a million would not be.
+      if (++includes_ > kMaxIncludes) {
+        error(where(item),
+              "the workflow includes more than " + std::to_string(kMaxIncludes) + " files",
+              "merge some of the included files");
+        throw StopDocument{};
+      }
+      if (include_stack_.size() > kMaxDepth) {
+        error(where(item),
+              "includes nest deeper than " + std::to_string(kMaxDepth) +
+                  " levels here (a file includes one that includes another, ...)",
+              "include the files this one needs directly");
+        throw StopDocument{};
+      }
       if (!item.is_scalar() || item.scalar().empty()) {
         error(where(kv.key, item), "an include must be a file name",
               "write the path of a YAML file relative to this one");
@@ -778,6 +793,7 @@ class DocumentReader {
   std::vector<fs::path> include_stack_;
   std::vector<std::string> include_names_;
   std::set<std::string> loaded_;
+  std::size_t includes_ = 0;  // include entries read in this load
   struct Merges {
     const YamlTree* tree = nullptr;
     std::unordered_map<std::uint32_t, std::vector<NodePair>> by_node;  // merged mappings read

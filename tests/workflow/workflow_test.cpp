@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -489,6 +490,31 @@ TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
   EXPECT_EQ(wf.backend, "slurm") << "from the include, the main file saying nothing";
   EXPECT_EQ(wf.slurm.account, "shots") << "the including file wins";
   EXPECT_EQ(wf.slurm.partition, "render");
+}
+
+// Each include costs file system calls and a level of recursion: both are bounded.
+TEST(Include, AtMostAThousandEntriesNestedAHundredDeep) {
+  std::string yaml = "name: w\ninclude: [";
+  for (int i = 0; i < 1001; ++i) yaml += i ? ", same.yaml" : "same.yaml";
+  yaml += "]\ntasks: [{id: a, run: x}]\n";
+  EXPECT_THAT(error_of(yaml),
+              testing::HasSubstr("\n/flows/shot/shot.yaml:2:11011: the workflow includes more "
+                                 "than 1000 files — merge some of the included files"));
+
+  const fs::path dir = fs::path(testing::TempDir()) / "taskloom-include-chain";
+  fs::create_directories(dir);
+  for (int k = 1; k <= 105; ++k) {
+    std::ofstream(dir / ("f" + std::to_string(k) + ".yaml")) << "include: f" << k + 1 << ".yaml\n";
+  }
+  std::ofstream(dir / "main.yaml") << "name: chain\ninclude: f1.yaml\ntasks: [{id: a, run: x}]\n";
+  try {
+    taskloom::workflow::load_workflow(dir / "main.yaml");
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("f100.yaml:1:10: includes nest deeper than 100 "
+                                             "levels here"));
+  }
+  fs::remove_all(dir);
 }
 
 // --- where tasks run -----------------------------------------------------------------------
