@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <istream>
 #include <streambuf>
 
@@ -59,6 +60,89 @@ int YamlNode::column() const noexcept {
 }
 
 namespace {
+
+// --- the text itself --------------------------------------------------------------------------
+
+int line_of(std::string_view text, std::size_t pos) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + pos, '\n'));
+}
+
+int column_of(std::string_view text, std::size_t pos) {
+  const std::size_t start = text.rfind('\n', pos == 0 ? 0 : pos - 1);
+  return static_cast<int>(pos - (start == std::string_view::npos || pos == 0 ? 0 : start + 1)) + 1;
+}
+
+/// The length of the valid UTF-8 sequence at `s[i]`, or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no UTF-16 surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+/// False (and a problem) unless `text` is UTF-8 text: YAML is text, and a binary file fed to
+/// yaml-cpp fails at an escape or a token it happens to meet, far from the reason.
+bool is_text(std::string_view text, const std::string& file, Problems& problems) {
+  if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF") ||
+      text.starts_with(std::string_view("\0\0\xFE\xFF", 4))) {
+    problems.add({file, 0, 0}, "this file is UTF-16 or UTF-32 text", "save it as UTF-8");
+    return false;
+  }
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    const std::size_t pos = static_cast<const char*>(nul) - text.data();
+    problems.add(
+        {file, 0, 0},
+        "this is not a text file (a NUL byte at line " + std::to_string(line_of(text, pos)) + ")",
+        "name the YAML workflow file");
+    return false;
+  }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Eight ASCII bytes at a time: the common case.
+    if (i + 8 <= text.size()) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(text, i);
+    if (n == 0) {
+      static const char kHex[] = "0123456789ABCDEF";
+      const auto c = static_cast<unsigned char>(text[i]);
+      problems.add({file, line_of(text, i), column_of(text, i)},
+                   std::string("the file is not UTF-8 text here (a byte 0x") + kHex[c >> 4] +
+                       kHex[c & 15] + ")",
+                   "save the file as UTF-8");
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
 
 /// A get area over text that is not copied (YAML::Parser reads an istream).
 class TextBuffer : public std::streambuf {
@@ -203,6 +287,7 @@ class YamlTreeBuilder final : public YAML::EventHandler {
 
 std::optional<YamlTree> read_yaml(std::string_view text, const std::string& file,
                                   Problems& problems) {
+  if (!is_text(text, file, problems)) return std::nullopt;
   // yaml-cpp skips a byte order mark but does not count it in positions: neither do we.
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   YamlTree tree;

@@ -5,9 +5,11 @@
 // YAML::Load costs hundreds of bytes and a shared pointer per copy), and an alias is the index
 // of the node it names, so a node's identity is a number (merged mappings are remembered by it).
 //
-// read_yaml() refuses, as Problems, what would cost a reader without bound: nesting deeper
-// than kMaxDepth levels, and an alias inside the node it names (a loop). yaml-cpp's own syntax
-// errors are passed on.
+// read_yaml() refuses, as Problems in taskloom's words with the fix:
+//   - a file that is not UTF-8 text (a NUL byte, an invalid byte sequence, a UTF-16/32 mark),
+//     which yaml-cpp fails on at whatever escape or token it happens to meet;
+//   - nesting deeper than kMaxDepth levels, and an alias inside the node it names (a loop).
+// yaml-cpp's own syntax errors are passed on.
 //
 //   Problems problems;
 //   if (auto tree = read_yaml(text, "flow.yaml", problems)) {
