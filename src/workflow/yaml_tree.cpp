@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <istream>
 #include <streambuf>
@@ -144,6 +145,19 @@ bool is_text(std::string_view text, const std::string& file, Problems& problems)
   return true;
 }
 
+/// A line that, inside a quoted value, looks like YAML structure: a list item ("- ...") or a
+/// key ("name:" followed by a space or the end of the line).
+bool looks_like_structure(std::string_view rest) {
+  if (!rest.empty() && rest.back() == '\r') rest.remove_suffix(1);
+  if (rest == "-" || rest.starts_with("- ")) return true;
+  if (rest.empty() || !(std::isalnum(static_cast<unsigned char>(rest[0])) || rest[0] == '_')) {
+    return false;
+  }
+  std::size_t i = 0;
+  while (i < rest.size() && is_id_char(rest[i])) ++i;
+  return i < rest.size() && rest[i] == ':' && (i + 1 == rest.size() || rest[i + 1] == ' ');
+}
+
 /// A get area over text that is not copied (YAML::Parser reads an istream).
 class TextBuffer : public std::streambuf {
  public:
@@ -194,29 +208,32 @@ class YamlTreeBuilder final : public YAML::EventHandler {
     add_child(target);
   }
 
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     const std::uint32_t index = add_node(YamlTree::Kind::kScalar, mark, anchor);
     tree_.nodes_[index].first = static_cast<std::uint32_t>(tree_.scalars_.size());
     tree_.scalars_.push_back(value);
+    if (tag == "!") check_quoted(mark);  // "!": a quoted (or block) scalar
     add_child(index);
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    open(YamlTree::Kind::kSequence, mark, anchor);
+                       YAML::EmitterStyle::value style) override {
+    open(YamlTree::Kind::kSequence, mark, anchor, style);
   }
   void OnSequenceEnd() override { close(); }
 
   void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    open(YamlTree::Kind::kMap, mark, anchor);
+                  YAML::EmitterStyle::value style) override {
+    open(YamlTree::Kind::kMap, mark, anchor, style);
   }
   void OnMapEnd() override { close(); }
 
  private:
   struct Open {
     std::uint32_t node;
+    bool flow;
+    int block_column;   // 0-based column of the innermost block collection (-1: none)
     std::size_t first;  // where its children start in pending_
   };
 
@@ -244,7 +261,8 @@ class YamlTreeBuilder final : public YAML::EventHandler {
     }
   }
 
-  void open(YamlTree::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
+  void open(YamlTree::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor,
+            YAML::EmitterStyle::value style) {
     if (stack_.size() >= kMaxDepth) {
       problems_.add(where(mark),
                     "the YAML nests deeper than " + std::to_string(kMaxDepth) + " levels here",
@@ -254,7 +272,9 @@ class YamlTreeBuilder final : public YAML::EventHandler {
     }
     const std::uint32_t index = add_node(kind, mark, anchor);
     add_child(index);
-    stack_.push_back({index, pending_.size()});
+    const bool flow = style == YAML::EmitterStyle::Flow;
+    const int outer = stack_.empty() ? -1 : stack_.back().block_column;
+    stack_.push_back({index, flow, flow ? outer : mark.column, pending_.size()});
   }
 
   void close() {
@@ -274,6 +294,54 @@ class YamlTreeBuilder final : public YAML::EventHandler {
     if (i < text_.size() && text_[i] == '*') ++i;
     const std::size_t end = text_.find_first_of(" \t\r\n,[]{}", i);
     return std::string(text_.substr(i, end == std::string_view::npos ? end : end - i));
+  }
+
+  // A quoted scalar runs on until its closing quote, over as many lines as it takes; yaml-cpp
+  // even ends one at the end of the file. A quote left open by mistake therefore swallows the
+  // lines after it, which then look like keys or list items at the indentation of the
+  // collection the value is in (or less). A multi-line quoted value whose lines are indented
+  // further, or do not look like structure, is left alone.
+  void check_quoted(const YAML::Mark& mark) {
+    if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text_.size()) return;
+    const std::size_t open = static_cast<std::size_t>(mark.pos);
+    const char quote = text_[open];
+    if (quote != '"' && quote != '\'') return;  // a block scalar (| or >)
+    const int block_column = stack_.empty() ? -1 : stack_.back().block_column;
+    int line = mark.line + 1;
+    for (std::size_t i = open + 1; i < text_.size(); ++i) {
+      const char c = text_[i];
+      if (quote == '"' && c == '\\') {
+        if (i + 1 < text_.size() && text_[i + 1] != '\n') ++i;
+        continue;
+      }
+      if (c == quote) {
+        if (quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;
+          continue;
+        }
+        return;  // closed
+      }
+      if (c != '\n') continue;
+      ++line;
+      const std::size_t start = i + 1;
+      const std::size_t end = std::min(text_.find('\n', start), text_.size());
+      std::string_view text_line = text_.substr(start, end - start);
+      const std::size_t indent = text_line.find_first_not_of(' ');
+      if (indent == std::string_view::npos) continue;
+      const std::string_view rest = text_line.substr(indent);
+      if (static_cast<int>(indent) <= block_column && looks_like_structure(rest)) {
+        std::string shown(rest.substr(0, rest.find_last_not_of(" \r") + 1));
+        if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+        problems_.add(where(mark),
+                      "the quote opened here is not closed on its line, so line " +
+                          std::to_string(line) + " (" + shown + ") is read as part of this value",
+                      "close the quote on this line, or use | for a multi-line command");
+        throw StopParsing{};
+      }
+    }
+    problems_.add(where(mark), "the quote opened here is never closed",
+                  "close it where the value ends");
+    throw StopParsing{};
   }
 
   YamlTree& tree_;

@@ -8,7 +8,9 @@
 // read_yaml() refuses, as Problems in taskloom's words with the fix:
 //   - a file that is not UTF-8 text (a NUL byte, an invalid byte sequence, a UTF-16/32 mark),
 //     which yaml-cpp fails on at whatever escape or token it happens to meet;
-//   - nesting deeper than kMaxDepth levels, and an alias inside the node it names (a loop).
+//   - nesting deeper than kMaxDepth levels, and an alias inside the node it names (a loop);
+//   - a quoted value left open on its line that runs on over lines looking like keys or list
+//     items (yaml-cpp takes them as text of the value, even up to the end of the file).
 // yaml-cpp's own syntax errors are passed on.
 //
 //   Problems problems;

@@ -469,6 +469,23 @@ TEST(Yaml, MergeKeysNestAtMostAHundredLevels) {
             "needs directly");
 }
 
+// A quoted value may run over lines indented further than its key (as YAML allows); only lines
+// that look like the keys or items it swallowed are refused (invalid/unclosed_quote.yaml).
+TEST(Yaml, AQuotedValueMayRunOverIndentedLines) {
+  const Workflow wf = parse(R"(
+name: quoted
+tasks:
+  - id: a
+    run: "echo one &&
+      echo two: three"
+  - id: b
+    run: 'printf "%s
+      " x'
+)");
+  EXPECT_EQ(task(wf, "a").run, "echo one && echo two: three");
+  EXPECT_EQ(task(wf, "b").run, "printf \"%s \" x");
+}
+
 // --- includes ------------------------------------------------------------------------------
 
 TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
