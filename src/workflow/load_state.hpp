@@ -2,7 +2,7 @@
 //
 // load.cpp runs the passes in order over one LoadState:
 //   parse.cpp         YAML documents (the main file, then its includes) -> TaskEntry templates;
-//                     each file read by yaml_tree.cpp
+//                     each file read by yaml_tree.cpp (yaml_errors.cpp words its syntax errors)
 //   matrix.cpp        template checks, then matrices -> concrete Tasks
 //   dependencies.cpp  `after` references -> concrete ids (groups, element-wise matches)
 //   checks.cpp        ids, resources, cycles of the result

@@ -1,5 +1,5 @@
 // A YAML document as a compact tree, built from yaml-cpp's parser events, with the checks of
-// yaml_tree.hpp that yaml-cpp does not make.
+// yaml_tree.hpp that yaml-cpp does not make (or words in its own terms).
 #include "workflow/yaml_tree.hpp"
 
 #include <yaml-cpp/eventhandler.h>
@@ -229,6 +229,12 @@ class YamlTreeBuilder final : public YAML::EventHandler {
   }
   void OnMapEnd() override { close(); }
 
+  std::optional<OpenCollection> innermost_open() const {
+    if (stack_.empty()) return std::nullopt;
+    const YamlTree::Node& n = tree_.nodes_[stack_.back().node];
+    return OpenCollection{n.kind == YamlTree::Kind::kMap, stack_.back().flow, n.line, n.column};
+  }
+
  private:
   struct Open {
     std::uint32_t node;
@@ -368,8 +374,9 @@ std::optional<YamlTree> read_yaml(std::string_view text, const std::string& file
   } catch (const StopParsing&) {
     return std::nullopt;
   } catch (const YAML::Exception& e) {  // ParserException, DeepRecursion
-    problems.add({file, e.mark.line + 1, e.mark.column + 1}, "malformed YAML: " + e.msg,
-                 "fix the syntax at this position");
+    const YamlSyntaxError error = translate_yaml_error(e.msg, e.mark.line + 1, e.mark.column + 1,
+                                                       text, builder.innermost_open());
+    problems.add({file, error.line, error.column}, error.message, error.fix);
     return std::nullopt;
   }
   return tree;

@@ -5,13 +5,13 @@
 // YAML::Load costs hundreds of bytes and a shared pointer per copy), and an alias is the index
 // of the node it names, so a node's identity is a number (merged mappings are remembered by it).
 //
-// read_yaml() refuses, as Problems in taskloom's words with the fix:
-//   - a file that is not UTF-8 text (a NUL byte, an invalid byte sequence, a UTF-16/32 mark),
-//     which yaml-cpp fails on at whatever escape or token it happens to meet;
+// read_yaml() refuses, as Problems in taskloom's words with the fix, what yaml-cpp would word in
+// its own terms or would accept although the file is broken (limits in load_state.hpp):
+//   - a file that is not UTF-8 text (a NUL byte, an invalid byte sequence, a UTF-16/32 mark);
 //   - nesting deeper than kMaxDepth levels, and an alias inside the node it names (a loop);
 //   - a quoted value left open on its line that runs on over lines looking like keys or list
-//     items (yaml-cpp takes them as text of the value, even up to the end of the file).
-// yaml-cpp's own syntax errors are passed on.
+//     items (yaml-cpp takes them as text of the value, even up to the end of the file);
+//   - a tab in indentation, and every other syntax error of yaml-cpp (yaml_errors.cpp).
 //
 //   Problems problems;
 //   if (auto tree = read_yaml(text, "flow.yaml", problems)) {
@@ -124,5 +124,23 @@ class YamlTree {
 /// `problems` why it cannot be read.
 std::optional<YamlTree> read_yaml(std::string_view text, const std::string& file,
                                   Problems& problems);
+
+// --- yaml_errors.cpp --------------------------------------------------------------------------
+
+/// A collection still open where yaml-cpp stopped, for errors about unclosed brackets.
+struct OpenCollection {
+  bool is_map = false, is_flow = false;
+  int line = 0, column = 0;  // 1-based
+};
+
+/// yaml-cpp's message `msg` for an error at `line`:`column` (1-based) of `text`, said in
+/// taskloom's words with the fix; `open` is the innermost collection not yet closed, if any.
+struct YamlSyntaxError {
+  int line = 0, column = 0;
+  std::string message, fix;
+};
+YamlSyntaxError translate_yaml_error(std::string_view msg, int line, int column,
+                                     std::string_view text,
+                                     const std::optional<OpenCollection>& open);
 
 }  // namespace taskloom::workflow::detail

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <algorithm>
 #include <chrono>
@@ -645,6 +646,100 @@ TEST(Errors, OddInputIsReportedNeverCrashes) {
     } catch (const taskloom::InputError& e) {
       EXPECT_FALSE(e.diagnostics().empty()) << yaml;
       for (const taskloom::Diagnostic& d : e.diagnostics()) EXPECT_FALSE(d.message.empty());
+    }
+  }
+}
+
+// Every syntax error yaml-cpp's parser throws is said in taskloom's words (yaml_errors.cpp).
+TEST(Errors, YamlSyntaxErrorsAreNeverInYamlCppsWords) {
+  const char* cases[] = {
+      "%YAML 1.2 3\n---\nname: w\n",
+      "%YAML 2.0\n---\nname: w\n",
+      "%YAML 1.x\n---\nname: w\n",
+      "%YAML 1.2\n%YAML 1.2\n---\nname: w\n",
+      "%TAG !x\n---\nname: w\n",
+      "%TAG !x! a\n%TAG !x! b\n---\nname: w\n",
+      "name: !<x\n",
+      "name: !e! x\n",
+      "name: !a&b x\n",
+      "name: !x !y w\n",
+      "name: &x &y w\n",
+      "name: *\n",
+      "name: &\n",
+      "name: *nope\n",
+      "name: \"\\xZZ\"\n",
+      "name: \"\\uD800\"\n",
+      "name: \"\\q\"\n",
+      "name: \"x\n---\ny\"\n",
+      "name: |0\n x\n",
+      "name: |x\n x\n",
+      "name: @x\n",
+      "name: `x\n",
+      "name: [a]]\n",
+      "name: - x\n",
+      "name: w\n? a\n? [b\n",
+      "name: a: b\n",
+      "name: \"w\" x\n",
+      "name: w\n  x: 1\n",
+      "tasks:\n  - id: a\n   - id: b\n",
+      "tasks:\n  - id: a\n    run: x\n   retries: 1\n",
+      "name: [w\n",
+      "name: {w: 1\n",
+      "name: [w, a: b: c]\n",
+      "name: {a: 1, b: [1}\n",
+      "\tname: w\n",
+      "name: w\ntasks:\n\t- id: a\n",
+      "name: *a,b\n",
+      "name: &a,b w\n",
+      "name: {a: 1}}\n",
+      "name: '\n",
+  };
+  const char* const yaml_cpp_words[] = {
+      YAML::ErrorMsg::YAML_DIRECTIVE_ARGS,
+      YAML::ErrorMsg::YAML_VERSION,
+      YAML::ErrorMsg::YAML_MAJOR_VERSION,
+      YAML::ErrorMsg::REPEATED_YAML_DIRECTIVE,
+      YAML::ErrorMsg::TAG_DIRECTIVE_ARGS,
+      YAML::ErrorMsg::REPEATED_TAG_DIRECTIVE,
+      YAML::ErrorMsg::CHAR_IN_TAG_HANDLE,
+      YAML::ErrorMsg::TAG_WITH_NO_SUFFIX,
+      YAML::ErrorMsg::END_OF_VERBATIM_TAG,
+      YAML::ErrorMsg::END_OF_MAP,
+      YAML::ErrorMsg::END_OF_MAP_FLOW,
+      YAML::ErrorMsg::END_OF_SEQ,
+      YAML::ErrorMsg::END_OF_SEQ_FLOW,
+      YAML::ErrorMsg::MULTIPLE_TAGS,
+      YAML::ErrorMsg::MULTIPLE_ANCHORS,
+      YAML::ErrorMsg::MULTIPLE_ALIASES,
+      YAML::ErrorMsg::ALIAS_CONTENT,
+      YAML::ErrorMsg::INVALID_HEX,
+      YAML::ErrorMsg::INVALID_UNICODE,
+      YAML::ErrorMsg::INVALID_ESCAPE,
+      YAML::ErrorMsg::UNKNOWN_TOKEN,
+      YAML::ErrorMsg::DOC_IN_SCALAR,
+      YAML::ErrorMsg::EOF_IN_SCALAR,
+      YAML::ErrorMsg::CHAR_IN_SCALAR,
+      YAML::ErrorMsg::TAB_IN_INDENTATION,
+      YAML::ErrorMsg::FLOW_END,
+      YAML::ErrorMsg::BLOCK_ENTRY,
+      YAML::ErrorMsg::MAP_KEY,
+      YAML::ErrorMsg::MAP_VALUE,
+      YAML::ErrorMsg::ALIAS_NOT_FOUND,
+      YAML::ErrorMsg::ANCHOR_NOT_FOUND,
+      YAML::ErrorMsg::CHAR_IN_ALIAS,
+      YAML::ErrorMsg::CHAR_IN_ANCHOR,
+      YAML::ErrorMsg::ZERO_INDENT_IN_BLOCK,
+      YAML::ErrorMsg::CHAR_IN_BLOCK,
+      YAML::ErrorMsg::AMBIGUOUS_ANCHOR,
+      YAML::ErrorMsg::UNKNOWN_ANCHOR,
+      YAML::ErrorMsg::BAD_FILE,
+      "malformed YAML",
+  };
+  for (const char* yaml : cases) {
+    const std::string error = error_of(yaml);
+    EXPECT_NE(error, "no error") << yaml;
+    for (const char* words : yaml_cpp_words) {
+      EXPECT_EQ(error.find(words), std::string::npos) << yaml << "\n" << error;
     }
   }
 }
