@@ -8,11 +8,14 @@ Workloads (each written fresh under a scratch folder):
          time and the most threads its process had (sampled from /proc), vs `make -jN`.
   plan   `taskloom plan` of an M-task matrix: independent tasks, and the same fanned out
          between one `prep` and one `done` task; wall time and peak RSS.
+  broken `taskloom plan` of a large file written out task by task, each with an error
+         (`retries: x`): it must be refused (exit 2) in well under a second per MB; wall time,
+         seconds per MB and peak RSS.
 
 Usage: bench/runner/compare_runners.py [--taskloom PATH] [--quick] [--json FILE]
-                                       [--workloads true,sleep,plan]
-The default sizes are the issue's targets (1000 true, 2000 sleep 3, 1,000,000 plan);
---quick uses 200 / 200 sleep 1 / 100,000 for a fast look.
+                                       [--workloads true,sleep,plan,broken]
+The default sizes are the issue's targets (1000 true, 2000 sleep 3, 1,000,000 plan, 300,000
+broken tasks: about 52 MB); --quick uses 200 / 200 sleep 1 / 100,000 / 30,000 for a fast look.
 """
 
 import argparse
@@ -29,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_measured(cmd, cwd, sample_threads=False):
+def run_measured(cmd, cwd, sample_threads=False, expected_code=0):
     """Runs cmd; returns (wall seconds, peak RSS MiB, most threads seen or None, exit code)."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -60,7 +63,7 @@ def run_measured(cmd, cwd, sample_threads=False):
         sampler.join()
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
-    if code != 0:
+    if code != expected_code:
         sys.stderr.write(f"compare_runners: {' '.join(map(str, cmd))} exited {code}\n")
         sys.stderr.write(stderr.decode(errors="replace")[-2000:])
     return wall, usage.ru_maxrss / 1024.0, (most_threads[0] if sample_threads else None), code
@@ -127,20 +130,34 @@ def bench_plan(taskloom, base, count):
     }
 
 
+def bench_broken(taskloom, base, count):
+    """A file like a generated one gone wrong: every task has a bad `retries`."""
+    folder = fresh(base, "broken")
+    path = folder / "broken.yaml"
+    command = "echo " + "x" * 120
+    with open(path, "w") as f:
+        f.write(f"name: broken-{count}\ntasks:\n")
+        for i in range(count):
+            f.write(f"  - id: t{i}\n    run: {command} {i}\n    retries: x\n")
+    megabytes = path.stat().st_size / 1e6
+    wall, rss, _, code = run_measured([taskloom, "plan", path.name], folder, expected_code=2)
+    return wall, megabytes, rss, code
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--taskloom", default=str(ROOT / "build/release/apps/taskloom/taskloom"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json")
-    ap.add_argument("--workloads", default="true,sleep,plan")
+    ap.add_argument("--workloads", default="true,sleep,plan,broken")
     args = ap.parse_args()
     taskloom = str(Path(args.taskloom).resolve())
     if not os.access(taskloom, os.X_OK):
         sys.exit(f"compare_runners: {taskloom} is not an executable; build it first "
                  "(cmake --preset release && cmake --build --preset release --target taskloom) "
                  "or pass --taskloom PATH")
-    sizes = dict(true=200, sleep=200, sleep_s=1, plan=100_000) if args.quick else \
-        dict(true=1000, sleep=2000, sleep_s=3, plan=1_000_000)
+    sizes = dict(true=200, sleep=200, sleep_s=1, plan=100_000, broken=30_000) if args.quick else \
+        dict(true=1000, sleep=2000, sleep_s=3, plan=1_000_000, broken=300_000)
     wanted = set(args.workloads.split(","))
     results = {}
     failed = False
@@ -171,6 +188,14 @@ def main():
                 failed |= code != 0
                 print(f"{name:<12} {wall:>8.2f} {rss:>9.0f}")
             results["plan"] = {k: {"wall_s": v[0], "peak_mib": v[1]} for k, v in rows.items()}
+        if "broken" in wanted:
+            wall, megabytes, rss, code = bench_broken(taskloom, base, sizes["broken"])
+            failed |= code != 2
+            print(f"\ntaskloom plan of {sizes['broken']:,} tasks with an error each (exit {code})")
+            print(f"{'MB':>8} {'wall s':>8} {'s per MB':>9} {'peak MiB':>9}")
+            print(f"{megabytes:>8.1f} {wall:>8.2f} {wall / megabytes:>9.3f} {rss:>9.0f}")
+            results["broken"] = {"mb": megabytes, "wall_s": wall, "s_per_mb": wall / megabytes,
+                                 "peak_mib": rss, "exit": code}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     sys.exit(1 if failed else 0)

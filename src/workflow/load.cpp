@@ -2,6 +2,7 @@
 // problem at once.
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <tuple>
 
@@ -10,49 +11,62 @@
 namespace taskloom::workflow {
 namespace detail {
 
+bool Problems::before(const Kept& a, const Kept& b) noexcept {
+  return std::tuple(a.file_rank, a.diagnostic.line, a.diagnostic.column, a.seq) <
+         std::tuple(b.file_rank, b.diagnostic.line, b.diagnostic.column, b.seq);
+}
+
 void Problems::add(Where w, std::string message, std::string fix) {
-  list_.push_back({std::move(w.file), w.line, w.column, std::move(message), std::move(fix)});
+  auto file = std::find(files_.begin(), files_.end(), w.file);
+  if (file == files_.end()) file = files_.insert(files_.end(), w.file);
+  std::uint64_t hash = std::hash<std::string>{}(w.file);
+  for (std::uint64_t part :
+       {static_cast<std::uint64_t>(w.line), static_cast<std::uint64_t>(w.column),
+        std::hash<std::string>{}(message)}) {
+    hash = (hash ^ part) * 0x100000001b3ULL;
+  }
+  Kept k{static_cast<std::size_t>(file - files_.begin()),
+         added_++,
+         hash,
+         {std::move(w.file), w.line, w.column, std::move(message), std::move(fix)}};
+  // The same problem at the same place (found twice, e.g. through two aliases) counts once.
+  auto at = std::lower_bound(kept_.begin(), kept_.end(), k, before);
+  for (auto same = at; same != kept_.begin();) {
+    --same;
+    if (same->file_rank != k.file_rank || same->diagnostic.line != k.diagnostic.line ||
+        same->diagnostic.column != k.diagnostic.column) {
+      break;
+    }
+    if (same->diagnostic.message == k.diagnostic.message) return;
+  }
+  if (kept_.size() == kMaxReported) {
+    if (at == kept_.end()) {
+      beyond_.push_back(k.hash);
+      return;
+    }
+    beyond_.push_back(kept_.back().hash);
+    kept_.pop_back();
+  }
+  kept_.insert(at, std::move(k));
 }
 
 void Problems::throw_if_any() {
-  if (list_.empty()) return;
-  std::vector<std::string> files;
-  for (const Diagnostic& d : list_) {
-    if (std::find(files.begin(), files.end(), d.file) == files.end()) files.push_back(d.file);
+  if (kept_.empty()) return;
+  std::sort(beyond_.begin(), beyond_.end());
+  const std::size_t more =
+      static_cast<std::size_t>(std::unique(beyond_.begin(), beyond_.end()) - beyond_.begin());
+  std::vector<Diagnostic> shown;
+  shown.reserve(kept_.size() + 1);
+  for (Kept& k : kept_) shown.push_back(std::move(k.diagnostic));
+  if (more > 0) {
+    shown.push_back(
+        {shown.front().file, 0, 0,
+         "and " + std::to_string(more) + " more problem" + (more == 1 ? "" : "s") + " not shown",
+         "fix these first, then load the file again"});
   }
-  auto rank = [&](const Diagnostic& d) {
-    return std::find(files.begin(), files.end(), d.file) - files.begin();
-  };
-  std::stable_sort(list_.begin(), list_.end(), [&](const Diagnostic& a, const Diagnostic& b) {
-    return std::tuple(rank(a), a.line, a.column) < std::tuple(rank(b), b.line, b.column);
-  });
-  std::vector<Diagnostic> unique;
-  std::size_t same_place = 0;  // first of the problems at the last position kept
-  std::size_t dropped = 0;
-  for (Diagnostic& d : list_) {
-    if (!unique.empty() && (unique.back().file != d.file || unique.back().line != d.line ||
-                            unique.back().column != d.column)) {
-      same_place = unique.size();
-    }
-    const bool seen = std::any_of(unique.begin() + static_cast<std::ptrdiff_t>(same_place),
-                                  unique.end(), [&](const Diagnostic& u) {
-                                    return u.file == d.file && u.line == d.line &&
-                                           u.column == d.column && u.message == d.message;
-                                  });
-    if (seen) continue;
-    if (unique.size() >= kMaxReported) {
-      ++dropped;
-      continue;
-    }
-    unique.push_back(std::move(d));
-  }
-  if (dropped > 0) {
-    unique.push_back({unique.front().file, 0, 0,
-                      "and " + std::to_string(dropped) + " more problem" +
-                          (dropped == 1 ? "" : "s") + " not shown",
-                      "fix these first, then load the file again"});
-  }
-  throw InputError(std::move(unique));
+  kept_.clear();
+  beyond_.clear();
+  throw InputError(std::move(shown));
 }
 
 std::string format_number(double v) {

@@ -1,7 +1,8 @@
 // src/workflow/load_state.hpp — what the passes of loading a workflow share (private).
 //
 // load.cpp runs the passes in order over one LoadState:
-//   parse.cpp         YAML documents (the main file, then its includes) -> TaskEntry templates
+//   parse.cpp         YAML documents (the main file, then its includes) -> TaskEntry templates;
+//                     each file read by yaml_tree.cpp (yaml_errors.cpp words its syntax errors)
 //   matrix.cpp        template checks, then matrices -> concrete Tasks
 //   dependencies.cpp  `after` references -> concrete ids (groups, element-wise matches)
 //   checks.cpp        ids, resources, cycles of the result
@@ -12,6 +13,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -31,26 +33,48 @@ namespace fs = std::filesystem;
 constexpr std::size_t kMaxTasks = 1'000'000;
 /// At most this many problems are reported, then how many more there are.
 constexpr std::size_t kMaxReported = 100;
+/// Deepest nesting of collections in a file, and of merge keys (a mapping merging one that
+/// merges another ...). A workflow needs about six; yaml-cpp's own limit (500) ends in "bad file".
+constexpr std::size_t kMaxDepth = 100;
+/// Most key/value entries merge keys may copy in one file: 4 per byte of it, at least a million.
+/// A mapping merged into every task stays far below; large mappings merged over and over (the
+/// same work as "billion laughs") would not, and would take minutes and gigabytes.
+constexpr std::size_t kMergedEntriesPerByte = 4;
+constexpr std::size_t kMinMergedEntries = 1'000'000;
+/// Most `include:` entries in one load (the main file's and its includes' together).
+constexpr std::size_t kMaxIncludes = 1000;
 
 struct Where {
   std::string file;
   int line = 0, column = 0;
 };
 
-/// Every problem found so far. Passes stop spending time on suggestions once more problems
-/// than are reported have been found (`detailed()`), so a file with an error per task of a
-/// million is refused in linear time.
+/// The problems found so far: the first kMaxReported by position are kept, of the others only
+/// a hash (to count them without their repeats). Passes stop spending time on suggestions once
+/// more problems than are reported have been found (`detailed()`), so a file with an error per
+/// task of a million is refused in linear time and memory.
 class Problems {
  public:
   void add(Where w, std::string message, std::string fix = {});
-  bool empty() const noexcept { return list_.empty(); }
-  bool detailed() const noexcept { return list_.size() < kMaxReported; }
+  bool empty() const noexcept { return kept_.empty(); }
+  bool detailed() const noexcept { return kept_.size() + beyond_.size() < kMaxReported; }
   /// Sorted by file (in the order files were first named) and position, duplicates removed,
   /// the first kMaxReported and a last line saying how many more; no-op when empty.
   void throw_if_any();
 
  private:
-  std::vector<Diagnostic> list_;
+  struct Kept {
+    std::size_t file_rank;
+    std::uint64_t seq;  // order of adding: the tie-break among problems at one position
+    std::uint64_t hash;
+    Diagnostic diagnostic;
+  };
+  static bool before(const Kept& a, const Kept& b) noexcept;
+
+  std::vector<std::string> files_;     // in the order first named
+  std::vector<Kept> kept_;             // sorted by before(), at most kMaxReported
+  std::vector<std::uint64_t> beyond_;  // hashes of the problems after the kept ones
+  std::uint64_t added_ = 0;
 };
 
 struct MatrixVar {

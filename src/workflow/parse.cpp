@@ -1,14 +1,16 @@
-// Pass 1: the YAML documents. Each file (the main one, then its includes, depth first) is
-// parsed by yaml-cpp and turned into TaskEntry templates, defaults applied, every field checked.
-#include <yaml-cpp/yaml.h>
-
+// Pass 1: the YAML documents. Each file (the main one, then its includes, depth first) is read
+// into a YamlTree (yaml_tree.hpp) and turned into TaskEntry templates, defaults applied, every
+// field checked.
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "taskloom/core/units.hpp"
 
 #include "workflow/load_state.hpp"
+#include "workflow/yaml_tree.hpp"
 
 namespace taskloom::workflow::detail {
 namespace {
@@ -32,7 +34,7 @@ struct Defaults {
   std::optional<unsigned> retries;
   std::optional<Duration> timeout;
   std::optional<Priority> priority;
-  std::vector<std::pair<std::string, double>> needs;
+  std::map<std::string, double> needs;  // by name (so the task's Resources grow at the end)
   KeyValues env;
   std::optional<std::string> cwd;
   fs::path cwd_base;
@@ -59,42 +61,70 @@ class DocumentReader {
     s_.problems.add(std::move(w), std::move(message), std::move(fix));
   }
 
-  Where where(const YAML::Node& node) const {
-    const YAML::Mark m = node.Mark();
-    if (m.is_null() || m.line < 0) return {file_, 0, 0};
-    return {file_, m.line + 1, m.column + 1};
+  Where where(const YamlNode& node) const {
+    if (node.line() <= 0) return {file_, 0, 0};
+    return {file_, node.line(), node.column()};
   }
   // A value's position, or its key's when the value is empty (yaml-cpp marks empty values at
   // the next token).
-  Where where(const YAML::Node& key, const YAML::Node& value) const {
-    return (!value || value.IsNull()) ? where(key) : where(value);
+  Where where(const YamlNode& key, const YamlNode& value) const {
+    return (!value || value.is_null()) ? where(key) : where(value);
   }
 
   // --- mappings (with duplicate-key detection and `<<` merge keys) -----------------------------
 
   struct KeyValue {
-    YAML::Node key, value;
+    YamlNode key, value;
     std::string name;
   };
 
-  std::vector<KeyValue> mapping(const YAML::Node& map) {
+  /// Names seen in one mapping: a look along the few keys of a task, a hash for a large mapping
+  /// (so a mapping of n keys costs n, not n squared). The views point into the tree.
+  class NameSet {
+   public:
+    bool insert(std::string_view name) {
+      if (contains(name)) return false;
+      if (hashed_.empty() && few_.size() < kFew) {
+        few_.push_back(name);
+      } else {
+        if (hashed_.empty()) hashed_.insert(few_.begin(), few_.end());
+        hashed_.insert(name);
+      }
+      return true;
+    }
+    bool contains(std::string_view name) const {
+      if (!hashed_.empty()) return hashed_.contains(name);
+      return std::find(few_.begin(), few_.end(), name) != few_.end();
+    }
+
+   private:
+    static constexpr std::size_t kFew = 16;
+    std::vector<std::string_view> few_;
+    std::unordered_set<std::string_view> hashed_;
+  };
+
+  /// Thrown when a document cannot be read further (a limit of merges or includes was passed).
+  struct StopDocument {};
+
+  // `depth`: how many merge keys led here.
+  std::vector<KeyValue> mapping(const YamlNode& map, std::size_t depth = 0) {
     std::vector<KeyValue> out;
     std::vector<KeyValue> merged;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) {
+    NameSet own, from_merges;
+    out.reserve(map.size());
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      const YamlNode key = map.key(i);
+      const YamlNode value = map.value(i);
+      if (!key.is_scalar()) {
         error(where(key), "a key must be a plain name", "write the key as text");
         continue;
       }
-      const std::string name = key.Scalar();
+      const std::string& name = key.scalar();
       if (name == "<<") {
-        merge_into(merged, key, value);
+        merge_into(merged, from_merges, key, value, depth);
         continue;
       }
-      const bool dup =
-          std::any_of(out.begin(), out.end(), [&](const KeyValue& kv) { return kv.name == name; });
-      if (dup) {
+      if (!own.insert(name)) {
         error(where(key), "the key " + quote(name) + " appears twice in this mapping",
               "remove one of them");
         continue;
@@ -102,35 +132,67 @@ class DocumentReader {
       out.push_back({key, value, name});
     }
     for (KeyValue& kv : merged) {
-      const bool present =
-          std::any_of(out.begin(), out.end(), [&](const KeyValue& o) { return o.name == kv.name; });
-      if (!present) out.push_back(std::move(kv));
+      if (!own.contains(kv.key.scalar())) out.push_back(std::move(kv));
     }
     return out;
   }
 
-  // `<<: *a` or `<<: [*a, *b]`: keys of the merged mappings, the earlier ones winning.
-  void merge_into(std::vector<KeyValue>& merged, const YAML::Node& key, const YAML::Node& value) {
-    std::vector<YAML::Node> sources;
-    if (value.IsSequence()) {
-      for (const YAML::Node& item : value) sources.push_back(item);
+  // `<<: *a` or `<<: [*a, *b]`: keys of the merged mappings, the earlier ones winning. A merged
+  // mapping is read once (its own merges resolved) and remembered by its node, so aliases of
+  // aliases cost their size, not the product of every level's; what merges may copy in all is
+  // limited (kMergedEntriesPerByte), and how deep they nest (kMaxDepth).
+  void merge_into(std::vector<KeyValue>& merged, NameSet& names, const YamlNode& key,
+                  const YamlNode& value, std::size_t depth) {
+    std::vector<YamlNode> sources;
+    if (value.is_sequence()) {
+      for (const YamlNode item : value.items()) sources.push_back(item);
     } else {
       sources.push_back(value);
     }
     if (sources.empty() || !std::all_of(sources.begin(), sources.end(),
-                                        [](const YAML::Node& n) { return n.IsMap(); })) {
+                                        [](const YamlNode& n) { return n.is_map(); })) {
       error(where(key),
             "the merge key \"<<\" needs a mapping or a list of mappings, not " + describe(value),
             "write \"<<: *anchor\" where the anchor names a mapping");
       return;
     }
-    for (const YAML::Node& source : sources) {
-      for (KeyValue& kv : mapping(source)) {
-        const bool present = std::any_of(merged.begin(), merged.end(),
-                                         [&](const KeyValue& o) { return o.name == kv.name; });
-        if (!present) merged.push_back(std::move(kv));
+    if (depth >= kMaxDepth) {
+      error(where(key),
+            "merge keys nest deeper than " + std::to_string(kMaxDepth) +
+                " levels here (a merged mapping merges another, which merges another, ...)",
+            "merge the mappings this one needs directly");
+      throw StopDocument{};
+    }
+    for (const YamlNode& source : sources) {
+      const std::vector<NodePair>& entries = merged_mapping(source, depth + 1);
+      merges_.entries += entries.size();
+      if (merges_.entries > merges_.budget) {
+        error(where(key),
+              "merge keys expand to more than " + std::to_string(merges_.budget) +
+                  " entries in this file: the mappings merged are too large or merged too often",
+              "merge smaller mappings, or put what every task shares under defaults:");
+        throw StopDocument{};
+      }
+      for (const auto& [key_id, value_id] : entries) {
+        const YamlNode merged_key = merges_.tree->node(key_id);
+        if (names.insert(merged_key.scalar())) {
+          merged.push_back({merged_key, merges_.tree->node(value_id), merged_key.scalar()});
+        }
       }
     }
+  }
+
+  using NodePair = std::pair<std::uint32_t, std::uint32_t>;  // key and value ids
+
+  const std::vector<NodePair>& merged_mapping(const YamlNode& source, std::size_t depth) {
+    if (auto it = merges_.by_node.find(source.id()); it != merges_.by_node.end()) {
+      return it->second;
+    }
+    std::vector<NodePair> entries;
+    for (const KeyValue& kv : mapping(source, depth)) {
+      entries.emplace_back(kv.key.id(), kv.value.id());
+    }
+    return merges_.by_node.emplace(source.id(), std::move(entries)).first->second;
   }
 
   void unknown_key(const KeyValue& kv, std::string_view context,
@@ -143,15 +205,15 @@ class DocumentReader {
   // --- scalar fields ---------------------------------------------------------------------------
 
   std::optional<std::string> scalar(const KeyValue& kv, std::string_view what) {
-    if (kv.value.IsScalar()) return kv.value.Scalar();
+    if (kv.value.is_scalar()) return kv.value.scalar();
     error(where(kv.key, kv.value), std::string(what) + " must be a single value",
           "write it as text, e.g. " + std::string(what) + ": value");
     return std::nullopt;
   }
 
   std::optional<unsigned> read_retries(const KeyValue& kv) {
-    if (kv.value.IsScalar()) {
-      if (auto n = parse_int<unsigned>(kv.value.Scalar())) return *n;
+    if (kv.value.is_scalar()) {
+      if (auto n = parse_int<unsigned>(kv.value.scalar())) return *n;
     }
     error(where(kv.key, kv.value),
           "retries must be a whole number of 0 or more, not " + describe(kv.value),
@@ -160,8 +222,8 @@ class DocumentReader {
   }
 
   std::optional<Duration> read_timeout(const KeyValue& kv) {
-    if (kv.value.IsScalar()) {
-      if (auto d = units::parse_duration(kv.value.Scalar())) return *d;
+    if (kv.value.is_scalar()) {
+      if (auto d = units::parse_duration(kv.value.scalar())) return *d;
     }
     error(where(kv.key, kv.value), "timeout " + describe(kv.value) + " is not a duration",
           "write it like \"90s\", \"5m\", \"1h30m\", \"250ms\" or a number of seconds");
@@ -169,8 +231,8 @@ class DocumentReader {
   }
 
   std::optional<Priority> read_priority(const KeyValue& kv) {
-    if (kv.value.IsScalar()) {
-      if (auto p = parse_task_priority(kv.value.Scalar())) return *p;
+    if (kv.value.is_scalar()) {
+      if (auto p = parse_task_priority(kv.value.scalar())) return *p;
     }
     error(where(kv.key, kv.value), "priority " + describe(kv.value) + " is not a priority",
           "use lowest, low, normal, high, highest, interactive, urgent, background or a whole "
@@ -178,10 +240,10 @@ class DocumentReader {
     return std::nullopt;
   }
 
-  static std::string describe(const YAML::Node& n) {
-    if (!n || n.IsNull()) return "empty";
-    if (n.IsScalar()) return quote(n.Scalar());
-    if (n.IsSequence()) return "a list";
+  static std::string describe(const YamlNode& n) {
+    if (!n || n.is_null()) return "empty";
+    if (n.is_scalar()) return quote(n.scalar());
+    if (n.is_sequence()) return "a list";
     return "a mapping";
   }
 
@@ -190,7 +252,7 @@ class DocumentReader {
                                                            std::string_view what,
                                                            std::map<std::string, Where>* at) {
     std::vector<std::pair<std::string, double>> out;
-    if (!kv.value.IsMap()) {
+    if (!kv.value.is_map()) {
       error(where(kv.key, kv.value),
             std::string(what) + " must be a mapping of resource names to amounts",
             "write e.g. " + std::string(what) + ": {cpu: 2, memory: 4G}");
@@ -202,21 +264,21 @@ class DocumentReader {
           canonical != item.name) {
         error(where(item.key), label + ": this pool is called " + quote(canonical) + " in taskloom",
               "write " + std::string(canonical) + ": " +
-                  (item.value.IsScalar() ? item.value.Scalar() : std::string("<amount>")));
+                  (item.value.is_scalar() ? item.value.scalar() : std::string("<amount>")));
         continue;
       }
       std::optional<double> amount;
-      if (item.value.IsScalar()) {
-        amount = item.name == "memory" ? units::parse_size(item.value.Scalar())
-                                       : parse_number(item.value.Scalar());
+      if (item.value.is_scalar()) {
+        amount = item.name == "memory" ? units::parse_size(item.value.scalar())
+                                       : parse_number(item.value.scalar());
       }
       if (!amount || *amount < 0) {
         std::string fix = item.name == "memory"
                               ? "write a number of bytes or a size like \"512M\", \"4G\" or "
                                 "\"1.5GiB\""
                               : "write a number of 0 or more";
-        if (item.name != "memory" && item.value.IsScalar() &&
-            units::parse_size(item.value.Scalar())) {
+        if (item.name != "memory" && item.value.is_scalar() &&
+            units::parse_size(item.value.scalar())) {
           fix += " (sizes like \"4G\" are accepted only for memory)";
         }
         error(where(item.key, item.value),
@@ -226,12 +288,14 @@ class DocumentReader {
       out.emplace_back(item.name, *amount);
       if (at) (*at)[item.name] = where(item.key);
     }
+    // By name: Resources keeps its amounts sorted, and grows at the end fastest.
+    std::sort(out.begin(), out.end());
     return out;
   }
 
   KeyValues read_strings(const KeyValue& kv, std::string_view what, bool env_names) {
     KeyValues out;
-    if (!kv.value.IsMap()) {
+    if (!kv.value.is_map()) {
       error(where(kv.key, kv.value), std::string(what) + " must be a mapping of names to values",
             "write e.g. " + std::string(what) + ": {NAME: value}");
       return out;
@@ -242,24 +306,28 @@ class DocumentReader {
               "use letters, digits and \"_\", not starting with a digit");
         continue;
       }
-      if (!item.value.IsScalar() && !item.value.IsNull()) {
+      if (!item.value.is_scalar() && !item.value.is_null()) {
         error(where(item.key, item.value),
               std::string(what) + "." + item.name + " must be a single value, not " +
                   describe(item.value),
               "write it as text");
         continue;
       }
-      out.emplace_back(item.name, item.value.IsNull() ? std::string() : item.value.Scalar());
+      out.emplace_back(item.name, item.value.is_null() ? std::string() : item.value.scalar());
     }
     return out;
   }
 
+  // `top` over `base`, key by key, in linear time (an env may have thousands of names).
   static void overlay(KeyValues& base, const KeyValues& top) {
+    base.reserve(base.size() + top.size());  // the views below stay valid
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (std::size_t i = 0; i < base.size(); ++i) index.emplace(base[i].first, i);
     for (const auto& [k, v] : top) {
-      auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
-      if (it != base.end()) {
-        it->second = v;
+      if (auto it = index.find(k); it != index.end()) {
+        base[it->second].second = v;
       } else {
+        index.emplace(k, base.size());
         base.emplace_back(k, v);
       }
     }
@@ -272,26 +340,31 @@ class DocumentReader {
     const std::string saved_file = file_;
     file_ = display;
     const fs::path dir = fs::absolute(fs::path(display)).parent_path().lexically_normal();
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::ParserException& e) {
-      error({file_, e.mark.line + 1, e.mark.column + 1}, "malformed YAML: " + e.msg,
-            "fix the syntax at this position");
-      file_ = saved_file;
-      return;
+    if (const std::optional<YamlTree> tree = read_yaml(text, file_, s_.problems)) {
+      // Merges are per document (anchors and node ids are); an include has its own.
+      Merges saved = std::exchange(
+          merges_,
+          Merges{&*tree, {}, 0, std::max(kMinMergedEntries, kMergedEntriesPerByte * text.size())});
+      try {
+        read_tree(tree->root(), dir, defaults, is_main, wf);
+      } catch (const StopDocument&) {
+      }
+      merges_ = std::move(saved);
     }
-    if (!root || root.IsNull()) {
+    file_ = saved_file;
+  }
+
+  void read_tree(const YamlNode& root, const fs::path& dir, Defaults& defaults, bool is_main,
+                 Workflow& wf) {
+    if (!root || root.is_null()) {
       error({file_, 0, 0}, "the file is empty",
             is_main ? "a workflow needs at least a name and a list of tasks"
                     : "an included file needs tasks, defaults or resources");
-      file_ = saved_file;
       return;
     }
-    if (!root.IsMap()) {
+    if (!root.is_map()) {
       error(where(root), "the file must be a mapping of keys (name, tasks, ...)",
             "start the file with \"name:\" and \"tasks:\"");
-      file_ = saved_file;
       return;
     }
     std::optional<KeyValue> name, tasks, includes, resources, defaults_kv, backend, slurm;
@@ -337,23 +410,22 @@ class DocumentReader {
     if (slurm) read_slurm(*slurm, wf.slurm);
     if (includes) read_includes(*includes, dir, defaults, wf);
     if (tasks) {
-      if (!tasks->value.IsSequence()) {
+      if (!tasks->value.is_sequence()) {
         error(where(tasks->key, tasks->value), "tasks must be a list of tasks",
               "write each task as a list item starting with \"- id: ...\"");
       } else if (tasks->value.size() == 0) {
         if (is_main) error(where(tasks->key), "the task list is empty", "add at least one task");
       } else {
-        for (const YAML::Node& item : tasks->value) read_task(item, dir, defaults);
+        for (const YamlNode item : tasks->value.items()) read_task(item, dir, defaults);
       }
     } else if (is_main && s_.entries.empty()) {
       error({file_, 1, 1}, "the workflow has no tasks",
             "add a \"tasks:\" list with at least one task");
     }
-    file_ = saved_file;
   }
 
   void read_defaults(const KeyValue& kv, const fs::path& dir, Defaults& d) {
-    if (!kv.value.IsMap()) {
+    if (!kv.value.is_map()) {
       error(where(kv.key, kv.value), "defaults must be a mapping",
             "write e.g. defaults: {retries: 1, timeout: 10m}");
       return;
@@ -367,13 +439,7 @@ class DocumentReader {
         if (auto p = read_priority(item)) d.priority = p;
       } else if (item.name == "needs") {
         for (const auto& [pool, amount] : read_amounts(item, "needs", nullptr)) {
-          auto it = std::find_if(d.needs.begin(), d.needs.end(),
-                                 [&](const auto& p) { return p.first == pool; });
-          if (it != d.needs.end()) {
-            it->second = amount;
-          } else {
-            d.needs.emplace_back(pool, amount);
-          }
+          d.needs[pool] = amount;
         }
       } else if (item.name == "env") {
         overlay(d.env, read_strings(item, "env", true));
@@ -405,7 +471,7 @@ class DocumentReader {
   }
 
   void read_slurm(const KeyValue& kv, SlurmSettings& out) {
-    if (!kv.value.IsMap()) {
+    if (!kv.value.is_map()) {
       error(where(kv.key, kv.value), "slurm must be a mapping",
             "write e.g. slurm: {partition: render, account: shots}");
       return;
@@ -435,19 +501,19 @@ class DocumentReader {
   }
 
   std::optional<std::vector<std::string>> read_sbatch_options(const KeyValue& kv) {
-    std::vector<YAML::Node> items;
-    if (kv.value.IsScalar()) {
+    std::vector<YamlNode> items;
+    if (kv.value.is_scalar()) {
       items.push_back(kv.value);
-    } else if (kv.value.IsSequence()) {
-      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else if (kv.value.is_sequence()) {
+      for (const YamlNode n : kv.value.items()) items.push_back(n);
     } else {
       error(where(kv.key, kv.value), "slurm.options must be a list of sbatch options",
             "write e.g. options: [--exclusive, --mail-type=END]");
       return std::nullopt;
     }
     std::vector<std::string> out;
-    for (const YAML::Node& n : items) {
-      const std::string text = n.IsScalar() ? n.Scalar() : std::string();
+    for (const YamlNode& n : items) {
+      const std::string text = n.is_scalar() ? n.scalar() : std::string();
       const std::string flag = text.substr(0, text.find('='));
       if (text.size() < 2 || text[0] != '-') {
         error(where(n), "slurm.options: " + describe(n) + " is not an sbatch option",
@@ -466,26 +532,27 @@ class DocumentReader {
 
   // features: a list of node feature names (or one name).
   std::optional<std::vector<std::string>> read_features(const KeyValue& kv) {
-    std::vector<YAML::Node> items;
-    if (kv.value.IsScalar()) {
+    std::vector<YamlNode> items;
+    if (kv.value.is_scalar()) {
       items.push_back(kv.value);
-    } else if (kv.value.IsSequence()) {
-      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else if (kv.value.is_sequence()) {
+      for (const YamlNode n : kv.value.items()) items.push_back(n);
     } else {
       error(where(kv.key, kv.value), "features must be a list of node feature names",
             "write e.g. features: [gpu, avx512]");
       return std::nullopt;
     }
     std::vector<std::string> out;
+    NameSet seen;
     bool ok = true;
-    for (const YAML::Node& n : items) {
-      const std::string name = n.IsScalar() ? n.Scalar() : std::string();
+    for (const YamlNode& n : items) {
+      const std::string& name = n.scalar();
       if (name.empty() || !std::all_of(name.begin(), name.end(), is_id_char)) {
         error(where(n), "feature " + describe(n) + " is not a node feature name",
               "use letters, digits, \"_\", \".\" and \"-\"; a task needs every feature listed "
               "(one name per item, no \"&\" or \"|\")");
         ok = false;
-      } else if (std::find(out.begin(), out.end(), name) == out.end()) {
+      } else if (seen.insert(name)) {
         out.push_back(name);
       }
     }
@@ -495,24 +562,38 @@ class DocumentReader {
 
   void read_includes(const KeyValue& kv, const fs::path& dir, const Defaults& defaults,
                      Workflow& wf) {
-    std::vector<YAML::Node> items;
-    if (kv.value.IsScalar()) {
+    std::vector<YamlNode> items;
+    if (kv.value.is_scalar()) {
       items.push_back(kv.value);
-    } else if (kv.value.IsSequence()) {
-      for (const YAML::Node& n : kv.value) items.push_back(n);
+    } else if (kv.value.is_sequence()) {
+      for (const YamlNode n : kv.value.items()) items.push_back(n);
     } else {
       error(where(kv.key, kv.value), "include must be a file name or a list of file names",
             "write e.g. include: [common.yaml]");
       return;
     }
     const fs::path display_dir = fs::path(file_).parent_path();
-    for (const YAML::Node& item : items) {
-      if (!item.IsScalar() || item.Scalar().empty()) {
+    for (const YamlNode& item : items) {
+      // Each include costs file system calls: a few hundred are plenty, a million would not be.
+      if (++includes_ > kMaxIncludes) {
+        error(where(item),
+              "the workflow includes more than " + std::to_string(kMaxIncludes) + " files",
+              "merge some of the included files");
+        throw StopDocument{};
+      }
+      if (include_stack_.size() > kMaxDepth) {
+        error(where(item),
+              "includes nest deeper than " + std::to_string(kMaxDepth) +
+                  " levels here (a file includes one that includes another, ...)",
+              "include the files this one needs directly");
+        throw StopDocument{};
+      }
+      if (!item.is_scalar() || item.scalar().empty()) {
         error(where(kv.key, item), "an include must be a file name",
               "write the path of a YAML file relative to this one");
         continue;
       }
-      const fs::path rel = item.Scalar();
+      const fs::path rel = item.scalar();
       const fs::path path = rel.is_absolute() ? rel : (dir / rel).lexically_normal();
       const std::string display =
           rel.is_absolute() ? rel.string() : (display_dir / rel).lexically_normal().string();
@@ -544,10 +625,10 @@ class DocumentReader {
 
   // --- tasks -----------------------------------------------------------------------------------
 
-  void read_task(const YAML::Node& node, const fs::path& dir, const Defaults& d) {
+  void read_task(const YamlNode& node, const fs::path& dir, const Defaults& d) {
     TaskEntry e;
     e.where = where(node);
-    if (!node.IsMap()) {
+    if (!node.is_map()) {
       error(e.where, "a task must be a mapping with at least id and run",
             "write it as \"- id: name\" followed by \"run: command\"");
       return;
@@ -611,8 +692,8 @@ class DocumentReader {
     const std::string label = e.id.empty() ? std::string("this task") : "task " + quote(e.id);
     if (!run_kv) {
       error(e.where, label + " has no run command", "add \"run: <shell command>\"");
-    } else if (run_kv->value.IsScalar()) {
-      e.run = run_kv->value.Scalar();
+    } else if (run_kv->value.is_scalar()) {
+      e.run = run_kv->value.scalar();
       if (trim(e.run).empty()) {
         error(where(run_kv->key), label + " has an empty run command",
               "write the shell command to run");
@@ -644,23 +725,23 @@ class DocumentReader {
   }
 
   void read_after(const KeyValue& kv, TaskEntry& e) {
-    auto add = [&](const YAML::Node& n) {
-      if (!n.IsScalar() || trim(n.Scalar()).empty()) {
+    auto add = [&](const YamlNode& n) {
+      if (!n.is_scalar() || trim(n.scalar()).empty()) {
         error(where(kv.key, n), "after must name tasks or groups, not " + describe(n),
               "write after: name or after: [a, b]");
         return;
       }
-      e.after.push_back({std::string(trim(n.Scalar())), where(n)});
+      e.after.push_back({std::string(trim(n.scalar())), where(n)});
     };
-    if (kv.value.IsSequence()) {
-      for (const YAML::Node& n : kv.value) add(n);
+    if (kv.value.is_sequence()) {
+      for (const YamlNode n : kv.value.items()) add(n);
     } else {
       add(kv.value);
     }
   }
 
   void read_matrix(const KeyValue& kv, TaskEntry& e) {
-    if (!kv.value.IsMap() || kv.value.size() == 0) {
+    if (!kv.value.is_map() || kv.value.size() == 0) {
       error(where(kv.key, kv.value), "matrix must be a mapping of variables to values",
             "write e.g. matrix: {frame: \"1-240\", scene: [a, b]}");
       e.valid = false;
@@ -676,16 +757,16 @@ class DocumentReader {
         e.valid = false;
         continue;
       }
-      if (item.value.IsSequence()) {
-        for (const YAML::Node& v : item.value) {
-          if (!v.IsScalar() || v.Scalar().empty()) {
+      if (item.value.is_sequence()) {
+        for (const YamlNode v : item.value.items()) {
+          if (!v.is_scalar() || v.scalar().empty()) {
             error(where(item.key, v),
                   "values of matrix variable " + quote(item.name) + " must be single values",
                   "list plain values, e.g. [a, b, c]");
             e.valid = false;
             continue;
           }
-          var.values.push_back(v.Scalar());
+          var.values.push_back(v.scalar());
         }
         var.ends = var.values;
         if (item.value.size() == 0) {
@@ -693,8 +774,8 @@ class DocumentReader {
                 "list at least one value");
           e.valid = false;
         }
-      } else if (item.value.IsScalar()) {
-        if (!read_range(item.value.Scalar(), var, where(item.key, item.value), s_.problems))
+      } else if (item.value.is_scalar()) {
+        if (!read_range(item.value.scalar(), var, where(item.key, item.value), s_.problems))
           e.valid = false;
       } else {
         error(where(item.key, item.value),
@@ -712,6 +793,14 @@ class DocumentReader {
   std::vector<fs::path> include_stack_;
   std::vector<std::string> include_names_;
   std::set<std::string> loaded_;
+  std::size_t includes_ = 0;  // include entries read in this load
+  struct Merges {
+    const YamlTree* tree = nullptr;
+    std::unordered_map<std::uint32_t, std::vector<NodePair>> by_node;  // merged mappings read
+    std::size_t entries = 0;  // copied by merge keys so far
+    std::size_t budget = 0;
+  };
+  Merges merges_;  // of the document being read
 };
 
 }  // namespace

@@ -4,10 +4,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -419,6 +421,72 @@ tasks:
   EXPECT_EQ(task(wf, "b").env, (KeyValues{{"MODE", "fast"}}));
 }
 
+// Ten anchors, each merging the one before sixteen times: expanding every merge where it is used
+// would copy 16^9 mappings; each merged mapping is read once, so this loads at once.
+TEST(Yaml, NestedMergeKeysAreReadOnceEach) {
+  std::string yaml = "name: merges\nx-a0: &a0 {A0: \"0\"}\n";
+  for (int k = 1; k < 10; ++k) {
+    const std::string prev = "*a" + std::to_string(k - 1);
+    yaml += "x-a" + std::to_string(k) + ": &a" + std::to_string(k) + " {<<: [" + prev;
+    for (int i = 1; i < 16; ++i) yaml += ", " + prev;
+    yaml += "], A" + std::to_string(k) + ": \"" + std::to_string(k) + "\"}\n";
+  }
+  yaml += "tasks:\n  - {id: t, run: x, env: {<<: *a9}}\n";
+  const Workflow wf = parse(yaml);
+  KeyValues expected;
+  expected.emplace_back("A9", "9");
+  for (int k = 8; k >= 0; --k) expected.emplace_back("A" + std::to_string(k), std::to_string(k));
+  EXPECT_EQ(task(wf, "t").env, expected) << "own keys first, then the merged ones in order";
+}
+
+// A mapping of 1000 keys merged 1001 times copies 1,001,000 entries, over the limit (4 per byte
+// of the file, at least a million): refused at the merge key that passes it.
+TEST(Yaml, MergeKeysThatExpandTooFarAreRefused) {
+  auto workflow = [](int merges) {
+    std::string yaml = "name: wide\nx-big: &big {";
+    for (int i = 0; i < 1000; ++i) yaml += (i ? ", K" : "K") + std::to_string(i) + ": v";
+    yaml += "}\ntasks:\n  - id: t\n    run: x\n    env:\n      <<: [*big";
+    for (int i = 1; i < merges; ++i) yaml += ", *big";
+    return yaml + "]\n";
+  };
+  EXPECT_EQ(error_of(workflow(1001)),
+            "/flows/shot/shot.yaml:7:7: merge keys expand to more than 1000000 entries in this "
+            "file: the mappings merged are too large or merged too often — merge smaller "
+            "mappings, or put what every task shares under defaults:");
+  EXPECT_EQ(parse(workflow(1000)).tasks[0].env.size(), 1000u);
+}
+
+TEST(Yaml, MergeKeysNestAtMostAHundredLevels) {
+  std::string yaml = "name: chain\nx-m0: &m0 {A: \"1\"}\n";
+  for (int k = 1; k <= 101; ++k) {
+    yaml += "x-m" + std::to_string(k) + ": &m" + std::to_string(k) + " {<<: *m" +
+            std::to_string(k - 1) + "}\n";
+  }
+  EXPECT_EQ(parse(yaml + "tasks:\n  - {id: t, run: x, env: *m99}\n").tasks[0].env,
+            (KeyValues{{"A", "1"}}));
+  EXPECT_EQ(error_of(yaml + "tasks:\n  - {id: t, run: x, env: *m101}\n"),
+            "/flows/shot/shot.yaml:3:12: merge keys nest deeper than 100 levels here (a merged "
+            "mapping merges another, which merges another, ...) — merge the mappings this one "
+            "needs directly");
+}
+
+// A quoted value may run over lines indented further than its key (as YAML allows); only lines
+// that look like the keys or items it swallowed are refused (invalid/unclosed_quote.yaml).
+TEST(Yaml, AQuotedValueMayRunOverIndentedLines) {
+  const Workflow wf = parse(R"(
+name: quoted
+tasks:
+  - id: a
+    run: "echo one &&
+      echo two: three"
+  - id: b
+    run: 'printf "%s
+      " x'
+)");
+  EXPECT_EQ(task(wf, "a").run, "echo one && echo two: three");
+  EXPECT_EQ(task(wf, "b").run, "printf \"%s \" x");
+}
+
 // --- includes ------------------------------------------------------------------------------
 
 TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
@@ -440,6 +508,31 @@ TEST(Include, MergesTasksDefaultsAndResourcesOfIncludedFiles) {
   EXPECT_EQ(wf.backend, "slurm") << "from the include, the main file saying nothing";
   EXPECT_EQ(wf.slurm.account, "shots") << "the including file wins";
   EXPECT_EQ(wf.slurm.partition, "render");
+}
+
+// Each include costs file system calls and a level of recursion: both are bounded.
+TEST(Include, AtMostAThousandEntriesNestedAHundredDeep) {
+  std::string yaml = "name: w\ninclude: [";
+  for (int i = 0; i < 1001; ++i) yaml += i ? ", same.yaml" : "same.yaml";
+  yaml += "]\ntasks: [{id: a, run: x}]\n";
+  EXPECT_THAT(error_of(yaml),
+              testing::HasSubstr("\n/flows/shot/shot.yaml:2:11011: the workflow includes more "
+                                 "than 1000 files — merge some of the included files"));
+
+  const fs::path dir = fs::path(testing::TempDir()) / "taskloom-include-chain";
+  fs::create_directories(dir);
+  for (int k = 1; k <= 105; ++k) {
+    std::ofstream(dir / ("f" + std::to_string(k) + ".yaml")) << "include: f" << k + 1 << ".yaml\n";
+  }
+  std::ofstream(dir / "main.yaml") << "name: chain\ninclude: f1.yaml\ntasks: [{id: a, run: x}]\n";
+  try {
+    taskloom::workflow::load_workflow(dir / "main.yaml");
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("f100.yaml:1:10: includes nest deeper than 100 "
+                                             "levels here"));
+  }
+  fs::remove_all(dir);
 }
 
 // --- targets ---------------------------------------------------------------------------------
@@ -583,6 +676,122 @@ TEST(Errors, OddInputIsReportedNeverCrashes) {
       EXPECT_FALSE(e.diagnostics().empty()) << yaml;
       for (const taskloom::Diagnostic& d : e.diagnostics()) EXPECT_FALSE(d.message.empty());
     }
+  }
+}
+
+// Every syntax error yaml-cpp's parser throws is said in taskloom's words (yaml_errors.cpp).
+TEST(Errors, YamlSyntaxErrorsAreNeverInYamlCppsWords) {
+  const char* cases[] = {
+      "%YAML 1.2 3\n---\nname: w\n",
+      "%YAML 2.0\n---\nname: w\n",
+      "%YAML 1.x\n---\nname: w\n",
+      "%YAML 1.2\n%YAML 1.2\n---\nname: w\n",
+      "%TAG !x\n---\nname: w\n",
+      "%TAG !x! a\n%TAG !x! b\n---\nname: w\n",
+      "name: !<x\n",
+      "name: !e! x\n",
+      "name: !a&b x\n",
+      "name: !x !y w\n",
+      "name: &x &y w\n",
+      "name: *\n",
+      "name: &\n",
+      "name: *nope\n",
+      "name: \"\\xZZ\"\n",
+      "name: \"\\uD800\"\n",
+      "name: \"\\q\"\n",
+      "name: \"x\n---\ny\"\n",
+      "name: |0\n x\n",
+      "name: |x\n x\n",
+      "name: @x\n",
+      "name: `x\n",
+      "name: [a]]\n",
+      "name: - x\n",
+      "name: w\n? a\n? [b\n",
+      "name: a: b\n",
+      "name: \"w\" x\n",
+      "name: w\n  x: 1\n",
+      "tasks:\n  - id: a\n   - id: b\n",
+      "tasks:\n  - id: a\n    run: x\n   retries: 1\n",
+      "name: [w\n",
+      "name: {w: 1\n",
+      "name: [w, a: b: c]\n",
+      "name: {a: 1, b: [1}\n",
+      "\tname: w\n",
+      "name: w\ntasks:\n\t- id: a\n",
+      "name: *a,b\n",
+      "name: &a,b w\n",
+      "name: {a: 1}}\n",
+      "name: '\n",
+  };
+  const char* const yaml_cpp_words[] = {
+      YAML::ErrorMsg::YAML_DIRECTIVE_ARGS,
+      YAML::ErrorMsg::YAML_VERSION,
+      YAML::ErrorMsg::YAML_MAJOR_VERSION,
+      YAML::ErrorMsg::REPEATED_YAML_DIRECTIVE,
+      YAML::ErrorMsg::TAG_DIRECTIVE_ARGS,
+      YAML::ErrorMsg::REPEATED_TAG_DIRECTIVE,
+      YAML::ErrorMsg::CHAR_IN_TAG_HANDLE,
+      YAML::ErrorMsg::TAG_WITH_NO_SUFFIX,
+      YAML::ErrorMsg::END_OF_VERBATIM_TAG,
+      YAML::ErrorMsg::END_OF_MAP,
+      YAML::ErrorMsg::END_OF_MAP_FLOW,
+      YAML::ErrorMsg::END_OF_SEQ,
+      YAML::ErrorMsg::END_OF_SEQ_FLOW,
+      YAML::ErrorMsg::MULTIPLE_TAGS,
+      YAML::ErrorMsg::MULTIPLE_ANCHORS,
+      YAML::ErrorMsg::MULTIPLE_ALIASES,
+      YAML::ErrorMsg::ALIAS_CONTENT,
+      YAML::ErrorMsg::INVALID_HEX,
+      YAML::ErrorMsg::INVALID_UNICODE,
+      YAML::ErrorMsg::INVALID_ESCAPE,
+      YAML::ErrorMsg::UNKNOWN_TOKEN,
+      YAML::ErrorMsg::DOC_IN_SCALAR,
+      YAML::ErrorMsg::EOF_IN_SCALAR,
+      YAML::ErrorMsg::CHAR_IN_SCALAR,
+      YAML::ErrorMsg::TAB_IN_INDENTATION,
+      YAML::ErrorMsg::FLOW_END,
+      YAML::ErrorMsg::BLOCK_ENTRY,
+      YAML::ErrorMsg::MAP_KEY,
+      YAML::ErrorMsg::MAP_VALUE,
+      YAML::ErrorMsg::ALIAS_NOT_FOUND,
+      YAML::ErrorMsg::ANCHOR_NOT_FOUND,
+      YAML::ErrorMsg::CHAR_IN_ALIAS,
+      YAML::ErrorMsg::CHAR_IN_ANCHOR,
+      YAML::ErrorMsg::ZERO_INDENT_IN_BLOCK,
+      YAML::ErrorMsg::CHAR_IN_BLOCK,
+      YAML::ErrorMsg::AMBIGUOUS_ANCHOR,
+      YAML::ErrorMsg::UNKNOWN_ANCHOR,
+      YAML::ErrorMsg::BAD_FILE,
+      "malformed YAML",
+  };
+  for (const char* yaml : cases) {
+    const std::string error = error_of(yaml);
+    EXPECT_NE(error, "no error") << yaml;
+    for (const char* words : yaml_cpp_words) {
+      EXPECT_EQ(error.find(words), std::string::npos) << yaml << "\n" << error;
+    }
+  }
+}
+
+// 300 tasks with two problems each: the 100 first by position are reported (those of the
+// dependency pass among them, although found after every problem of the parse), then a count.
+TEST(Errors, AtMostTheFirstHundredProblemsThenHowManyMore) {
+  std::string yaml = "name: w\ntasks:\n";
+  for (int i = 0; i < 300; ++i) {
+    yaml += "  - id: t" + std::to_string(i) + "\n    run: x\n    retries: x\n    after: nope\n";
+  }
+  try {
+    parse(yaml);
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    const auto& d = e.diagnostics();
+    ASSERT_EQ(d.size(), 101u);
+    for (std::size_t i = 0; i < 100; ++i) {
+      EXPECT_EQ(d[i].line, 5 + 4 * static_cast<int>(i / 2) + static_cast<int>(i % 2)) << i;
+    }
+    EXPECT_EQ(d[0].message, "retries must be a whole number of 0 or more, not \"x\"");
+    EXPECT_EQ(d[1].message, "task \"t0\" runs after \"nope\", which is not a task or group");
+    EXPECT_EQ(d[100].message, "and 500 more problems not shown");
   }
 }
 
