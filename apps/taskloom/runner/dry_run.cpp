@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "taskloom/core/units.hpp"
 #include "taskloom/graph/algorithms.hpp"
 #include "taskloom/graph/digraph.hpp"
 
@@ -52,7 +53,7 @@ void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
       for (const std::string& f : t.features) out << ' ' << f;
     }
     if (t.timeout > Duration::zero()) {
-      out << ", timeout " << std::chrono::duration<double>(t.timeout).count() << "s";
+      out << ", timeout " << units::format_limit(t.timeout);
     }
     if (t.retries > 0) out << ", retries " << t.retries;
     if (!t.after.empty()) {
