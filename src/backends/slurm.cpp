@@ -118,6 +118,9 @@ struct SlurmBackend::State {
   // itself.
   std::vector<std::shared_ptr<Job>> retired;
   std::size_t in_flight = 0;  // queued, being submitted, or followed
+  // Of those, the ones whose `ended` callback has begun: running() leaves them out (they are
+  // reported ended), while the destructor still waits for their callbacks to return.
+  std::size_t ending = 0;
   bool poke = false;
   bool closing = false;
   std::vector<std::thread> submitters;
@@ -137,8 +140,13 @@ struct SlurmBackend::State {
 
 void SlurmBackend::State::end(const std::shared_ptr<Job>& job, AttemptResult r) {
   job->on_stop.reset();  // waits for a stop callback running on another thread
+  {
+    std::lock_guard lock(mu);
+    ++ending;
+  }
   job->callbacks.ended(std::move(r));
   std::lock_guard lock(mu);
+  --ending;
   --in_flight;
   idle_cv.notify_all();
 }
@@ -148,12 +156,14 @@ void SlurmBackend::State::request_stop(const std::shared_ptr<Job>& job) {
   auto queued = std::find(to_submit.begin(), to_submit.end(), job);
   if (queued != to_submit.end()) {
     to_submit.erase(queued);
+    ++ending;
     lock.unlock();
     AttemptResult r;
     r.end = AttemptResult::End::kCancelled;
     r.message = "cancelled before it was submitted to Slurm";
     job->callbacks.ended(std::move(r));
     lock.lock();
+    --ending;
     --in_flight;
     retired.push_back(job);
     idle_cv.notify_all();
@@ -524,7 +534,7 @@ void SlurmBackend::kill_all() {
 
 std::size_t SlurmBackend::running() const {
   std::lock_guard lock(state_->mu);
-  return state_->in_flight;
+  return state_->in_flight - state_->ending;
 }
 
 }  // namespace taskloom::backends
