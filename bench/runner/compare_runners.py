@@ -120,9 +120,10 @@ def bench_plan(taskloom, base, count):
     (folder / "independent.yaml").write_text(
         f'name: plan-{count}\ntasks:\n  - id: t-{{i}}\n    run: "true"\n'
         f'    matrix: {{i: "1-{count}"}}\n')
+    # The same number of tasks: count - 2 between one `prep` and one `done`.
     (folder / "fan.yaml").write_text(
         f'name: fan-{count}\ntasks:\n  - id: prep\n    run: "true"\n'
-        f'  - id: t-{{i}}\n    run: "true"\n    matrix: {{i: "1-{count}"}}\n    after: prep\n'
+        f'  - id: t-{{i}}\n    run: "true"\n    matrix: {{i: "1-{count - 2}"}}\n    after: prep\n'
         f'  - id: done\n    run: "true"\n    after: t\n')
     return {
         "independent": run_measured([taskloom, "plan", "independent.yaml"], folder),
@@ -186,7 +187,10 @@ def main():
             print(f"{'shape':<12} {'wall s':>8} {'peak MiB':>9}")
             for name, (wall, rss, _, code) in rows.items():
                 failed |= code != 0
-                print(f"{name:<12} {wall:>8.2f} {rss:>9.0f}")
+                if code != 0:  # a figure of a failed command is no figure
+                    print(f"{name:<12} {'failed (exit ' + str(code) + ')':>18}")
+                else:
+                    print(f"{name:<12} {wall:>8.2f} {rss:>9.0f}")
             results["plan"] = {k: {"wall_s": v[0], "peak_mib": v[1]} for k, v in rows.items()}
         if "broken" in wanted:
             wall, megabytes, rss, code = bench_broken(taskloom, base, sizes["broken"])
