@@ -500,19 +500,28 @@ class DocumentReader {
     }
   }
 
-  std::optional<std::vector<std::string>> read_sbatch_options(const KeyValue& kv) {
+  /// The items of a key that takes one value or a list of them; nullopt (and a problem saying
+  /// `what` and `fix`) for a mapping.
+  std::optional<std::vector<YamlNode>> one_or_list(const KeyValue& kv, const std::string& what,
+                                                   const std::string& fix) {
     std::vector<YamlNode> items;
     if (kv.value.is_scalar()) {
       items.push_back(kv.value);
     } else if (kv.value.is_sequence()) {
       for (const YamlNode n : kv.value.items()) items.push_back(n);
     } else {
-      error(where(kv.key, kv.value), "slurm.options must be a list of sbatch options",
-            "write e.g. options: [--exclusive, --mail-type=END]");
+      error(where(kv.key, kv.value), what, fix);
       return std::nullopt;
     }
+    return items;
+  }
+
+  std::optional<std::vector<std::string>> read_sbatch_options(const KeyValue& kv) {
+    const auto items = one_or_list(kv, "slurm.options must be a list of sbatch options",
+                                   "write e.g. options: [--exclusive, --mail-type=END]");
+    if (!items) return std::nullopt;
     std::vector<std::string> out;
-    for (const YamlNode& n : items) {
+    for (const YamlNode& n : *items) {
       const std::string text = n.is_scalar() ? n.scalar() : std::string();
       const std::string flag = text.substr(0, text.find('='));
       if (text.size() < 2 || text[0] != '-') {
@@ -532,20 +541,13 @@ class DocumentReader {
 
   // features: a list of node feature names (or one name).
   std::optional<std::vector<std::string>> read_features(const KeyValue& kv) {
-    std::vector<YamlNode> items;
-    if (kv.value.is_scalar()) {
-      items.push_back(kv.value);
-    } else if (kv.value.is_sequence()) {
-      for (const YamlNode n : kv.value.items()) items.push_back(n);
-    } else {
-      error(where(kv.key, kv.value), "features must be a list of node feature names",
-            "write e.g. features: [gpu, avx512]");
-      return std::nullopt;
-    }
+    const auto items = one_or_list(kv, "features must be a list of node feature names",
+                                   "write e.g. features: [gpu, avx512]");
+    if (!items) return std::nullopt;
     std::vector<std::string> out;
     NameSet seen;
     bool ok = true;
-    for (const YamlNode& n : items) {
+    for (const YamlNode& n : *items) {
       const std::string& name = n.scalar();
       if (name.empty() || !std::all_of(name.begin(), name.end(), is_id_char)) {
         error(where(n), "feature " + describe(n) + " is not a node feature name",
@@ -562,16 +564,10 @@ class DocumentReader {
 
   void read_includes(const KeyValue& kv, const fs::path& dir, const Defaults& defaults,
                      Workflow& wf) {
-    std::vector<YamlNode> items;
-    if (kv.value.is_scalar()) {
-      items.push_back(kv.value);
-    } else if (kv.value.is_sequence()) {
-      for (const YamlNode n : kv.value.items()) items.push_back(n);
-    } else {
-      error(where(kv.key, kv.value), "include must be a file name or a list of file names",
-            "write e.g. include: [common.yaml]");
-      return;
-    }
+    const auto list = one_or_list(kv, "include must be a file name or a list of file names",
+                                  "write e.g. include: [common.yaml]");
+    if (!list) return;
+    const std::vector<YamlNode>& items = *list;
     const fs::path display_dir = fs::path(file_).parent_path();
     for (const YamlNode& item : items) {
       // Each include costs file system calls: a few hundred are plenty, a million would not be.
