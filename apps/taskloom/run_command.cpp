@@ -38,6 +38,9 @@
 namespace taskloom::cli {
 namespace {
 
+/// How `run` and `resume` record: see store::Durability::kBackground.
+constexpr store::Durability kRunDurability = store::Durability::kBackground;
+
 struct RunArgs {
   std::string file;
   std::vector<std::string> targets;  // run: these tasks or groups and what they need; empty: all
@@ -423,7 +426,8 @@ void run_file(const RunArgs& a) {
     check_backend(backend_name, a, wf);
     const std::filesystem::path db_path =
         a.db.empty() ? database_beside(wf.file) : std::filesystem::path(a.db);
-    store::RunStore db = store::RunStore::open(db_path);
+    // Outcomes are fsynced just after they are recorded, not before the next task may start.
+    store::RunStore db = store::RunStore::open(db_path, {.durability = kRunDurability});
     remember_database(db.file());  // so that `taskloom status` run from here finds it
     const store::RunId id = db.create_run(runner::new_run_of(wf, a.targets));
     std::unique_ptr<backends::Backend> backend =
@@ -443,7 +447,7 @@ void run_file(const RunArgs& a) {
 
 void resume_run(const RunArgs& a) {
   refusing_busy([&] {
-    store::RunStore db = open_database(a.db);
+    store::RunStore db = open_database(a.db, kRunDurability);
     const store::RunRecord rec = require_run(db, a.run);
     if (rec.status == store::RunStatus::kSucceeded) {
       std::cout << "run " << a.run << " already succeeded: nothing to resume\n";

@@ -145,11 +145,19 @@ std::optional<LeaseRow> read_lease(Database& db, RunId run, std::string_view op)
   return LeaseRow{{s.text(0), s.int64(1)}, s.int64(2), s.int64(3), s.int64(4)};
 }
 
+/// Whether an outcome call may return before its commit is on disk (Durability::kBackground).
+enum class Lag : bool { kNone, kAllowed };
+
 /// After an outcome's commit: releases the store's lock, then waits until the commit is on disk
-/// (Durability::kOutcomes; a no-op otherwise).
-void durable_outcome(StoreState& state, std::unique_lock<std::mutex>& lock, std::string_view op) {
+/// (Durability::kOutcomes, and kBackground unless `lag` allows it; a no-op otherwise).
+void durable_outcome(StoreState& state, std::unique_lock<std::mutex>& lock, std::string_view op,
+                     Lag lag = Lag::kNone) {
   const std::uint64_t ticket = state.outcome_committed();
   lock.unlock();
+  if (lag == Lag::kAllowed && state.options.durability == Durability::kBackground) {
+    state.flush_soon();
+    return;
+  }
   state.make_durable(ticket, op);
 }
 
@@ -237,7 +245,48 @@ AttemptRecord read_attempt(const Statement& s) {
 namespace detail {
 
 StoreState::~StoreState() {
+  if (flusher.joinable()) {
+    {
+      std::lock_guard lock(sync_mu);
+      stopping = true;
+    }
+    sync_cv.notify_all();
+    flusher.join();  // after a last fsync of what is left
+  }
   if (wal_fd >= 0) ::close(wal_fd);
+}
+
+void StoreState::start_flusher() {
+  flusher = std::thread([this] { flush_loop(); });
+}
+
+void StoreState::flush_loop() {
+  std::unique_lock lock(sync_mu);
+  for (;;) {
+    sync_cv.wait(lock, [&] {
+      return stopping || (!syncing && commits.load(std::memory_order_acquire) > durable);
+    });
+    const std::uint64_t target = commits.load(std::memory_order_acquire);
+    if (target <= durable) return;  // stopping, and nothing is left
+    lock.unlock();
+    try {
+      make_durable(target, "recording an outcome");
+    } catch (...) {
+      lock.lock();
+      flush_error = std::current_exception();
+      return;  // after a failed fsync the file's state is unknown: every later outcome fails
+    }
+    lock.lock();
+  }
+}
+
+void StoreState::flush_soon() {
+  {
+    // Taken so that the flusher cannot miss this wake-up between its check and its wait.
+    std::lock_guard lock(sync_mu);
+    if (flush_error) std::rethrow_exception(flush_error);
+  }
+  sync_cv.notify_all();
 }
 
 void StoreState::make_durable(std::uint64_t ticket, std::string_view op) {
@@ -319,6 +368,7 @@ RunStore RunStore::open(const std::filesystem::path& file, StoreOptions options)
             "capping the database size");
   }
   detail::migrate(db, opts.create);
+  if (opts.durability == Durability::kBackground) state->start_flusher();
   return RunStore(std::move(state));
 }
 
@@ -329,6 +379,12 @@ RunStore::~RunStore() = default;
 
 const std::filesystem::path& RunStore::file() const noexcept {
   return state_->file;
+}
+
+void RunStore::flush() {
+  state_->make_durable(state_->commits.load(std::memory_order_acquire), "flushing outcomes");
+  std::lock_guard lock(state_->sync_mu);
+  if (state_->flush_error) std::rethrow_exception(state_->flush_error);
 }
 
 // --- runs
@@ -501,7 +557,7 @@ void RunStore::skip_task(RunId run, std::string_view task, std::string_view upst
   append_event(db, run, task, to_string(from), to_string(TaskStatus::kSkipped),
                "upstream " + in_quotes(upstream) + " did not succeed", now, op);
   tx.commit();
-  durable_outcome(*state_, lock, op);
+  durable_outcome(*state_, lock, op, Lag::kAllowed);
 }
 
 // --- attempts
@@ -616,7 +672,7 @@ void RunStore::finish_attempt(RunId run, std::string_view task, int number,
   if (outcome.signal) detail += ", signal " + std::to_string(*outcome.signal);
   append_event(db, run, task, to_string(from), to_string(task_after), detail, now, op);
   tx.commit();
-  durable_outcome(*state_, lock, op);
+  durable_outcome(*state_, lock, op, Lag::kAllowed);
 }
 
 void RunStore::resume_attempt(RunId run, std::string_view task, int number) {

@@ -33,7 +33,8 @@ constexpr int kTasks = 3;
 /// The writer child with its stdout on a pipe.
 class Writer {
  public:
-  Writer(const std::filesystem::path& db, RunId run) {
+  /// `background`: the writer records with Durability::kBackground.
+  Writer(const std::filesystem::path& db, RunId run, bool background = false) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
@@ -45,7 +46,9 @@ class Writer {
     std::string file = db.string();
     std::string run_text = std::to_string(run);
     std::string tasks = std::to_string(kTasks);
-    char* argv[] = {exe.data(), file.data(), run_text.data(), tasks.data(), nullptr};
+    std::string mode = "background";
+    char* argv[] = {exe.data(), file.data(), run_text.data(), tasks.data(),
+                    background ? mode.data() : nullptr, nullptr};
     const int rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
@@ -159,7 +162,8 @@ TEST(StoreCrash, KilledAtRandomMomentsLosesNothingAcknowledgedAndWritesNothingHa
       auto store = RunStore::open(file);
       run = store.create_run(crash_run());
     }
-    Writer writer(file, run);
+    const bool background = k % 2 == 1;  // what `taskloom run` uses: the same promise
+    Writer writer(file, run, background);
     const int delay = delay_ms(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     const int status = writer.kill_now();
@@ -175,8 +179,8 @@ TEST(StoreCrash, KilledAtRandomMomentsLosesNothingAcknowledgedAndWritesNothingHa
     // Resume: the open attempt, if any, becomes interrupted; nothing stays open.
     store.prepare_resume(run);
     for (const auto& a : store.attempts(run)) EXPECT_NE(a.status, AttemptStatus::kRunning);
-    std::printf("[ crash    ] kill %2d after %3d ms: %ld acknowledged, %ld recorded\n", k, delay,
-                acked, found);
+    std::printf("[ crash    ] kill %2d after %3d ms (%s): %ld acknowledged, %ld recorded\n", k,
+                delay, background ? "background" : "outcomes", acked, found);
   }
   RawDb raw(file);
   EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");

@@ -477,6 +477,41 @@ TEST(RunStoreDiskFull, FullDiskIsAClearErrorAndEarlierRecordsSurvive) {
   EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
 }
 
+// kBackground: an outcome is committed (another connection sees it) when the call returns, and
+// on disk once flush() returns; outcomes from several threads at once all arrive.
+TEST(RunStoreDurability, BackgroundOutcomesAreCommittedAtOnceAndFlushedOnRequest) {
+  TempDir dir;
+  const auto file = dir / "bg.db";
+  auto store = RunStore::open(file, {.durability = Durability::kBackground});
+  NewRun spec{"w", "/w.yaml", "f", {}};
+  constexpr int kThreads = 4;
+  constexpr int kAttempts = 50;
+  for (int t = 0; t < kThreads; ++t) spec.tasks.push_back({"t" + std::to_string(t), ""});
+  spec.tasks.push_back({"after", ""});
+  const RunId run = store.create_run(spec);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kThreads; ++t) {
+    pool.emplace_back([&, t] {
+      const std::string task = "t" + std::to_string(t);
+      for (int n = 1; n <= kAttempts; ++n) {
+        store.begin_attempt(run, task, n, {.pid = 1, .stdout_path = "out"});
+        store.finish_attempt(run, task, n,
+                             {.status = AttemptStatus::kFailed, .message = std::to_string(n)},
+                             n == kAttempts ? TaskStatus::kFailed : TaskStatus::kReady);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  store.skip_task(run, "after", "t1");
+  RawDb raw(file);  // another connection, as `taskloom status` has
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM attempts WHERE status = 'failed'"),
+            kThreads * kAttempts);
+  store.flush();
+  auto again = RunStore::open(file, {.durability = Durability::kBackground});
+  EXPECT_EQ(again.find_task(run, "t1")->status, TaskStatus::kFailed);
+  EXPECT_EQ(again.find_task(run, "after")->status, TaskStatus::kSkipped);
+}
+
 // Prints transitions per second for each durability level, for plain transitions and for the
 // cycle a task goes through (ready, attempt begun, attempt finished). Timings are printed, not
 // asserted: the machine is shared. Every write is still checked to be there.
@@ -487,6 +522,7 @@ TEST(RunStoreThroughput, PrintsTransitionsPerSecond) {
     const char* name;
   };
   for (Level level : {Level{Durability::kFull, "full"}, Level{Durability::kOutcomes, "outcomes"},
+                      Level{Durability::kBackground, "backgrnd"},
                       Level{Durability::kNormal, "normal"}}) {
     for (int threads : {1, 8}) {
       for (bool cycle : {false, true}) {

@@ -1,4 +1,5 @@
-// Child process of the crash tests: `store_crash_writer DB RUN TASKS` opens the store and
+// Child process of the crash tests: `store_crash_writer DB RUN TASKS [background]` opens the
+// store (Durability::kBackground with the fourth argument, else the default) and
 // records transitions in a loop until it is killed. Iteration i (1, 2, ...) is one atomic store
 // call that appends exactly one event, on task t((i / 4) % TASKS): i % 4 == 0 ready (detail
 // "i"), 1 begins an attempt (stdout path "i"), 2 finishes it as failed (message "i"), 3 pending
@@ -15,12 +16,14 @@
 
 int main(int argc, char** argv) {
   using namespace taskloom;
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: store_crash_writer DB RUN TASKS\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: store_crash_writer DB RUN TASKS [background]\n");
     return 2;
   }
   try {
-    auto store = store::RunStore::open(argv[1]);
+    const store::Durability durability =
+        argc == 5 ? store::Durability::kBackground : store::StoreOptions{}.durability;
+    auto store = store::RunStore::open(argv[1], {.durability = durability});
     const store::RunId run = std::atoll(argv[2]);
     const int tasks = std::atoi(argv[3]);
     std::vector<int> attempts(static_cast<std::size_t>(tasks), 0);

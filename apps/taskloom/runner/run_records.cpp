@@ -135,8 +135,9 @@ void remember_database(const fs::path& db) {
   if (ec) fs::remove(tmp, ec);
 }
 
-store::RunStore open_database(const std::string& option) {
-  return store::RunStore::open(find_database(option), {.create = false});
+store::RunStore open_database(const std::string& option, store::Durability durability) {
+  return store::RunStore::open(find_database(option),
+                               {.durability = durability, .create = false});
 }
 
 fs::path find_database(const std::string& option, bool quiet) {

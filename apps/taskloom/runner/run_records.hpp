@@ -31,7 +31,8 @@ std::filesystem::path find_database(const std::string& option, bool quiet = fals
 
 /// find_database(option), opened without creating anything (StoreOptions::create false): a
 /// missing, empty or foreign file is refused, never turned into a database.
-store::RunStore open_database(const std::string& option);
+store::RunStore open_database(const std::string& option,
+                              store::Durability durability = store::Durability::kOutcomes);
 
 /// The run `id`, or InvalidArgumentError naming the database and how to list its runs.
 store::RunRecord require_run(const store::RunStore& db, store::RunId id);

@@ -18,7 +18,11 @@
 // fsynced, which also makes every earlier commit durable, so only plain transitions and begun
 // attempts since the last outcome can be lost (resume then re-runs those tasks; no recorded
 // success is lost). Concurrent outcome calls share one fsync (group commit), made without
-// holding the store's lock. kNormal fsyncs only at WAL checkpoints. The file is never corrupted.
+// holding the store's lock. kBackground is kOutcomes except that finish_attempt and skip_task
+// return after their commit and a store thread fsyncs them right after (the outcomes of the
+// last fsync's duration, about a millisecond, can be lost to a power cut; flush() waits for
+// them): what a runner uses so that no task waits for the disk before the next one starts.
+// kNormal fsyncs only at WAL checkpoints. The file is never corrupted.
 // Several processes may open one file (a runner writing, `status` and `cancel` reading); a
 // writer waits up to busy_timeout for another's transaction.
 // Errors: StorageError naming the file and the operation (disk full says so); BusyError when
@@ -47,6 +51,7 @@ namespace taskloom::store {
 enum class Durability : std::uint8_t {
   kFull,      ///< synchronous=FULL: every commit (about 200 commits/s on a plain disk)
   kOutcomes,  ///< NORMAL, plus a shared fsync before an outcome call returns
+  kBackground,  ///< kOutcomes, but attempt outcomes and skips are fsynced just after they return
   kNormal,    ///< synchronous=NORMAL: fsync at checkpoints only; power loss may drop the tail
 };
 
@@ -83,6 +88,10 @@ class RunStore {
   ~RunStore();
 
   const std::filesystem::path& file() const noexcept;
+  /// Returns once every outcome recorded so far is fsynced (Durability::kBackground; at once
+  /// otherwise). Throws the StorageError of a background fsync that failed; after one, every
+  /// outcome call throws it too.
+  void flush();
 
   // --- runs
   /// Records a run (status running, every task pending) and returns its id (1, 2, ...).
