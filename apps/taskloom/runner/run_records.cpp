@@ -136,8 +136,7 @@ void remember_database(const fs::path& db) {
 }
 
 store::RunStore open_database(const std::string& option, store::Durability durability) {
-  return store::RunStore::open(find_database(option),
-                               {.durability = durability, .create = false});
+  return store::RunStore::open(find_database(option), {.durability = durability, .create = false});
 }
 
 fs::path find_database(const std::string& option, bool quiet) {

@@ -49,10 +49,10 @@ namespace taskloom::store {
 
 /// When a commit is fsynced (see the file comment); all three survive kill -9.
 enum class Durability : std::uint8_t {
-  kFull,      ///< synchronous=FULL: every commit (about 200 commits/s on a plain disk)
-  kOutcomes,  ///< NORMAL, plus a shared fsync before an outcome call returns
+  kFull,        ///< synchronous=FULL: every commit (about 200 commits/s on a plain disk)
+  kOutcomes,    ///< NORMAL, plus a shared fsync before an outcome call returns
   kBackground,  ///< kOutcomes, but attempt outcomes and skips are fsynced just after they return
-  kNormal,    ///< synchronous=NORMAL: fsync at checkpoints only; power loss may drop the tail
+  kNormal,      ///< synchronous=NORMAL: fsync at checkpoints only; power loss may drop the tail
 };
 
 struct StoreOptions {

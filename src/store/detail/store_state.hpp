@@ -60,9 +60,9 @@ struct StoreState {
   std::atomic<std::uint64_t> commits{0};  // outcome commits so far (written under mu)
   std::mutex sync_mu;
   std::condition_variable sync_cv;
-  std::uint64_t durable = 0;  // guarded by sync_mu: commits up to this ticket are on disk
-  bool syncing = false;       // guarded by sync_mu
-  int wal_fd = -1;            // guarded by sync_mu (set and used only by the syncing caller)
+  std::uint64_t durable = 0;       // guarded by sync_mu: commits up to this ticket are on disk
+  bool syncing = false;            // guarded by sync_mu
+  int wal_fd = -1;                 // guarded by sync_mu (set and used only by the syncing caller)
   std::exception_ptr flush_error;  // guarded by sync_mu: a background fsync failed
   bool stopping = false;           // guarded by sync_mu: the flusher ends
   std::thread flusher;             // kBackground only
