@@ -14,7 +14,8 @@
 
 #include "taskloom/backends/local.hpp"
 #include "taskloom/core/units.hpp"
-#include "taskloom/runtime/task_graph.hpp"
+#include "taskloom/graph/algorithms.hpp"
+#include "taskloom/graph/dot.hpp"
 #include "taskloom/workflow/workflow.hpp"
 
 #include "commands.hpp"
@@ -38,24 +39,22 @@ std::string plural(std::size_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
 
-double weight_of(const workflow::Task& t) {
-  return t.timeout > Duration::zero() ? std::chrono::duration<double>(t.timeout).count() : 1.0;
-}
-
 std::string number(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%g", v);
   return b;
 }
 
-std::string list(const std::vector<std::string>& ids, std::size_t shown) {
+/// The first `shown` of `items` (strings, or task indices named by `name`), then how many more.
+template <class Items, class Name>
+std::string list(const Items& items, std::size_t shown, Name name) {
   std::string s;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
     if (i == shown) {
-      s += " ... (" + std::to_string(ids.size() - shown) + " more)";
+      s += " ... (" + std::to_string(items.size() - shown) + " more)";
       break;
     }
-    s += (i > 0 ? " " : "") + ids[i];
+    s += (i > 0 ? " " : "") + name(items[i]);
   }
   return s;
 }
@@ -64,76 +63,92 @@ void plan(const PlanArgs& a) {
   const workflow::Workflow wf = workflow::load_workflow(a.file);
   // What a local run would have: the declared resources, this machine's for the rest.
   const Resources resources = workflow::capacities(wf, backends::host_capacity());
-  runtime::TaskGraph graph;
-  bool all_timed = true;
-  for (const workflow::Task& t : wf.tasks) {
-    all_timed = all_timed && t.timeout > Duration::zero();
-    graph.add(t.id, [] {}, {.after = t.after, .priority = t.priority, .weight = weight_of(t)});
-  }
-  if (a.dot) {
-    std::cout << graph.to_dot();
-    return;
-  }
-  if (a.mermaid) {
-    std::cout << graph.to_mermaid();
-    return;
-  }
   if (a.list) {
     for (const workflow::Task& t : wf.tasks) std::cout << t.id << '\n';
     return;
   }
-  const runtime::Plan p = graph.plan();
+  // On the graph layer directly, by task index: a million-task plan holds no second copy of
+  // the ids (the loader refused cycles).
+  const graph::Digraph g = workflow::dependency_graph(wf);
+  std::vector<double> weights(wf.tasks.size());
+  bool all_timed = true;
+  for (std::size_t i = 0; i < wf.tasks.size(); ++i) {
+    weights[i] = workflow::weight_of(wf.tasks[i]);
+    all_timed = all_timed && wf.tasks[i].timeout > Duration::zero();
+  }
+  const graph::Analysis analysis = graph::analyze(g, weights);
+  const graph::CriticalPath critical = graph::critical_path(g, analysis);
+  auto id = [&](graph::NodeIndex v) -> const std::string& { return wf.tasks[v].id; };
+  if (a.dot || a.mermaid) {
+    std::vector<std::string> labels;
+    labels.reserve(wf.tasks.size());
+    for (const workflow::Task& t : wf.tasks) labels.push_back(t.id);
+    const graph::ExportOptions options{.labels = labels, .highlight = critical.nodes};
+    std::cout << (a.dot ? graph::to_dot(g, options) : graph::to_mermaid(g, options));
+    return;
+  }
+  const std::vector<std::vector<graph::NodeIndex>> waves = graph::waves(analysis);
   if (a.json) {
+    auto ids = [&](const std::vector<graph::NodeIndex>& nodes) {
+      nlohmann::json out = nlohmann::json::array();
+      for (graph::NodeIndex v : nodes) out.push_back(id(v));
+      return out;
+    };
     nlohmann::json j;
     j["workflow"] = wf.name;
     j["fingerprint"] = wf.fingerprint;
-    j["tasks"] = p.task_count;
-    j["dependencies"] = p.edge_count;
-    j["waves"] = p.waves;
-    j["critical_path"] = p.critical_path;
-    j["critical_path_weight"] = p.critical_path_weight;
+    j["tasks"] = g.node_count();
+    j["dependencies"] = g.edge_count();
+    j["waves"] = nlohmann::json::array();
+    for (const auto& wave : waves) j["waves"].push_back(ids(wave));
+    j["critical_path"] = ids(critical.nodes);
+    j["critical_path_weight"] = critical.length;
     nlohmann::json res = nlohmann::json::object();
     for (const auto& [name, amount] : resources) res[name] = amount;
     j["resources"] = res;
     std::cout << j.dump(2) << '\n';
     return;
   }
-  std::cout << wf.name << " (" << wf.file.string() << "): " << plural(p.task_count, "task") << ", "
-            << (p.edge_count == 1 ? "1 dependency" : std::to_string(p.edge_count) + " dependencies")
-            << ", " << plural(p.waves.size(), "wave") << '\n';
+  std::cout << wf.name << " (" << wf.file.string() << "): " << plural(g.node_count(), "task")
+            << ", "
+            << (g.edge_count() == 1 ? "1 dependency"
+                                    : std::to_string(g.edge_count()) + " dependencies")
+            << ", " << plural(waves.size(), "wave") << '\n';
   std::map<std::string, std::size_t> groups;
   for (const workflow::Task& t : wf.tasks) ++groups[t.group];
   std::vector<std::string> group_list;
-  for (const auto& [g, n] : groups) group_list.push_back(g + " (" + std::to_string(n) + ")");
-  std::cout << "groups: " << list(group_list, kShown) << "\nresources:";
+  for (const auto& [group, n] : groups)
+    group_list.push_back(group + " (" + std::to_string(n) + ")");
+  std::cout << "groups: " << list(group_list, kShown, [](const std::string& s) { return s; })
+            << "\nresources:";
   for (const auto& [name, amount] : resources) {
     std::cout << ' ' << name << '='
               << (name == "memory" ? units::format_size(amount) : number(amount));
   }
   std::cout << "\nwaves:\n";
-  for (std::size_t w = 0; w < p.waves.size(); ++w) {
-    std::cout << "  " << w << ": " << p.waves[w].size() << " task"
-              << (p.waves[w].size() == 1 ? "" : "s") << "  " << list(p.waves[w], 6) << '\n';
-    if (w + 1 == kShown && p.waves.size() > kShown + 1) {  // a long chain: its first and last
-      std::cout << "  ... (" << plural(p.waves.size() - kShown - 1, "more wave") << ")\n";
-      w = p.waves.size() - 2;
+  for (std::size_t w = 0; w < waves.size(); ++w) {
+    std::cout << "  " << w << ": " << waves[w].size() << " task"
+              << (waves[w].size() == 1 ? "" : "s") << "  " << list(waves[w], 6, id) << '\n';
+    if (w + 1 == kShown && waves.size() > kShown + 1) {  // a long chain: its first and last
+      std::cout << "  ... (" << plural(waves.size() - kShown - 1, "more wave") << ")\n";
+      w = waves.size() - 2;
     }
   }
-  std::cout << "critical path (" << plural(p.critical_path.size(), "task") << ", "
+  std::cout << "critical path (" << plural(critical.nodes.size(), "task") << ", "
             << (all_timed ? "at most " +
                                 units::format_duration(std::chrono::duration_cast<Duration>(
-                                    std::chrono::duration<double>(p.critical_path_weight))) +
+                                    std::chrono::duration<double>(critical.length))) +
                                 " by timeouts"
-                          : "weight " + number(p.critical_path_weight) +
+                          : "weight " + number(critical.length) +
                                 ": timeouts in seconds, 1 per task without one")
             << "):\n  ";
-  const std::vector<std::string>& path = p.critical_path;
+  const std::vector<graph::NodeIndex>& path = critical.nodes;
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (i == kShown / 2 && path.size() > kShown) {  // its first and last tasks
       std::cout << " -> ... (" << plural(path.size() - kShown, "more task") << ")";
       i = path.size() - kShown / 2;
     }
-    std::cout << (i > 0 ? " -> " : "") << path[i];
+    std::cout << (i > 0 ? " -> " : "") << id(path[i]);
   }
   std::cout << "\nfingerprint " << wf.fingerprint << "; nothing was run\n";
 }

@@ -254,11 +254,8 @@ void WorkflowRun::State::build() {
       if (capacity.contains(pool)) o.needs.set(pool, amount);  // else the backend's to place
     }
     o.metadata = t.metadata;
-    if (t.timeout > Duration::zero()) {
-      // Enforced by the backend; here it weighs the task for the critical path.
-      o.weight = std::max(1e-3, std::chrono::duration<double>(t.timeout).count());
-      o.expected_duration = t.timeout;
-    }
+    o.weight = workflow::weight_of(t);  // the timeout, enforced by the backend, weighs it
+    if (t.timeout > Duration::zero()) o.expected_duration = t.timeout;
     graph.add_async(
         t.id,
         [this, i](runtime::TaskContext& ctx, runtime::Completion done) {

@@ -14,7 +14,8 @@ namespace taskloom::workflow {
 namespace detail {
 
 void check_ids(LoadState& state, const Workflow& wf) {
-  std::unordered_map<std::string, const TaskEntry*> seen;
+  std::vector<const TaskEntry*> entry_of(wf.tasks.size());  // the entry that made each task
+  state.id_index.reserve(wf.tasks.size());
   std::set<std::pair<const TaskEntry*, const TaskEntry*>> reported;
   std::set<const TaskEntry*> bad_chars;
   for (const TaskEntry& e : state.entries) {
@@ -27,9 +28,11 @@ void check_ids(LoadState& state, const Workflow& wf) {
                 ") has characters other than letters, digits, \"_\", \".\" and \"-\"",
             "change the matrix values that go into the id");
       }
-      auto [it, inserted] = seen.emplace(t.id, &e);
-      if (!inserted && reported.insert({it->second, &e}).second) {
-        const Where& w = it->second->where;
+      entry_of[i] = &e;
+      auto [it, inserted] = state.id_index.emplace(t.id, i);
+      const TaskEntry* first = entry_of[it->second];
+      if (!inserted && reported.insert({first, &e}).second) {
+        const Where& w = first->where;
         state.problems.add(e.where,
                            "duplicate task id " + quote(t.id) + ", also made by the task at " +
                                w.file + ":" + std::to_string(w.line) + ":" +
@@ -51,8 +54,8 @@ void check_ids(LoadState& state, const Workflow& wf) {
                              std::to_string(w.line) + ":" + std::to_string(w.column),
                          "give one of them another name with \"group: <name>\"");
     }
-    auto id = seen.find(e.group);
-    if (id != seen.end() && id->second != &e) {
+    auto id = state.id_index.find(e.group);
+    if (id != state.id_index.end() && entry_of[id->second] != &e) {
       state.problems.add(e.where,
                          "the group name " + quote(e.group) + " of task " + quote(e.id) +
                              " is also the id of another task",
@@ -95,18 +98,10 @@ void check_resources(LoadState& state) {
 }
 
 void check_cycles(LoadState& state, const Workflow& wf) {
-  std::unordered_map<std::string, graph::NodeIndex> index;
-  for (std::size_t i = 0; i < wf.tasks.size(); ++i) {
-    index.emplace(wf.tasks[i].id, static_cast<graph::NodeIndex>(i));
-  }
-  std::vector<graph::Edge> edges;
-  for (std::size_t i = 0; i < wf.tasks.size(); ++i) {
-    for (const std::string& dep : wf.tasks[i].after) {
-      edges.push_back({index.at(dep), static_cast<graph::NodeIndex>(i)});
-    }
-  }
-  const graph::Digraph g(wf.tasks.size(), edges);
-  const auto cycle = graph::find_cycle(g);
+  const bool any_edge =
+      std::any_of(wf.tasks.begin(), wf.tasks.end(), [](const Task& t) { return !t.after.empty(); });
+  if (!any_edge) return;
+  const auto cycle = graph::find_cycle(dependency_graph(wf, state.id_index));
   if (!cycle) return;
   std::vector<std::string> path;
   for (graph::NodeIndex v : *cycle) path.push_back(wf.tasks[v].id);

@@ -35,8 +35,7 @@ class DependencyResolver {
   explicit DependencyResolver(LoadState& state) : s_(state) {}
 
   void resolve(Workflow& wf) {
-    std::unordered_map<std::string, std::size_t> ids;  // first task with each id
-    for (std::size_t i = 0; i < wf.tasks.size(); ++i) ids.emplace(wf.tasks[i].id, i);
+    const std::unordered_map<std::string_view, std::size_t>& ids = s_.id_index;
     std::unordered_map<std::string, TaskEntry*> groups;  // matrix groups only
     // Names (and id prefixes) of entries we could not expand: references to them are not
     // reported, since the real problem was already.
@@ -69,14 +68,18 @@ class DependencyResolver {
     }
 
     for (TaskEntry& e : s_.entries) {
-      std::vector<std::unordered_set<std::size_t>> added(e.tasks.size());  // no repeats
+      if (e.after.empty()) continue;
+      // One reference gives distinct tasks; only several can repeat one (a million sets for a
+      // million tasks after one `prep` would be most of the loader's memory).
+      const bool may_repeat = e.after.size() > 1;
+      std::vector<std::unordered_set<std::size_t>> added(may_repeat ? e.tasks.size() : 0);
       for (const AfterRef& ref : e.after) {
         std::string first_missing, missing_values;
         std::size_t missing = 0;
         bool reported = false;
         for (std::size_t n = 0; n < e.tasks.size() && !reported; ++n) {
           Task& t = wf.tasks[e.tasks[n]];
-          const std::string text = substitute(ref.text, e, e.element_values[n]);
+          const std::string text = substitute(ref.text, e, e.element(n));
           std::vector<std::size_t> deps;
           const std::size_t bracket = text.find('[');
           if (bracket == std::string::npos) {
@@ -126,8 +129,9 @@ class DependencyResolver {
             }
             deps = std::move(*found);
           }
+          t.after.reserve(t.after.size() + deps.size());
           for (std::size_t d : deps) {
-            if (added[n].insert(d).second) t.after.push_back(wf.tasks[d].id);
+            if (!may_repeat || added[n].insert(d).second) t.after.push_back(wf.tasks[d].id);
           }
         }
         if (missing > 0) {
@@ -168,7 +172,7 @@ class DependencyResolver {
   std::optional<std::vector<std::size_t>> element_wise(
       TaskEntry& e, std::size_t n, const std::string& text, std::size_t bracket,
       const AfterRef& ref, std::unordered_map<std::string, TaskEntry*>& groups,
-      const std::unordered_map<std::string, std::size_t>& ids,
+      const std::unordered_map<std::string_view, std::size_t>& ids,
       const std::set<std::string>& broken) {
     const std::string name(trim(text.substr(0, bracket)));
     const std::vector<std::string> vars = bracket_vars(text);
@@ -243,14 +247,13 @@ class DependencyResolver {
     if (index.empty()) {
       for (std::size_t k = 0; k < other.tasks.size(); ++k) {
         std::string key;
-        for (std::size_t b : theirs)
-          key += other.matrix[b].values[other.element_values[k][b]] + '\0';
+        for (std::size_t b : theirs) key += other.matrix[b].values[other.element(k)[b]] + '\0';
         index[key].push_back(other.tasks[k]);
       }
     }
     std::string key;
     for (std::size_t i = 0; i < mine.size(); ++i) {
-      std::string value = e.matrix[mine[i]].values[e.element_values[n][mine[i]]];
+      std::string value = e.matrix[mine[i]].values[e.element(n)[mine[i]]];
       const MatrixVar& ov = other.matrix[theirs[i]];
       if (ov.is_range) {  // the chunk containing the value
         const auto v = parse_int<long long>(value);

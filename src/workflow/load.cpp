@@ -9,6 +9,12 @@
 #include "workflow/load_state.hpp"
 
 namespace taskloom::workflow {
+
+const std::filesystem::path& SharedPath::empty() noexcept {
+  static const std::filesystem::path none;
+  return none;
+}
+
 namespace detail {
 
 bool Problems::before(const Kept& a, const Kept& b) noexcept {

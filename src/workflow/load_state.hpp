@@ -18,8 +18,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "taskloom/core/error.hpp"
@@ -112,7 +114,12 @@ struct TaskEntry {
   std::vector<MatrixVar> matrix;
   bool valid = true;               // false: do not expand (its id or matrix is unusable)
   std::vector<std::size_t> tasks;  // indices into the expanded tasks
-  std::vector<std::vector<std::size_t>> element_values;  // per task: value index per variable
+  // Per task n, the value index of each matrix variable: matrix.size() entries from
+  // n * matrix.size() (one flat array: a million tasks make a million elements).
+  std::vector<std::size_t> element_values;
+  std::span<const std::size_t> element(std::size_t n) const {
+    return {element_values.data() + n * matrix.size(), matrix.size()};
+  }
 };
 
 struct LoadState {
@@ -121,6 +128,9 @@ struct LoadState {
   std::vector<TaskEntry> entries;
   Resources declared;  // resources: of the files, the including file winning
   std::set<std::string> declared_names;
+  /// Task id -> index of the first task with it in wf.tasks (views of those ids): built by
+  /// check_ids, once the tasks are expanded, for every later pass.
+  std::unordered_map<std::string_view, std::size_t> id_index;
 };
 
 // --- passes -----------------------------------------------------------------------------------
@@ -136,6 +146,9 @@ void check_ids(LoadState& state, const Workflow& wf);
 void check_resources(LoadState& state);
 void check_cycles(LoadState& state, const Workflow& wf);
 std::string fingerprint(const Workflow& wf, const fs::path& main_dir);
+/// dependency_graph() with the ids already indexed (LoadState::id_index).
+graph::Digraph dependency_graph(const Workflow& wf,
+                                const std::unordered_map<std::string_view, std::size_t>& index);
 
 /// Reads a whole file into `out`; the reason ("no such file", ...) when it cannot.
 std::optional<std::string> read_text_file(const fs::path& path, std::string& out);
@@ -159,7 +172,7 @@ void derive_group(TaskEntry& e, Problems& problems);
 void check_templates(TaskEntry& e, Problems& problems);
 /// `text` with element `element` of `e`'s matrix put in.
 std::string substitute(const std::string& text, const TaskEntry& e,
-                       const std::vector<std::size_t>& element);
+                       std::span<const std::size_t> element);
 
 // --- text -------------------------------------------------------------------------------------
 

@@ -168,7 +168,7 @@ void check_templates(TaskEntry& e, Problems& problems) {
 }
 
 std::string substitute(const std::string& text, const TaskEntry& e,
-                       const std::vector<std::size_t>& element) {
+                       std::span<const std::size_t> element) {
   const auto ph = placeholders(text);
   if (ph.empty()) return text;
   std::string out;
@@ -203,7 +203,17 @@ void expand_matrices(LoadState& state, Workflow& wf) {
       continue;
     }
     total += count;
+  }
+  wf.tasks.reserve(total);  // a million tasks are not moved again and again
+  for (TaskEntry& e : state.entries) {
+    if (!e.valid) continue;
+    std::size_t count = 1;
+    for (const MatrixVar& v : e.matrix) count *= v.values.size();
+    e.tasks.reserve(count);
+    e.element_values.reserve(count * e.matrix.size());
     std::vector<std::size_t> element(e.matrix.size(), 0);
+    const SharedPath file(fs::path(e.where.file));
+    SharedPath cwd_shared = e.cwd ? SharedPath() : SharedPath(state.main_dir);
     for (std::size_t n = 0; n < count; ++n) {
       Task t;
       t.id = substitute(e.id, e, element);
@@ -214,19 +224,22 @@ void expand_matrices(LoadState& state, Workflow& wf) {
       t.needs = e.needs;
       t.features = e.features;
       for (const auto& [k, v] : e.env) t.env.emplace_back(k, substitute(v, e, element));
-      const fs::path cwd = e.cwd ? fs::path(substitute(*e.cwd, e, element)) : fs::path();
-      t.cwd =
-          e.cwd ? (cwd.is_absolute() ? cwd : e.cwd_base / cwd).lexically_normal() : state.main_dir;
+      if (e.cwd) {  // tasks whose cwd comes out the same share it
+        const fs::path cwd = substitute(*e.cwd, e, element);
+        fs::path absolute = (cwd.is_absolute() ? cwd : e.cwd_base / cwd).lexically_normal();
+        if (cwd_shared.get() != absolute) cwd_shared = std::move(absolute);
+      }
+      t.cwd = cwd_shared;
       for (const auto& [k, v] : e.metadata) t.metadata.emplace_back(k, substitute(v, e, element));
       t.group = e.group;
       for (std::size_t v = 0; v < e.matrix.size(); ++v) {
         t.matrix.emplace_back(e.matrix[v].name, e.matrix[v].values[element[v]]);
       }
-      t.file = e.where.file;
+      t.file = file;
       t.line = e.where.line;
       t.column = e.where.column;
       e.tasks.push_back(wf.tasks.size());
-      e.element_values.push_back(element);
+      e.element_values.insert(e.element_values.end(), element.begin(), element.end());
       wf.tasks.push_back(std::move(t));
       for (std::size_t v = e.matrix.size(); v-- > 0;) {  // odometer, last variable fastest
         if (++element[v] < e.matrix[v].values.size()) break;

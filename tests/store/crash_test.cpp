@@ -47,8 +47,9 @@ class Writer {
     std::string run_text = std::to_string(run);
     std::string tasks = std::to_string(kTasks);
     std::string mode = "background";
-    char* argv[] = {exe.data(), file.data(), run_text.data(), tasks.data(),
-                    background ? mode.data() : nullptr, nullptr};
+    char* argv[] = {
+        exe.data(), file.data(), run_text.data(), tasks.data(), background ? mode.data() : nullptr,
+        nullptr};
     const int rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);

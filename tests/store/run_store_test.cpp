@@ -521,9 +521,9 @@ TEST(RunStoreThroughput, PrintsTransitionsPerSecond) {
     Durability durability;
     const char* name;
   };
-  for (Level level : {Level{Durability::kFull, "full"}, Level{Durability::kOutcomes, "outcomes"},
-                      Level{Durability::kBackground, "backgrnd"},
-                      Level{Durability::kNormal, "normal"}}) {
+  for (Level level :
+       {Level{Durability::kFull, "full"}, Level{Durability::kOutcomes, "outcomes"},
+        Level{Durability::kBackground, "backgrnd"}, Level{Durability::kNormal, "normal"}}) {
     for (int threads : {1, 8}) {
       for (bool cycle : {false, true}) {
         const auto file =

@@ -4,7 +4,6 @@
 #include <queue>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 #include "taskloom/core/units.hpp"
@@ -15,20 +14,9 @@ namespace taskloom::cli {
 
 void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
   const std::size_t n = wf.tasks.size();
-  std::unordered_map<std::string_view, graph::NodeIndex> index_of;
-  for (std::size_t i = 0; i < n; ++i)
-    index_of.emplace(wf.tasks[i].id, static_cast<graph::NodeIndex>(i));
-  std::vector<graph::Edge> edges;
-  std::vector<double> weights(n, 1.0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const workflow::Task& t = wf.tasks[i];
-    for (const std::string& dep : t.after) {
-      edges.push_back({index_of.at(dep), static_cast<graph::NodeIndex>(i)});
-    }
-    // As the runner weighs a task for the critical path: its timeout, else 1.
-    if (t.timeout > Duration::zero()) weights[i] = std::chrono::duration<double>(t.timeout).count();
-  }
-  const graph::Digraph g(n, edges);
+  std::vector<double> weights(n);
+  for (std::size_t i = 0; i < n; ++i) weights[i] = workflow::weight_of(wf.tasks[i]);
+  const graph::Digraph g = workflow::dependency_graph(wf);
   std::vector<double> rank(n, 0.0);
   graph::upward_ranks(g, weights, rank);              // the loader refused cycles
   using Key = std::tuple<int, double, std::int64_t>;  // priority, rank, -index: larger first

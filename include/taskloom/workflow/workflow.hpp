@@ -18,6 +18,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,10 +29,32 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 #include "taskloom/core/resources.hpp"
+#include "taskloom/graph/digraph.hpp"
 
 namespace taskloom::workflow {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+/// An immutable path that copies share: the tasks of one entry hold one `file` and, unless a
+/// matrix value goes into it, one `cwd` (a million-task matrix holds two paths, not two million).
+/// Reads as the `const std::filesystem::path&` it converts to.
+class SharedPath {
+ public:
+  SharedPath() = default;
+  SharedPath(std::filesystem::path p)  // implicit, as a path is built from a string
+      : p_(std::make_shared<const std::filesystem::path>(std::move(p))) {}
+  const std::filesystem::path& get() const noexcept { return p_ ? *p_ : empty(); }
+  operator const std::filesystem::path&() const noexcept { return get(); }
+  std::string string() const { return get().string(); }
+  friend bool operator==(const SharedPath& a, const SharedPath& b) { return a.get() == b.get(); }
+  friend bool operator==(const SharedPath& a, const std::filesystem::path& b) {
+    return a.get() == b;
+  }
+
+ private:
+  static const std::filesystem::path& empty() noexcept;
+  std::shared_ptr<const std::filesystem::path> p_;
+};
 
 /// One concrete task, after defaults are applied and matrices expanded.
 struct Task {
@@ -45,13 +68,13 @@ struct Task {
   /// Node features a cluster node must have (Slurm --constraint, all of them); the task's own
   /// list replaces defaults.features. Ignored by the local backend.
   std::vector<std::string> features;
-  KeyValues env;               ///< defaults.env, then the task's own (which win)
-  std::filesystem::path cwd;   ///< absolute; the main workflow file's directory by default
-  KeyValues metadata;          ///< free scalars, in file order
-  std::string group;           ///< name of the task entry it came from ("render")
-  KeyValues matrix;            ///< variable -> value of this element, declaration order
-  std::filesystem::path file;  ///< the file that declares the task entry
-  int line = 0, column = 0;    ///< where the entry is in `file` (1-based)
+  KeyValues env;             ///< defaults.env, then the task's own (which win)
+  SharedPath cwd;            ///< absolute; the main workflow file's directory by default
+  KeyValues metadata;        ///< free scalars, in file order
+  std::string group;         ///< name of the task entry it came from ("render")
+  KeyValues matrix;          ///< variable -> value of this element, declaration order
+  SharedPath file;           ///< the file that declares the task entry
+  int line = 0, column = 0;  ///< where the entry is in `file` (1-based)
 };
 
 /// `slurm:` settings for every job of a run on the Slurm backend; empty: Slurm's own default
@@ -85,6 +108,14 @@ Workflow parse_workflow(std::string_view yaml, const std::filesystem::path& file
 /// memory of this machine for local runs, nothing for a cluster, which bounds jobs itself).
 /// Throws InputError, located at each task, for tasks that need more than that.
 Resources capacities(const Workflow& wf, const Resources& host);
+
+/// The tasks as a graph: node i is wf.tasks[i], with an edge d -> i for each task d that task i
+/// runs after (graph/algorithms.hpp gives its waves, ranks and critical path).
+graph::Digraph dependency_graph(const Workflow& wf);
+
+/// What a task weighs on a critical path: its timeout in seconds, or 1 without one. The runner
+/// gives the runtime this weight; `plan` and `--dry-run` order and measure by it.
+double weight_of(const Task& t);
 
 /// The tasks `targets` name (a task id, or a group: every task of it) and, transitively, every
 /// task they run after, in `wf`'s order; the rest of `wf` as it is, and the fingerprint of the
