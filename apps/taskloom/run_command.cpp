@@ -206,14 +206,10 @@ constexpr std::size_t kStderrLineWidth = 160;
 /// The last `n` non-empty lines of the file at `path` (from its last 8 KiB), each cut to
 /// kStderrLineWidth; none when it cannot be read.
 std::vector<std::string> last_lines(const std::string& path, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - 8192);
-  in.seekg(from);
-  std::string text(static_cast<std::size_t>(size - from), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  constexpr std::size_t kWindow = 8192;
+  const std::string text = read_tail(path, kWindow);
+  std::error_code ec;
+  const bool cut = std::filesystem::file_size(path, ec) > kWindow && !ec;
   std::vector<std::string> lines;
   std::istringstream s(text);
   for (std::string line; std::getline(s, line);) {
@@ -222,7 +218,7 @@ std::vector<std::string> last_lines(const std::string& path, std::size_t n) {
     if (line.size() > kStderrLineWidth) line = line.substr(0, kStderrLineWidth - 3) + "...";
     lines.push_back(std::move(line));
   }
-  if (from > 0 && lines.size() > 1) lines.erase(lines.begin());  // cut by the 8 KiB window
+  if (cut && lines.size() > 1) lines.erase(lines.begin());  // cut by the 8 KiB window
   if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
   return lines;
 }

@@ -42,19 +42,6 @@ struct Job {
   std::string refusal;  // the pending reason that made taskloom cancel it (Intent::kRefuse)
 };
 
-/// The last few KB of `path`: where slurmstepd says why it killed a job.
-std::string tail_of(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - 4096);
-  in.seekg(from);
-  std::string s(static_cast<std::size_t>(size - from), '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  return s;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string s;
@@ -360,7 +347,7 @@ void SlurmBackend::State::poll_loop() {
       if (row) {
         const bool failed = row->state.starts_with("FAILED");
         r = slurm_text::result_of(*row, intent, job->spec,
-                                  failed ? tail_of(job->spec.stderr_path) : "");
+                                  failed ? read_tail(job->spec.stderr_path, 4096) : "");
         // The script's own times beat TimeUsed's whole seconds (absent when it was killed).
         if (auto record = slurm_text::parse_exit_file(read_file(slurm_text::exit_file(job->spec)));
             record && record->wall) {

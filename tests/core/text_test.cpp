@@ -1,7 +1,11 @@
 #include "taskloom/core/text.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +54,21 @@ TEST(ClosestMatch, LimitIsMaxOfTwoAndAThirdOfTheWord) {
   EXPECT_EQ(closest_match("abcdefghijkl", std::vector<std::string>{"abcdefghWXYZ"}),
             "abcdefghWXYZ");
   EXPECT_EQ(closest_match("abcdefghijkl", std::vector<std::string>{"abcdefgVWXYZ"}), "");
+}
+
+TEST(ReadTail, TheLastBytesOfALargeFileAllOfASmallOneNothingOfAMissingOne) {
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("text_test_tail." + std::to_string(::getpid()));
+  {
+    std::ofstream out(file, std::ios::binary);
+    for (int i = 0; i < 1000; ++i) out << "line " << i << '\n';
+  }
+  EXPECT_EQ(read_tail(file, 9), "line 999\n");
+  const std::string all = read_tail(file, 1 << 20);
+  EXPECT_EQ(all.size(), std::filesystem::file_size(file));
+  EXPECT_EQ(all.substr(0, 7), "line 0\n");
+  std::filesystem::remove(file);
+  EXPECT_EQ(read_tail(file, 100), "");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,5 +22,9 @@ std::string_view trim(std::string_view s) noexcept;
 
 /// The parts with `separator` between them: join({"a", "b"}, ", ") == "a, b".
 std::string join(std::span<const std::string> parts, std::string_view separator);
+
+/// The last `max_bytes` of the file at `path` (all of it when shorter, "" when it cannot be
+/// read): what a message quotes of a log, however large the log grew.
+std::string read_tail(const std::filesystem::path& path, std::size_t max_bytes);
 
 }  // namespace taskloom
