@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <taskloom/backends/local.hpp>
@@ -132,6 +133,67 @@ tasks:
   EXPECT_EQ(seen.at("behind-bad"), (V{"skipped"}));
   EXPECT_EQ(seen.at("slow"), (V{"ready", "running", "ready", "running", "timed_out"}));
   EXPECT_EQ(seen.at("last"), (V{"ready", "running", "succeeded"}));
+}
+
+TEST_F(RunnerTransitions, ACancelledRunHasEveryCancellationInTheStoreInOrder) {
+  // `long` runs when `taskloom cancel` asks (through the store, as from another process);
+  // `queued` is ready but waits for the one lane; `behind` waits for `long`.
+  const auto wf_file = write("wf.yaml", R"(name: cancelled
+resources: {lane: 1}
+tasks:
+  - id: long
+    run: sleep 30
+    needs: {lane: 1}
+  - id: queued
+    run: sleep 30
+    needs: {lane: 1}
+    priority: low
+  - id: behind
+    run: "true"
+    after: long
+)");
+  const workflow::Workflow wf = workflow::load_workflow(wf_file);
+  store::RunStore db = store::RunStore::open(dir_ / "db" / "taskloom.db",
+                                             {.durability = store::Durability::kBackground});
+  const store::RunId id = db.create_run(new_run_of(wf));
+  store::Lease lease = db.acquire_lease(id);
+  auto journal = store_journal(db, lease);
+  backends::LocalBackend local;
+  auto recorder = std::make_shared<Recorder>();
+  RunnerOptions options;
+  options.log_dir = dir_ / "logs";
+  options.observer = recorder;
+  options.kill_grace = std::chrono::milliseconds(100);
+  options.cancel_poll = std::chrono::milliseconds(10);
+  WorkflowRun run(wf, *journal, local, options);
+  for (int i = 0; i < 2000 && run.progress().running == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    run.tend();
+  }
+  ASSERT_EQ(run.progress().running, 1u) << "`long` never started";
+  db.request_cancel(id);
+  const RunOutcome outcome = run.finish();
+  EXPECT_EQ(outcome.status, store::RunStatus::kCancelled);
+
+  std::map<std::string, std::vector<std::string>> stored;
+  for (const store::EventRecord& e : db.events(id)) {
+    if (!e.task.empty()) stored[e.task].push_back(e.to);
+  }
+  const auto seen = recorder->seen();
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& [task, transitions] : seen) {
+    std::vector<std::string> in_store = stored[task];
+    std::erase(in_store, "pending");
+    EXPECT_EQ(in_store, transitions) << "task " << task;
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(seen.at("long"), (V{"ready", "running", "cancelled"}));
+  EXPECT_EQ(seen.at("queued"), (V{"ready", "cancelled"}));
+  EXPECT_EQ(seen.at("behind"), (V{"cancelled"}));
+  const auto attempts = db.attempts(id, "long");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].status, store::AttemptStatus::kCancelled);
+  EXPECT_TRUE(db.attempts(id, "queued").empty()) << "a task cancelled while ready never began";
 }
 
 }  // namespace
