@@ -52,7 +52,9 @@ struct RunArgs {
   std::string trace_out;
   bool fail_fast = false;
   bool quiet = false;
-  bool force = false;
+  bool force = false;                    // resume: even though the workflow file changed
+  bool force_all = false;                // run --force: every task, up to date or not
+  std::vector<std::string> force_tasks;  // run --force TASK: these tasks or groups
   Duration kill_grace = std::chrono::seconds(5);
   std::string backend;  // empty: see backend_choice()
   std::string color = "auto";
@@ -232,6 +234,7 @@ std::string summary(const store::RunStore& db, store::RunId id, const runner::Ru
   o << "\nrun " << id << " " << store::to_string(r.status);
   if (rec.started && rec.ended) o << " in " << units::format_duration(*rec.ended - *rec.started);
   o << ": " << ok << " of " << tasks.size() << " tasks succeeded";
+  if (r.up_to_date > 0) o << ", " << r.up_to_date << " of them up to date (not run)";
   if (!r.message.empty() && r.status != store::RunStatus::kSucceeded) o << " (" << r.message << ")";
   o << '\n';
   const runtime::RunReport& rep = r.report;
@@ -368,6 +371,8 @@ int execute(const workflow::Workflow& wf, store::RunStore& db, store::Lease& lea
   // Every command carries the run's key, so a later resume finds what a killed runner left.
   options.env = {{"TASKLOOM_RUN", runner::run_key(db.file(), id)}};
   options.on_event = [&view](const runner::TaskEvent& e) { view->event(e); };
+  options.force_all = a.force_all;
+  options.force = a.force_tasks;
   options.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(lease.ttl() / 3);
 
   std::unique_ptr<runner::Journal> journal = runner::store_journal(db, lease);
@@ -414,8 +419,14 @@ void run_file(const RunArgs& a) {
   refusing_busy([&] {
     workflow::Workflow wf = workflow::load_workflow(a.file);
     if (!a.targets.empty()) wf = workflow::select_targets(wf, a.targets);
+    if (!a.force_tasks.empty()) workflow::select_targets(wf, a.force_tasks);  // names exist
     if (a.dry_run) {
-      print_dry_run(wf, std::cout);
+      print_dry_run(wf, std::cout, [&a](const workflow::Task& t) {
+        return a.force_all ||
+               std::find(a.force_tasks.begin(), a.force_tasks.end(), t.id) != a.force_tasks.end() ||
+               std::find(a.force_tasks.begin(), a.force_tasks.end(), t.group) !=
+                   a.force_tasks.end();
+      });
       return 0;
     }
     const std::string backend_name = backend_choice(a, "", wf);
@@ -492,8 +503,19 @@ void register_run_command(CLI::App& app) {
                 "print what would run, in the order it would start; run and record nothing");
   cmd->add_option("--db", args->db,
                   "the SQLite database (default: .taskloom/taskloom.db beside the workflow)");
+  CLI::Option* force =
+      cmd->add_option("--force", args->force_tasks,
+                      "run tasks even when their outputs are up to date: every task, or with "
+                      "--force=TASK that task or group (repeatable)")
+          ->expected(0, 1)
+          ->type_name("[TASK]");
   add_run_options(cmd, *args);
-  cmd->callback([args] { run_file(*args); });
+  cmd->callback([args, force] {
+    // A bare --force (CLI11 gives it as an empty value) forces every task.
+    const bool bare = std::erase(args->force_tasks, std::string()) > 0;
+    args->force_all = bare || (force->count() > 0 && args->force_tasks.empty());
+    run_file(*args);
+  });
 }
 
 void register_resume_command(CLI::App& app) {

@@ -21,6 +21,10 @@ class StoreJournal final : public Journal {
     });
     return open;
   }
+  std::vector<std::string> tasks_without_success() override {
+    const std::optional<store::RunRecord> run = db_.find_run(run_);
+    return run ? db_.tasks_without_success(run->workflow_path) : std::vector<std::string>{};
+  }
   void attempt_resumed(std::string_view task, int number) override {
     db_.resume_attempt(run_, task, number);
   }

@@ -12,8 +12,10 @@
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/runner/outputs.hpp"
 #include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/observer.hpp"
@@ -73,8 +75,11 @@ struct Slot {
   bool begun = false;                        // the current attempt is in the journal
   store::AttemptStart start;
   backends::AttemptResult result;
-  bool final_by_attempt = false;  // the journal has its final status from attempt_ended
-  bool ran = false;               // this runner started an attempt of it, or followed one
+  bool final_by_attempt = false;   // the journal has its final status from attempt_ended
+  bool ran = false;                // this runner started an attempt of it, or followed one
+  bool may_be_up_to_date = false;  // has outputs, not forced, outputs trusted (set by build)
+  std::string up_to_date;          // why it did not run: its outputs are up to date
+  std::filesystem::file_time_type began_at{};  // of the current attempt, for partial outputs
 };
 
 }  // namespace
@@ -90,12 +95,14 @@ struct WorkflowRun::State final : runtime::RunObserver {
 
   std::vector<Slot> slots;  // built before the run; then each slot is touched by its own task
   std::unordered_map<std::string_view, std::size_t> slot_of;
+  /// Every task of the workflow by id, when some may be up to date (their upstream's outputs).
+  std::unordered_map<std::string_view, const workflow::Task*> task_of;
   std::size_t total = 0;
   std::size_t succeeded_before = 0;
   SteadyTime started_at = steady_clock::now();
 
   std::atomic<bool> stopping{false};  // cancel() or a journal error
-  std::atomic<std::size_t> succeeded{0}, failed{0}, skipped{0}, cancelled{0};
+  std::atomic<std::size_t> succeeded{0}, failed{0}, skipped{0}, cancelled{0}, up_to_date{0};
 
   mutable std::mutex mu;
   std::map<std::size_t, SteadyTime> running;  // guarded by mu
@@ -238,6 +245,19 @@ void WorkflowRun::State::build() {
       slots.back().open = std::move(open->second);
     }
   }
+  // Which tasks may be found up to date: with outputs, not forced, and not left by an attempt
+  // that did not succeed (its files may be partial).
+  const std::vector<std::string> untrusted = journal.tasks_without_success();
+  const std::unordered_set<std::string_view> forced(options.force.begin(), options.force.end()),
+      distrusted(untrusted.begin(), untrusted.end());
+  for (Slot& slot : slots) {
+    const workflow::Task& t = *slot.task;
+    slot.may_be_up_to_date = !t.outputs.empty() && !options.force_all && !forced.contains(t.id) &&
+                             !forced.contains(t.group) && !distrusted.contains(t.id) && !slot.open;
+    if (slot.may_be_up_to_date && task_of.empty()) {
+      for (const workflow::Task& w : wf.tasks) task_of.emplace(w.id, &w);
+    }
+  }
   // Graph indices are slot indices: tasks are added in slot order.
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const workflow::Task& t = *slots[i].task;
@@ -374,6 +394,18 @@ void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
     if (reattach(i, done)) return;
   }
   const workflow::Task& t = *slot.task;
+  if (slot.may_be_up_to_date && ctx.attempt() == 1) {
+    std::vector<const workflow::Task*> upstream;
+    for (const std::string& dep : t.after) {
+      if (auto it = task_of.find(dep); it != task_of.end()) upstream.push_back(it->second);
+    }
+    Freshness f = freshness(t, upstream);
+    if (f.up_to_date) {
+      slot.up_to_date = std::move(f.reason);
+      done.succeed();
+      return;
+    }
+  }
   // Numbered after every attempt recorded, the reattached one included.
   slot.number = std::max(slot.number, slot.base_attempts) + 1;
   slot.begun = false;
@@ -382,12 +414,21 @@ void WorkflowRun::State::start_attempt(std::size_t i, runtime::TaskContext& ctx,
   const std::string stem = (options.log_dir / (t.id + "." + std::to_string(slot.number))).string();
   slot.start = {.stdout_path = stem + ".out", .stderr_path = stem + ".err"};
   const std::stop_token stop = done.stop_token();  // before `done` moves into the callbacks
+  slot.began_at = std::filesystem::file_time_type::clock::now();
   backend.start(spec_of(slot), stop, callbacks(i, std::move(done)));
 }
 
 void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
                                              const runtime::AttemptEnd& e) {
   Slot& slot = slots[t.index];
+  if (!slot.up_to_date.empty()) {  // not run: recorded as succeeded, with why
+    journaled([&] { journal.task_ended(t.id, TaskStatus::kSucceeded, slot.up_to_date); });
+    slot.final_by_attempt = true;
+    up_to_date.fetch_add(1);
+    emit(
+        {.kind = TaskEvent::Kind::kUpToDate, .task = std::string(t.id), .detail = slot.up_to_date});
+    return;
+  }
   const backends::AttemptResult& r = slot.result;
   if (!slot.begun && r.end == End::kCancelled) return;  // never started: cancelled before
   store::AttemptOutcome out;
@@ -400,6 +441,15 @@ void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
   out.peak_rss_kb = r.peak_rss_kb;
   out.nodes = r.nodes;
   out.message = r.message.empty() ? std::string(e.message) : r.message;
+  if (e.status != TaskStatus::kSucceeded && slot.begun && !slot.task->outputs.empty()) {
+    // What the attempt wrote is not a result (make's .DELETE_ON_ERROR).
+    const auto removed = remove_partial_outputs(*slot.task, slot.began_at);
+    if (!removed.empty()) {
+      out.message += "; removed " + std::to_string(removed.size()) + " partial output" +
+                     (removed.size() == 1 ? "" : "s") + " (" + removed.front().filename().string() +
+                     (removed.size() > 1 ? ", ...)" : ")");
+    }
+  }
   const TaskStatus after = e.retry ? TaskStatus::kReady : e.status;
   journaled([&] {
     if (!slot.begun) journal.attempt_began(t.id, slot.number, slot.start);  // failed to start
@@ -524,6 +574,7 @@ RunProgress WorkflowRun::progress() const {
   const auto now = steady_clock::now();
   p.total = s.total;
   p.succeeded = s.succeeded_before + s.succeeded.load();
+  p.up_to_date = s.up_to_date.load();
   p.failed = s.failed.load();
   p.skipped = s.skipped.load();
   p.cancelled = s.cancelled.load();
@@ -549,6 +600,7 @@ RunOutcome WorkflowRun::finish() {
   out.report = s.run.report();
   out.ran = static_cast<std::size_t>(
       std::count_if(s.slots.begin(), s.slots.end(), [](const Slot& slot) { return slot.ran; }));
+  out.up_to_date = s.up_to_date.load();
   std::exception_ptr fatal;
   std::string reason;
   {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -696,6 +697,24 @@ void RunStore::resume_attempt(RunId run, std::string_view task, int number) {
       now, op);
   tx.commit();
   durable_outcome(*state_, lock, op);
+}
+
+std::vector<std::string> RunStore::tasks_without_success(std::string_view workflow_path) const {
+  const std::string op = "reading the attempts of the runs of " + std::string(workflow_path);
+  std::lock_guard lock(state_->mu);
+  Statement s = state_->db.prepare(
+      "SELECT a.task_id, a.status FROM attempts a JOIN runs r ON r.id = a.run_id "
+      "WHERE r.workflow_path = ? ORDER BY a.run_id, a.number",
+      op);
+  s.bind(1, workflow_path);
+  std::unordered_map<std::string, bool> succeeded;  // task -> its latest attempt succeeded
+  while (s.step()) succeeded[s.text(0)] = s.text(1) == to_string(AttemptStatus::kSucceeded);
+  std::vector<std::string> out;
+  for (auto& [task, ok] : succeeded) {
+    if (!ok) out.push_back(task);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<AttemptRecord> RunStore::attempts(RunId run, std::string_view task) const {

@@ -50,6 +50,12 @@ std::string fingerprint(const Workflow& wf, const fs::path& main_dir) {
       feed("features");
       for (const std::string& f : t.features) feed(f);
     }
+    for (const auto* files : {&t.inputs, &t.outputs}) {  // likewise
+      if (files->empty()) continue;
+      feed(files == &t.inputs ? "inputs" : "outputs");
+      feed_number(files->size());
+      for (const std::string& f : *files) feed(f);
+    }
     feed_pairs(t.env);
     const fs::path& cwd = t.cwd;
     if (!have_cwd || cwd.native() != last_cwd) {

@@ -106,6 +106,7 @@ struct TaskEntry {
   Duration timeout{0};
   Resources needs;
   std::vector<std::string> features;
+  std::vector<std::string> inputs, outputs;  // templates
   std::map<std::string, Where> needs_where;  // pool -> where it was asked for
   KeyValues env;
   std::optional<std::string> cwd;

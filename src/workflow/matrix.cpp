@@ -164,6 +164,8 @@ void check_templates(TaskEntry& e, Problems& problems) {
   for (const auto& [k, v] : e.env) check(v, "env", e.where);
   for (const auto& [k, v] : e.metadata) check(v, "metadata", e.where);
   if (e.cwd) check(*e.cwd, "cwd", e.where);
+  for (const std::string& f : e.inputs) check(f, "inputs", e.where);
+  for (const std::string& f : e.outputs) check(f, "outputs", e.where);
   for (const AfterRef& a : e.after) check(a.text, "after list", a.where);
 }
 
@@ -223,6 +225,8 @@ void expand_matrices(LoadState& state, Workflow& wf) {
       t.timeout = e.timeout;
       t.needs = e.needs;
       t.features = e.features;
+      for (const std::string& f : e.inputs) t.inputs.push_back(substitute(f, e, element));
+      for (const std::string& f : e.outputs) t.outputs.push_back(substitute(f, e, element));
       for (const auto& [k, v] : e.env) t.env.emplace_back(k, substitute(v, e, element));
       if (e.cwd) {  // tasks whose cwd comes out the same share it
         const fs::path cwd = substitute(*e.cwd, e, element);

@@ -19,9 +19,9 @@ const std::vector<std::string> kTopKeys{"name",  "defaults", "resources", "inclu
                                         "tasks", "backend",  "slurm"};
 const std::vector<std::string> kDefaultKeys{"retries", "timeout", "priority", "needs",
                                             "env",     "cwd",     "features"};
-const std::vector<std::string> kTaskKeys{"id",       "group",    "run",   "after", "priority",
-                                         "retries",  "timeout",  "needs", "env",   "cwd",
-                                         "features", "metadata", "matrix"};
+const std::vector<std::string> kTaskKeys{"id",       "group",    "run",    "after",  "priority",
+                                         "retries",  "timeout",  "needs",  "env",    "cwd",
+                                         "features", "metadata", "matrix", "inputs", "outputs"};
 const std::vector<std::string> kBackends{"local", "slurm"};
 const std::vector<std::string> kSlurmKeys{"partition", "account", "qos", "options"};
 /// sbatch options taskloom sets for every job itself (docs/backends.md).
@@ -539,6 +539,26 @@ class DocumentReader {
     return out;
   }
 
+  // inputs / outputs: a list of paths or globs (or one), relative to the task's cwd.
+  std::optional<std::vector<std::string>> read_files(const KeyValue& kv) {
+    const auto items = one_or_list(kv, kv.name + " must be a file name or a list of file names",
+                                   "write e.g. " + kv.name + ": [frames/f-{frame}.exr]");
+    if (!items) return std::nullopt;
+    std::vector<std::string> out;
+    bool ok = true;
+    for (const YamlNode& n : *items) {
+      if (!n.is_scalar() || trim(n.scalar()).empty()) {
+        error(where(n), "each item of " + kv.name + " must be a file name, not " + describe(n),
+              "write one path or glob per item");
+        ok = false;
+      } else if (std::find(out.begin(), out.end(), n.scalar()) == out.end()) {
+        out.push_back(n.scalar());
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
   // features: a list of node feature names (or one name).
   std::optional<std::vector<std::string>> read_features(const KeyValue& kv) {
     const auto items = one_or_list(kv, "features must be a list of node feature names",
@@ -670,6 +690,8 @@ class DocumentReader {
         }
       } else if (kv.name == "features") {
         if (auto f = read_features(kv)) e.features = std::move(*f);
+      } else if (kv.name == "inputs" || kv.name == "outputs") {
+        if (auto files = read_files(kv)) (kv.name == "inputs" ? e.inputs : e.outputs) = *files;
       } else if (kv.name == "metadata") {
         e.metadata = read_strings(kv, "metadata", false);
       } else {

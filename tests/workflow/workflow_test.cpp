@@ -189,6 +189,30 @@ tasks:
   EXPECT_EQ(b.cwd, fs::path("/tmp"));
 }
 
+TEST(Workflow, InputsAndOutputsTakeMatrixValuesAndCountInTheFingerprint) {
+  const Workflow wf = parse(R"(name: io
+tasks:
+  - id: render-{f}
+    matrix: {f: "1-2"}
+    run: r {f}
+    inputs: ["scene-{f}.usd", "textures/*.png"]
+    outputs: out/{f}.exr
+)");
+  EXPECT_EQ(task(wf, "render-2").inputs,
+            (std::vector<std::string>{"scene-2.usd", "textures/*.png"}));
+  EXPECT_EQ(task(wf, "render-2").outputs, (std::vector<std::string>{"out/2.exr"}));
+  const Workflow without = parse(
+      "name: io\ntasks:\n  - id: render-{f}\n    matrix: {f: \"1-2\"}\n"
+      "    run: r {f}\n");
+  EXPECT_NE(wf.fingerprint, without.fingerprint);
+  EXPECT_EQ(error_of("name: io\ntasks:\n  - id: a\n    run: x\n    outputs: [ok, {a: 1}]\n"),
+            "/flows/shot/shot.yaml:5:19: each item of outputs must be a file name, not a mapping — "
+            "write one path or glob per item");
+  EXPECT_EQ(error_of("name: io\ntasks:\n  - id: a\n    run: x\n    inputs: \"in-{n}\"\n"),
+            "/flows/shot/shot.yaml:3:5: {n} in the inputs of task \"a\" is not a matrix variable "
+            "of this task — declare it under matrix, or write ${n} for a shell variable");
+}
+
 TEST(Workflow, AfterAcceptsAStringOrAListAndDropsRepeats) {
   const Workflow wf = parse(R"(
 name: after

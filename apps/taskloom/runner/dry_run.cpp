@@ -9,10 +9,12 @@
 #include "taskloom/core/units.hpp"
 #include "taskloom/graph/algorithms.hpp"
 #include "taskloom/graph/digraph.hpp"
+#include "taskloom/runner/outputs.hpp"
 
 namespace taskloom::cli {
 
-void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
+void print_dry_run(const workflow::Workflow& wf, std::ostream& out,
+                   const std::function<bool(const workflow::Task&)>& forced) {
   const std::size_t n = wf.tasks.size();
   std::vector<double> weights(n);
   for (std::size_t i = 0; i < n; ++i) weights[i] = workflow::weight_of(wf.tasks[i]);
@@ -29,7 +31,8 @@ void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
     waiting[v] = g.in_degree(v);
     if (waiting[v] == 0) push(v);
   }
-  std::size_t shown = 0;
+  std::vector<bool> would_run(n, true);
+  std::size_t shown = 0, up_to_date = 0;
   while (!ready.empty()) {
     const graph::NodeIndex v = ready.top().second;
     ready.pop();
@@ -49,6 +52,25 @@ void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
       for (const std::string& a : t.after) out << ' ' << a;
     }
     out << ")\n     cwd " << t.cwd.string() << '\n';
+    if (!t.outputs.empty()) {
+      std::vector<const workflow::Task*> upstream;
+      std::string after_running;
+      for (graph::NodeIndex u : g.predecessors(v)) {
+        upstream.push_back(&wf.tasks[u]);
+        if (would_run[u] && after_running.empty()) after_running = wf.tasks[u].id;
+      }
+      if (forced(t)) {
+        out << "     runs: forced (--force)\n";
+      } else if (!after_running.empty()) {
+        out << "     runs: " << after_running << ", which it runs after, would run\n";
+      } else if (const runner::Freshness f = runner::freshness(t, upstream); f.up_to_date) {
+        would_run[v] = false;
+        ++up_to_date;
+        out << "     " << f.reason << ": would not run\n";
+      } else {
+        out << "     runs: " << f.reason << '\n';
+      }
+    }
     if (!t.env.empty()) {
       out << "     env";
       for (const auto& [k, val] : t.env) out << ' ' << k << '=' << val;
@@ -66,7 +88,10 @@ void print_dry_run(const workflow::Workflow& wf, std::ostream& out) {
       if (--waiting[s] == 0) push(s);
     }
   }
-  out << shown << (shown == 1 ? " task" : " tasks") << " would run; nothing was run or recorded\n";
+  const std::size_t run = shown - up_to_date;
+  out << run << (run == 1 ? " task" : " tasks") << " would run";
+  if (up_to_date > 0) out << ", " << up_to_date << " up to date";
+  out << "; nothing was run or recorded\n";
 }
 
 }  // namespace taskloom::cli

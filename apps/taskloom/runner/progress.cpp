@@ -44,6 +44,8 @@ std::string describe(const TaskEvent& e) {
       return s + " running (attempt " + std::to_string(e.attempt) + ")";
     case K::kSucceeded:
       return s + " succeeded in " + units::format_duration(e.wall);
+    case K::kUpToDate:
+      return s + " " + e.detail + ", not run";
     case K::kRetrying:
       return s + " attempt " + std::to_string(e.attempt) + " failed: " + e.detail + " (retrying)";
     case K::kFailed:
@@ -114,7 +116,10 @@ class LiveView final : public ProgressView {
 
   void event(const TaskEvent& e) override {
     using K = TaskEvent::Kind;
-    if (e.kind == K::kStarted || e.kind == K::kSucceeded || e.kind == K::kCancelled) return;
+    if (e.kind == K::kStarted || e.kind == K::kSucceeded || e.kind == K::kUpToDate ||
+        e.kind == K::kCancelled) {
+      return;  // the counts below say these
+    }
     print_above(time_of_day() + " " + describe(e));
   }
   void note(std::string_view text) override {
@@ -187,7 +192,9 @@ class LiveView final : public ProgressView {
       }
     }
     o << "] " << s.done() << "/" << s.total << "  " << std::lround(fraction * 100) << "%\n";
-    o << "  " << paint("32", "done " + std::to_string(s.succeeded)) << "  running " << s.running;
+    o << "  " << paint("32", "done " + std::to_string(s.succeeded));
+    if (s.up_to_date > 0) o << " (" << s.up_to_date << " up to date)";
+    o << "  running " << s.running;
     if (s.failed > 0) o << "  " << paint("31", "failed " + std::to_string(s.failed));
     if (s.skipped > 0) o << "  skipped " << s.skipped;
     if (s.cancelled > 0) o << "  cancelled " << s.cancelled;

@@ -310,7 +310,7 @@ std::string status_text(const store::RunStore& db, store::RunId id) {
       if (a.outcome.signal) exit = "sig" + std::to_string(*a.outcome.signal);
     }
     if (t.status == TaskStatus::kSkipped) message = t.skipped_because + " did not succeed";
-    if (t.status == TaskStatus::kSucceeded) message.clear();
+    if (t.status == TaskStatus::kSucceeded && t.attempts > 0) message.clear();  // kept: up to date
     o << pad(t.id, width) << "  " << pad(std::string(to_string(t.status)), 10) << "  "
       << pad(std::to_string(t.attempts), 8) << "  " << pad(time, 8) << "  " << pad(exit, 4) << "  "
       << message << '\n';

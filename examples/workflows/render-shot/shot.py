@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A tiny stand-in for a renderer, a compositor and an encoder, for examples/workflows/render-shot.yaml.
 
-  shot.py render FIRST LAST [--scale S]   frames FIRST..LAST -> out/render/NNNN.ppm
-  shot.py composite FRAME                 out/render/NNNN.ppm -> out/comp/NNNN.ppm (graded, titled)
+  shot.py render FIRST LAST [--scale S]   frames FIRST..LAST -> out/render/N.ppm
+  shot.py composite FRAME                 out/render/N.ppm -> out/comp/N.ppm (graded, titled)
   shot.py encode                          out/comp/*.ppm -> out/shot.bin + its SHA-256
 Only the Python standard library; images are binary PPM so any viewer opens them.
 """
@@ -46,26 +46,27 @@ def render(first, last, scale):
                 glow = max(0.0, 1.0 - d)
                 px += bytes((int(30 + 200 * glow), int(40 + 120 * glow * t + 60 * y / h),
                              int(90 + 160 * (1 - glow) * x / w)))
-        write_ppm(os.path.join(folder, "%04d.ppm" % frame), w, h, px)
+        write_ppm(os.path.join(folder, "%d.ppm" % frame), w, h, px)
         time.sleep(0.02)  # the "render time"
     print("rendered frames %d-%d at %dx%d" % (first, last, w, h))
 
 
 def composite(frame):
-    w, h, px = read_ppm(os.path.join(OUT, "render", "%04d.ppm" % frame))
+    w, h, px = read_ppm(os.path.join(OUT, "render", "%d.ppm" % frame))
     grade = bytes(min(255, int(255 * (v / 255.0) ** 0.8)) for v in range(256))  # a warm lift
     px = bytearray(bytes(px).translate(grade))
     for x in range(w):  # a letterbox: black bars top and bottom
         for y in list(range(3)) + list(range(h - 3, h)):
             px[3 * (y * w + x):3 * (y * w + x) + 3] = b"\0\0\0"
     os.makedirs(os.path.join(OUT, "comp"), exist_ok=True)
-    write_ppm(os.path.join(OUT, "comp", "%04d.ppm" % frame), w, h, px)
+    write_ppm(os.path.join(OUT, "comp", "%d.ppm" % frame), w, h, px)
     print("composited frame %d" % frame)
 
 
 def encode():
     folder = os.path.join(OUT, "comp")
-    frames = sorted(f for f in os.listdir(folder) if f.endswith(".ppm"))
+    frames = sorted((f for f in os.listdir(folder) if f.endswith(".ppm")),
+                    key=lambda f: int(f[:-4]))  # in frame order
     digest = hashlib.sha256()
     with open(os.path.join(OUT, "shot.bin"), "wb") as out:
         for name in frames:

@@ -37,6 +37,9 @@ class Journal {
   /// Attempts the run's earlier runner left open for this one to follow again (see
   /// store::RunStore::prepare_resume's reattach_backend); by default none.
   virtual std::vector<store::AttemptRecord> open_attempts() { return {}; }
+  /// Tasks whose last attempt, in this run or an earlier run of the workflow, did not succeed:
+  /// their outputs are not taken as up to date (runner/outputs.hpp); by default none.
+  virtual std::vector<std::string> tasks_without_success() { return {}; }
   /// pending -> ready.
   virtual void task_ready(std::string_view task) = 0;
   /// The attempt exists where it runs; the task is running.

@@ -51,7 +51,16 @@ namespace taskloom::runner {
 
 /// One state change of one task, for a live display.
 struct TaskEvent {
-  enum class Kind { kStarted, kSucceeded, kRetrying, kFailed, kTimedOut, kCancelled, kSkipped };
+  enum class Kind {
+    kStarted,
+    kSucceeded,
+    kUpToDate,  ///< its outputs are up to date, so it did not run (detail: why)
+    kRetrying,
+    kFailed,
+    kTimedOut,
+    kCancelled,
+    kSkipped
+  };
   Kind kind = Kind::kStarted;
   std::string task;
   int attempt = 0;     ///< the attempt's number in the journal (1, 2, ...)
@@ -63,7 +72,8 @@ struct TaskEvent {
 struct RunProgress {
   std::size_t total = 0;
   std::size_t succeeded = 0;
-  std::size_t failed = 0;  ///< failed or timed out
+  std::size_t up_to_date = 0;  ///< of the succeeded, those this runner found up to date
+  std::size_t failed = 0;      ///< failed or timed out
   std::size_t skipped = 0;
   std::size_t cancelled = 0;
   std::size_t running = 0;
@@ -96,13 +106,18 @@ struct RunnerOptions {
   /// How often tend() polls the journal for a cancel request, and renews its claim.
   std::chrono::milliseconds cancel_poll{250};
   std::chrono::milliseconds heartbeat{10'000};
+  /// Run tasks with outputs even when they are up to date (runner/outputs.hpp): all of them, or
+  /// those with these ids or groups (what depends on them then runs as their outputs change).
+  bool force_all = false;
+  std::vector<std::string> force;
 };
 
 struct RunOutcome {
   store::RunStatus status = store::RunStatus::kSucceeded;
-  std::string message;        ///< "2 failed, 3 skipped"; the cancel reason
-  runtime::RunReport report;  ///< this runner's part of the run
-  std::size_t ran = 0;        ///< tasks this runner started (or followed again) an attempt of
+  std::string message;         ///< "2 failed, 3 skipped"; the cancel reason
+  runtime::RunReport report;   ///< this runner's part of the run
+  std::size_t ran = 0;         ///< tasks this runner started (or followed again) an attempt of
+  std::size_t up_to_date = 0;  ///< tasks this runner found up to date and did not run
 };
 
 /// One run of a workflow, started by the constructor and driven to its end.

@@ -127,6 +127,9 @@ class RunStore {
   void resume_attempt(RunId run, std::string_view task, int number);
   /// Attempts of one task, or of every task when `task` is empty; by task order, then number.
   std::vector<AttemptRecord> attempts(RunId run, std::string_view task = {}) const;
+  /// Ids of the tasks whose latest attempt in any run of the workflow at `workflow_path` did not
+  /// succeed (failed, timed out, cancelled, interrupted, or open): files they made may be partial.
+  std::vector<std::string> tasks_without_success(std::string_view workflow_path) const;
 
   // --- events
   /// Transitions with seq > after_seq, in order.

@@ -68,6 +68,10 @@ struct Task {
   /// Node features a cluster node must have (Slurm --constraint, all of them); the task's own
   /// list replaces defaults.features. Ignored by the local backend.
   std::vector<std::string> features;
+  /// Files the task reads and writes (paths or globs, relative to cwd, matrix values put in).
+  /// A task with outputs is up to date, and not run again, when every output exists and none is
+  /// older than an input or an output of a task it runs after (runner/outputs.hpp).
+  std::vector<std::string> inputs, outputs;
   KeyValues env;             ///< defaults.env, then the task's own (which win)
   SharedPath cwd;            ///< absolute; the main workflow file's directory by default
   KeyValues metadata;        ///< free scalars, in file order
