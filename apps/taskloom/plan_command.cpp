@@ -16,10 +16,14 @@
 #include "taskloom/core/units.hpp"
 #include "taskloom/graph/algorithms.hpp"
 #include "taskloom/graph/dot.hpp"
+#include "taskloom/runner/forecast.hpp"
+#include "taskloom/runner/workflow_run.hpp"
+#include "taskloom/store/run_store.hpp"
 #include "taskloom/workflow/workflow.hpp"
 
 #include "commands.hpp"
 #include "runner/progress.hpp"
+#include "runner/run_records.hpp"
 
 namespace taskloom::cli {
 namespace {
@@ -30,6 +34,7 @@ struct PlanArgs {
   bool mermaid = false;
   bool json = false;
   bool list = false;
+  std::string db;  ///< where the history that predictions come from is (default: beside the file)
 };
 
 /// Ids or groups shown on one line before "... (N more)".
@@ -57,6 +62,21 @@ std::string list(const Items& items, std::size_t shown, Name name) {
     s += (i > 0 ? " " : "") + name(items[i]);
   }
   return s;
+}
+
+/// The wall-time prediction from the runs recorded in the database beside the workflow (or
+/// --db); nullopt when there is none or it has no successful attempt of this workflow.
+std::optional<runner::Prediction> predicted(const workflow::Workflow& wf, const Resources& capacity,
+                                            const std::string& db_option) {
+  const std::filesystem::path file =
+      db_option.empty() ? database_beside(wf.file) : std::filesystem::path(db_option);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
+  store::RunStore db = store::RunStore::open(file, {.create = false});
+  const runner::Forecasts f(
+      wf, db.recent_durations(runner::new_run_of(wf).workflow_path, runner::kHistory));
+  if (f.empty()) return std::nullopt;
+  return runner::predict(wf, capacity, f);
 }
 
 void plan(const PlanArgs& a) {
@@ -106,6 +126,13 @@ void plan(const PlanArgs& a) {
     nlohmann::json res = nlohmann::json::object();
     for (const auto& [name, amount] : resources) res[name] = amount;
     j["resources"] = res;
+    if (const auto p = predicted(wf, resources, a.db)) {
+      j["predicted"] = {
+          {"wall_seconds", std::chrono::duration<double>(p->wall).count()},
+          {"critical_path_seconds", std::chrono::duration<double>(p->critical_path).count()},
+          {"tasks_with_history", p->forecast},
+          {"tasks_without_history", p->unknown}};
+    }
     std::cout << j.dump(2) << '\n';
     return;
   }
@@ -150,7 +177,17 @@ void plan(const PlanArgs& a) {
     }
     std::cout << (i > 0 ? " -> " : "") << id(path[i]);
   }
-  std::cout << "\nfingerprint " << wf.fingerprint << "; nothing was run\n";
+  std::cout << '\n';
+  if (const auto p = predicted(wf, resources, a.db)) {
+    std::cout << "predicted wall time " << units::format_duration(p->wall) << " (critical path "
+              << units::format_duration(p->critical_path) << "), from the last runs of "
+              << p->forecast << " of " << wf.tasks.size() << " tasks (median of up to "
+              << runner::kHistory << " successful attempts each"
+              << (p->unknown > 0 ? "; the rest counted as taking no time" : "") << ")\n";
+  } else {
+    std::cout << "predicted wall time: no recorded run of this workflow yet\n";
+  }
+  std::cout << "fingerprint " << wf.fingerprint << "; nothing was run\n";
 }
 
 }  // namespace
@@ -166,6 +203,8 @@ void register_plan_command(CLI::App& app) {
   auto* json = cmd->add_flag("--json", args->json, "print the plan as JSON");
   auto* ids =
       cmd->add_flag("--list", args->list, "print the task ids, one per line, in file order");
+  cmd->add_option("--db", args->db,
+                  "the database whose runs predict the wall time (default: beside the workflow)");
   dot->excludes(mermaid)->excludes(json)->excludes(ids);
   mermaid->excludes(json)->excludes(ids);
   json->excludes(ids);

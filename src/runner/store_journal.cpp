@@ -1,6 +1,7 @@
 // The Journal of a run in the SQLite store: each call one store transaction.
 #include <memory>
 
+#include "taskloom/runner/forecast.hpp"
 #include "taskloom/runner/journal.hpp"
 #include "taskloom/store/lease.hpp"
 #include "taskloom/store/run_store.hpp"
@@ -20,6 +21,12 @@ class StoreJournal final : public Journal {
       return a.status != store::AttemptStatus::kRunning;
     });
     return open;
+  }
+  std::unordered_map<std::string, std::vector<std::chrono::microseconds>> recent_durations()
+      override {
+    const std::optional<store::RunRecord> run = db_.find_run(run_);
+    if (!run) return {};
+    return db_.recent_durations(run->workflow_path, kHistory);
   }
   std::vector<std::string> tasks_without_success() override {
     const std::optional<store::RunRecord> run = db_.find_run(run_);

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "taskloom/core/error.hpp"
+#include "taskloom/runner/forecast.hpp"
 #include "taskloom/runner/outputs.hpp"
 #include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/executor.hpp"
@@ -75,10 +76,11 @@ struct Slot {
   bool begun = false;                        // the current attempt is in the journal
   store::AttemptStart start;
   backends::AttemptResult result;
-  bool final_by_attempt = false;   // the journal has its final status from attempt_ended
-  bool ran = false;                // this runner started an attempt of it, or followed one
-  bool may_be_up_to_date = false;  // has outputs, not forced, outputs trusted (set by build)
-  std::string up_to_date;          // why it did not run: its outputs are up to date
+  bool final_by_attempt = false;     // the journal has its final status from attempt_ended
+  bool ran = false;                  // this runner started an attempt of it, or followed one
+  bool may_be_up_to_date = false;    // has outputs, not forced, outputs trusted (set by build)
+  std::string up_to_date;            // why it did not run: its outputs are up to date
+  std::optional<Duration> forecast;  // from history (runner/forecast.hpp)
   std::filesystem::file_time_type began_at{};  // of the current attempt, for partial outputs
 };
 
@@ -94,6 +96,8 @@ struct WorkflowRun::State final : runtime::RunObserver {
   Resources capacity;
 
   std::vector<Slot> slots;  // built before the run; then each slot is touched by its own task
+  /// Per slot: its final status is reported (read by progress() for the ETA).
+  std::unique_ptr<std::atomic<bool>[]> task_ended;
   std::unordered_map<std::string_view, std::size_t> slot_of;
   /// Every task of the workflow by id, when some may be up to date (their upstream's outputs).
   std::unordered_map<std::string_view, const workflow::Task*> task_of;
@@ -245,6 +249,9 @@ void WorkflowRun::State::build() {
       slots.back().open = std::move(open->second);
     }
   }
+  task_ended = std::make_unique<std::atomic<bool>[]>(slots.size());
+  const Forecasts forecasts(wf, journal.recent_durations());
+  for (Slot& slot : slots) slot.forecast = forecasts.of(*slot.task);
   // Which tasks may be found up to date: with outputs, not forced, and not left by an attempt
   // that did not succeed (its files may be partial).
   const std::vector<std::string> untrusted = journal.tasks_without_success();
@@ -274,8 +281,13 @@ void WorkflowRun::State::build() {
       if (capacity.contains(pool)) o.needs.set(pool, amount);  // else the backend's to place
     }
     o.metadata = t.metadata;
-    o.weight = workflow::weight_of(t);  // the timeout, enforced by the backend, weighs it
+    // Weighed by how long it took before, else by its timeout (enforced by the backend).
+    o.weight = workflow::weight_of(t);
     if (t.timeout > Duration::zero()) o.expected_duration = t.timeout;
+    if (slots[i].forecast) {
+      o.expected_duration = *slots[i].forecast;
+      o.weight = std::max(1e-6, std::chrono::duration<double>(*slots[i].forecast).count());
+    }
     graph.add_async(
         t.id,
         [this, i](runtime::TaskContext& ctx, runtime::Completion done) {
@@ -467,6 +479,7 @@ void WorkflowRun::State::journal_attempt_end(const runtime::TaskRef& t,
 void WorkflowRun::State::journal_task_end(const runtime::TaskRef& t, TaskStatus status,
                                           std::string_view upstream) {
   Slot& slot = slots[t.index];
+  task_ended[t.index].store(true, std::memory_order_relaxed);
   switch (status) {
     case TaskStatus::kSucceeded:
       succeeded.fetch_add(1);
@@ -584,6 +597,28 @@ RunProgress WorkflowRun::progress() const {
   p.running = s.running.size();
   for (const auto& [slot, since] : s.running) {
     p.running_tasks.emplace_back(s.slots[slot].task->id, now - since);
+  }
+  // ETA: the forecast work left over the attempts running now (O(tasks) per call; the display
+  // asks a few times a second).
+  Duration left{}, longest{};
+  bool any = false;
+  for (std::size_t i = 0; i < s.slots.size(); ++i) {
+    const Slot& slot = s.slots[i];
+    if (s.task_ended[i].load(std::memory_order_relaxed)) continue;
+    if (!slot.forecast) {
+      ++p.without_forecast;
+      continue;
+    }
+    any = true;
+    Duration d = *slot.forecast;
+    if (auto r = s.running.find(i); r != s.running.end()) {
+      d = std::max(Duration::zero(), d - (now - r->second));
+      longest = std::max(longest, d);
+    }
+    left += d;
+  }
+  if (any) {
+    p.eta = std::max(longest, left / static_cast<long>(std::max<std::size_t>(1, p.running)));
   }
   std::sort(p.running_tasks.begin(), p.running_tasks.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });

@@ -699,6 +699,23 @@ void RunStore::resume_attempt(RunId run, std::string_view task, int number) {
   durable_outcome(*state_, lock, op);
 }
 
+std::unordered_map<std::string, std::vector<std::chrono::microseconds>> RunStore::recent_durations(
+    std::string_view workflow_path, std::size_t per_task) const {
+  const std::string op = "reading the durations of the runs of " + std::string(workflow_path);
+  std::lock_guard lock(state_->mu);
+  Statement s = state_->db.prepare(
+      "SELECT a.task_id, a.wall_us FROM attempts a JOIN runs r ON r.id = a.run_id "
+      "WHERE r.workflow_path = ? AND a.status = 'succeeded' ORDER BY a.run_id DESC, a.number DESC",
+      op);
+  s.bind(1, workflow_path);
+  std::unordered_map<std::string, std::vector<std::chrono::microseconds>> out;
+  while (s.step()) {
+    auto& list = out[s.text(0)];
+    if (list.size() < per_task) list.emplace_back(s.int64(1));
+  }
+  return out;
+}
+
 std::vector<std::string> RunStore::tasks_without_success(std::string_view workflow_path) const {
   const std::string op = "reading the attempts of the runs of " + std::string(workflow_path);
   std::lock_guard lock(state_->mu);

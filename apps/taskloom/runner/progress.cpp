@@ -202,7 +202,10 @@ class LiveView final : public ProgressView {
     o << "  elapsed " << units::format_duration(s.elapsed);
     if (s.cancelling) {
       o << "  " << paint("33", "cancelling");
-    } else if (s.done() > 0 && s.done() < s.total) {
+    } else if (s.eta && s.done() < s.total) {  // from the durations of earlier runs
+      o << "  ETA " << units::format_duration(*s.eta);
+      if (s.without_forecast > 0) o << " (+" << s.without_forecast << " tasks never timed)";
+    } else if (s.done() > 0 && s.done() < s.total) {  // none: as fast as so far
       const double per_task =
           std::chrono::duration<double>(s.elapsed).count() / static_cast<double>(s.done());
       const double eta = per_task * static_cast<double>(s.total - s.done());

@@ -15,8 +15,11 @@
 // rethrows the first error from WorkflowRun::finish().
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "taskloom/core/status.hpp"
@@ -40,6 +43,12 @@ class Journal {
   /// Tasks whose last attempt, in this run or an earlier run of the workflow, did not succeed:
   /// their outputs are not taken as up to date (runner/outputs.hpp); by default none.
   virtual std::vector<std::string> tasks_without_success() { return {}; }
+  /// Per task, the wall times of its last successful attempts in any run of the workflow,
+  /// newest first (what runner/forecast.hpp forecasts from); by default none.
+  virtual std::unordered_map<std::string, std::vector<std::chrono::microseconds>>
+  recent_durations() {
+    return {};
+  }
   /// pending -> ready.
   virtual void task_ready(std::string_view task) = 0;
   /// The attempt exists where it runs; the task is running.

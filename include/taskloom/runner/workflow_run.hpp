@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,11 @@ struct RunProgress {
   std::size_t cancelled = 0;
   std::size_t running = 0;
   Duration elapsed{};
+  /// Time left, from the forecasts (runner/forecast.hpp) of the tasks not done: their remaining
+  /// work over the attempts running now, and at least the longest running one's remainder;
+  /// nullopt when no task left has a forecast. `without_forecast` of them have none.
+  std::optional<Duration> eta;
+  std::size_t without_forecast = 0;
   /// Tasks running now and for how long, longest first.
   std::vector<std::pair<std::string, Duration>> running_tasks;
   bool cancelling = false;

@@ -39,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "taskloom/core/status.hpp"
@@ -130,6 +131,10 @@ class RunStore {
   /// Ids of the tasks whose latest attempt in any run of the workflow at `workflow_path` did not
   /// succeed (failed, timed out, cancelled, interrupted, or open): files they made may be partial.
   std::vector<std::string> tasks_without_success(std::string_view workflow_path) const;
+  /// Per task id, the wall times of its last `per_task` succeeded attempts over every run of
+  /// the workflow at `workflow_path`, newest first: what forecasts are made from.
+  std::unordered_map<std::string, std::vector<std::chrono::microseconds>> recent_durations(
+      std::string_view workflow_path, std::size_t per_task) const;
 
   // --- events
   /// Transitions with seq > after_seq, in order.
