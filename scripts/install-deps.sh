@@ -22,6 +22,7 @@ PACKAGES=(
   libyaml-cpp-dev     # workflow files
   libsqlite3-dev      # store: the embedded SQLite database
   sqlite3             # tests inspect a run's database with the sqlite3 shell
+  zsh                 # tests drive `taskloom completion zsh` in an interactive zsh
   libcli11-dev        # the taskloom command line
   libfmt-dev          # formatting in the CLI and store
   slurmctld           # Slurm backend tests: scripts/slurm-local.sh's one-host cluster

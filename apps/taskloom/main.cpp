@@ -56,7 +56,10 @@ std::string completion_script(const CLI::App& app, bool zsh) {
     cases += "    " + sub->get_name() + ") opts=\"" + taskloom::join(option_names(*sub), " ") +
              "\" ;;\n";
   }
-  std::string out = zsh ? "autoload -U +X bashcompinit && bashcompinit\n" : "";
+  // bashcompinit's `complete` needs compinit's compdef: load it unless the rc file did.
+  std::string out = zsh ? "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -i; }\n"
+                          "autoload -U +X bashcompinit && bashcompinit\n"
+                        : "";
   out +=
       "# taskloom completion: eval \"$(taskloom completion " + std::string(zsh ? "zsh" : "bash") +
       ")\" in your shell's rc file\n_taskloom() {\n  local cur=${COMP_WORDS[COMP_CWORD]} opts\n"

@@ -283,6 +283,33 @@ TEST(Commands, TheGeneratedBashCompletionCompletesCommandsAndOptions) {
   EXPECT_EQ(run_taskloom({"completion", "fish"}).exit_code, 2);
 }
 
+// The zsh completion, in an interactive zsh (a pseudo-terminal driven by zsh/zpty) with the
+// completion system loaded as a user's .zshrc does: Tab completes a command and an option.
+TEST(Commands, TheGeneratedZshCompletionCompletesInAnInteractiveZsh) {
+  TempDir dir;
+  write_file(dir.path() / "drive.zsh",
+             "zmodload zsh/zpty\n"
+             "zpty -b z 'zsh -f -i'\n"
+             "zpty -w z 'PS1=\"%% \"; autoload -U compinit && compinit -u; eval \"$(" +
+                 taskloom_path() +
+                 " completion zsh)\"; show() { print -r -- \"BUF<$BUFFER>\" }; zle -N show; "
+                 "bindkey \"^X\" show'\n"
+                 "sleep 1\n"
+                 "zpty -w -n z $'taskloom run --dry\\t\\x18'\n"
+                 "sleep 1\n"
+                 "zpty -w -n z $'\\x15taskloom sim\\t\\x18'\n"
+                 "sleep 1\n"
+                 "out=''\n"
+                 "while zpty -r -t z line; do out+=\"$line\"; done\n"
+                 "print -r -- ${(j:\\n:)${(M)${(s:>:)out}:#*BUF<taskloom*}}\n"
+                 "zpty -d z\n");
+  ChildProcess p = ChildProcess::start("/usr/bin/zsh", {"-f", (dir.path() / "drive.zsh").string()},
+                                       {}, dir.path() / "zsh");
+  ASSERT_EQ(p.wait_for(std::chrono::seconds(20)).value_or(-1), 0) << p.err();
+  EXPECT_NE(p.out().find("BUF<taskloom run --dry-run"), std::string::npos) << p.out() << p.err();
+  EXPECT_NE(p.out().find("BUF<taskloom simulate"), std::string::npos) << p.out() << p.err();
+}
+
 // A resumed run's time is the time runners spent on it, not the idle gap before the resume.
 TEST(Commands, ARunsTimeLeavesOutTheIdleGapBeforeAResume) {
   TempDir dir;
