@@ -96,6 +96,7 @@ struct WorkflowRun::State final : runtime::RunObserver {
   Resources capacity;
 
   std::vector<Slot> slots;  // built before the run; then each slot is touched by its own task
+  bool any_forecast = false;  // some slot has one: progress() computes an ETA
   /// Per slot: its final status is reported (read by progress() for the ETA).
   std::unique_ptr<std::atomic<bool>[]> task_ended;
   std::unordered_map<std::string_view, std::size_t> slot_of;
@@ -251,7 +252,10 @@ void WorkflowRun::State::build() {
   }
   task_ended = std::make_unique<std::atomic<bool>[]>(slots.size());
   const Forecasts forecasts(wf, journal.recent_durations());
-  for (Slot& slot : slots) slot.forecast = forecasts.of(*slot.task);
+  for (Slot& slot : slots) {
+    slot.forecast = forecasts.of(*slot.task);
+    any_forecast = any_forecast || slot.forecast.has_value();
+  }
   // Which tasks may be found up to date: with outputs, not forced, and not left by an attempt
   // that did not succeed (its files may be partial).
   const std::vector<std::string> untrusted = journal.tasks_without_success();
@@ -602,7 +606,7 @@ RunProgress WorkflowRun::progress() const {
   // asks a few times a second).
   Duration left{}, longest{};
   bool any = false;
-  for (std::size_t i = 0; i < s.slots.size(); ++i) {
+  for (std::size_t i = 0; s.any_forecast && i < s.slots.size(); ++i) {
     const Slot& slot = s.slots[i];
     if (s.task_ended[i].load(std::memory_order_relaxed)) continue;
     if (!slot.forecast) {

@@ -515,13 +515,11 @@ std::optional<TaskRecord> RunStore::find_task(RunId run, std::string_view task) 
   return read_task(s);
 }
 
-void RunStore::set_task_status(RunId run, std::string_view task, TaskStatus to,
-                               std::string_view detail) {
-  const std::string op = task_op("recording", run, task) + " as " + std::string(to_string(to));
-  std::lock_guard lock(state_->mu);
-  Database& db = state_->db;
-  const WallTime now = state_->now();
-  WriteTransaction tx(db, op);
+namespace {
+
+/// One task's transition and its event, inside the caller's transaction.
+void record_status(Database& db, RunId run, std::string_view task, TaskStatus to,
+                   std::string_view detail, WallTime now, std::string_view op) {
   const TaskStatus from = task_status(db, run, task, op);
   // A task that never ran has no attempt's message: the reason it ended is its message.
   db.prepare(
@@ -536,6 +534,30 @@ void RunStore::set_task_status(RunId run, std::string_view task, TaskStatus to,
       .bind(6, task)
       .run();
   append_event(db, run, task, to_string(from), to_string(to), detail, now, op);
+}
+
+}  // namespace
+
+void RunStore::set_task_status(RunId run, std::string_view task, TaskStatus to,
+                               std::string_view detail) {
+  const std::string op = task_op("recording", run, task) + " as " + std::string(to_string(to));
+  std::lock_guard lock(state_->mu);
+  Database& db = state_->db;
+  const WallTime now = state_->now();
+  WriteTransaction tx(db, op);
+  record_status(db, run, task, to, detail, now, op);
+  tx.commit();
+}
+
+void RunStore::set_task_statuses(RunId run, std::span<const std::string> tasks, TaskStatus to) {
+  if (tasks.empty()) return;
+  const std::string op = "recording " + std::to_string(tasks.size()) + " tasks of " +
+                         run_name(run) + " as " + std::string(to_string(to));
+  std::lock_guard lock(state_->mu);
+  Database& db = state_->db;
+  const WallTime now = state_->now();
+  WriteTransaction tx(db, op);
+  for (const std::string& task : tasks) record_status(db, run, task, to, {}, now, op);
   tx.commit();
 }
 

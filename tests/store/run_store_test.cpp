@@ -477,6 +477,25 @@ TEST(RunStoreDiskFull, FullDiskIsAClearErrorAndEarlierRecordsSurvive) {
   EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
 }
 
+TEST(RunStoreTasks, ManyTransitionsInOneCallAreEachRecordedWithTheirEventInOrder) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "many.db");
+  const RunId run = store.create_run({"w", "/w.yaml", "f", {{"a", ""}, {"b", ""}, {"c", ""}}});
+  const std::vector<std::string> ready{"c", "a"};
+  store.set_task_statuses(run, ready, TaskStatus::kReady);
+  EXPECT_EQ(store.find_task(run, "a")->status, TaskStatus::kReady);
+  EXPECT_EQ(store.find_task(run, "b")->status, TaskStatus::kPending);
+  EXPECT_EQ(store.find_task(run, "c")->status, TaskStatus::kReady);
+  std::vector<std::string> order;
+  for (const EventRecord& e : store.events(run)) {
+    if (!e.task.empty() && e.to == "ready") order.push_back(e.task + ":" + e.from);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"c:pending", "a:pending"}));
+  const std::vector<std::string> unknown{"a", "zz"};
+  EXPECT_THROW(store.set_task_statuses(run, unknown, TaskStatus::kRunning), InvalidArgumentError);
+  EXPECT_EQ(store.find_task(run, "a")->status, TaskStatus::kReady) << "all or nothing";
+}
+
 // kBackground: an outcome is committed (another connection sees it) when the call returns, and
 // on disk once flush() returns; outcomes from several threads at once all arrive.
 TEST(RunStoreDurability, BackgroundOutcomesAreCommittedAtOnceAndFlushedOnRequest) {

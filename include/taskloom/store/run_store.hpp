@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -111,6 +112,9 @@ class RunStore {
   /// Records a transition (and its event) atomically.
   void set_task_status(RunId run, std::string_view task, TaskStatus to,
                        std::string_view detail = {});
+  /// set_task_status for each of `tasks`, in order, in one transaction (a million tasks that
+  /// become ready at once are one commit, not a million).
+  void set_task_statuses(RunId run, std::span<const std::string> tasks, TaskStatus to);
   /// Marks `task` skipped because `upstream` did not succeed.
   void skip_task(RunId run, std::string_view task, std::string_view upstream);
 
