@@ -57,9 +57,10 @@ std::string completion_script(const CLI::App& app, bool zsh) {
              "\" ;;\n";
   }
   // bashcompinit's `complete` needs compinit's compdef: load it unless the rc file did.
-  std::string out = zsh ? "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -i; }\n"
-                          "autoload -U +X bashcompinit && bashcompinit\n"
-                        : "";
+  std::string out =
+      zsh ? "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -i; }\n"
+            "autoload -U +X bashcompinit && bashcompinit\n"
+          : "";
   out +=
       "# taskloom completion: eval \"$(taskloom completion " + std::string(zsh ? "zsh" : "bash") +
       ")\" in your shell's rc file\n_taskloom() {\n  local cur=${COMP_WORDS[COMP_CWORD]} opts\n"

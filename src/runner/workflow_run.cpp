@@ -95,7 +95,7 @@ struct WorkflowRun::State final : runtime::RunObserver {
   /// CPUs and memory; none on Slurm, which places cpu, memory and gpu itself).
   Resources capacity;
 
-  std::vector<Slot> slots;  // built before the run; then each slot is touched by its own task
+  std::vector<Slot> slots;    // built before the run; then each slot is touched by its own task
   bool any_forecast = false;  // some slot has one: progress() computes an ETA
   /// Per slot: its final status is reported (read by progress() for the ETA).
   std::unique_ptr<std::atomic<bool>[]> task_ended;
