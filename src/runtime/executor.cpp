@@ -931,6 +931,14 @@ std::any& worker_resource(const Executor& executor) {
   return executor.core().worker_resource();
 }
 
+TimerId start_timer(Executor& executor, TimePoint deadline, std::function<void()> fn) {
+  return executor.core().timers().schedule(deadline, std::move(fn));
+}
+
+void stop_timer(Executor& executor, const TimerId& id) {
+  (void)executor.core().timers().cancel(id);
+}
+
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {
   if (done.load(std::memory_order_acquire) != 0) return;
   executor.core().help_until(done);

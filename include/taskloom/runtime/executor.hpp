@@ -117,6 +117,11 @@ struct SubmitOptions {
   /// (as Future::cancel: get() throws CancelledError); a callable invocable as
   /// fn(std::stop_token) is called with this token and decides when to look at it.
   std::stop_token stop_token;
+  /// On the executor's clock (Executor::clock()); max(): none. Not started by then, the job
+  /// never runs (get() throws DeadlineExceededError, a CancelledError); running by then, the
+  /// token given to fn(std::stop_token) fires (it fires for `stop_token` too), and what fn
+  /// then returns or throws is the result. E.g. {.deadline = executor.clock().now() + 50ms}.
+  TimePoint deadline = TimePoint::max();
 };
 
 namespace detail {
@@ -147,8 +152,8 @@ class Executor {
   auto submit(F&& fn, SubmitOptions options) -> Future<detail::submit_result_t<std::decay_t<F>>> {
     using R = detail::submit_result_t<std::decay_t<F>>;
     const unsigned lane = detail::reserve_queue_room(*this, options);
-    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn),
-                                                             std::move(options.stop_token));
+    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(
+        *this, std::forward<F>(fn), std::move(options.stop_token), options.deadline);
     Future<R> future(job);
     job->cancel_on_stop();
     detail::schedule(*this, job, options.priority, lane);

@@ -6,7 +6,8 @@
 // the result is there; called from any other thread, that thread helps run work first.
 // Visibility: everything the callable did happens-before wait()/get() returns.
 // A Future is move-only; dropping it does not cancel the work, cancel() does if it has not
-// started. wait_for(d) waits a bounded time.
+// started, and so do a stop request and a deadline given to submit (SubmitOptions).
+// wait_for(d) waits a bounded time.
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,12 @@ class CancelledError : public InvalidStateError {
   using InvalidStateError::InvalidStateError;
 };
 
+/// What get() throws for a job whose SubmitOptions::deadline passed before it started.
+class DeadlineExceededError : public CancelledError {
+ public:
+  using CancelledError::CancelledError;
+};
+
 namespace detail {
 
 template <class T>
@@ -46,16 +53,7 @@ class FutureState {
   bool wait_for(Duration timeout) {
     return ready() || sleep_until_done(*executor_, done_, timeout);
   }
-  bool cancel() {
-    std::uint8_t queued = kQueued;
-    if (!claim_.compare_exchange_strong(queued, kCancelled, std::memory_order_acq_rel)) {
-      return false;
-    }
-    error_ = std::make_exception_ptr(
-        CancelledError("the job was cancelled before it started (Future::cancel)"));
-    signal_done(*executor_, done_);
-    return true;
-  }
+  bool cancel() { return cancel_because(/*deadline=*/false); }
   void set_priority(Priority p) {
     if (!ready()) reprioritize(*executor_, job(), p);
   }
@@ -82,6 +80,23 @@ class FutureState {
     body_returned(*executor_);
     signal_done(*executor_, done_);
   }
+  /// Cancels the job if it has not started; get() then throws DeadlineExceededError when
+  /// `deadline`, else CancelledError.
+  bool cancel_because(bool deadline) {
+    std::uint8_t queued = kQueued;
+    if (!claim_.compare_exchange_strong(queued, kCancelled, std::memory_order_acq_rel)) {
+      return false;
+    }
+    error_ = deadline ? std::make_exception_ptr(DeadlineExceededError(
+                            "the job's deadline (SubmitOptions::deadline) passed before it "
+                            "started — give it a later deadline, or free a worker sooner"))
+                      : std::make_exception_ptr(CancelledError(
+                            "the job was cancelled before it started (Future::cancel, or its "
+                            "SubmitOptions::stop_token)"));
+    signal_done(*executor_, done_);
+    return true;
+  }
+  Executor& executor() const noexcept { return *executor_; }
   virtual Job* job() noexcept = 0;
 
  private:
@@ -104,11 +119,24 @@ using submit_result_t = typename std::conditional_t<std::is_invocable_v<F&, std:
 template <class T, class F>
 class SubmittedJob final : public FutureState<T>, public Job {
  public:
-  SubmittedJob(Executor& executor, F fn, std::stop_token stop)
-      : FutureState<T>(executor), fn_(std::move(fn)), stop_(std::move(stop)) {}
-  /// Before scheduling: a stop request that comes before the job starts cancels it.
+  SubmittedJob(Executor& executor, F fn, std::stop_token stop, TimePoint deadline)
+      : FutureState<T>(executor), fn_(std::move(fn)), stop_(std::move(stop)), deadline_(deadline) {}
+  /// Before scheduling: a stop request (or the deadline) that comes before the job starts
+  /// cancels it. With a deadline the callable gets a token of the job's own, which fires at
+  /// the deadline or when the caller's token fires.
   void cancel_on_stop() {
-    if (stop_.stop_possible()) on_stop_.emplace(stop_, CancelJob{this});
+    if (deadline_ != TimePoint::max()) {
+      own_.emplace();
+      if (stop_.stop_possible()) forward_.emplace(stop_, Forward{this});
+      stop_ = own_->get_token();
+      on_stop_.emplace(stop_, CancelJob{this});
+      timer_ = start_timer(this->executor(), deadline_, [this] {
+        deadline_passed_.store(true, std::memory_order_relaxed);
+        own_->request_stop();
+      });
+    } else if (stop_.stop_possible()) {
+      on_stop_.emplace(stop_, CancelJob{this});
+    }
   }
   void run() noexcept override {
     auto call = [this]() -> T {
@@ -119,17 +147,30 @@ class SubmittedJob final : public FutureState<T>, public Job {
       }
     };
     this->complete_with(call);
+    if (timer_) stop_timer(this->executor(), *timer_);  // the callback uses this job
     this->release();
   }
 
  private:
   struct CancelJob {
     SubmittedJob* job;
-    void operator()() const noexcept { (void)job->cancel(); }
+    void operator()() const noexcept {
+      // The timer stores the flag before it requests stop, on the thread that runs this.
+      (void)job->cancel_because(job->deadline_passed_.load(std::memory_order_relaxed));
+    }
+  };
+  struct Forward {
+    SubmittedJob* job;
+    void operator()() const noexcept { job->own_->request_stop(); }
   };
   Job* job() noexcept override { return this; }
   F fn_;
-  std::stop_token stop_;
+  std::stop_token stop_;  // what the callable is given
+  TimePoint deadline_;
+  std::optional<std::stop_source> own_;  // with a deadline: fired by it or by the caller's
+  std::atomic<bool> deadline_passed_{false};
+  std::optional<TimerId> timer_;
+  std::optional<std::stop_callback<Forward>> forward_;  // the caller's token into own_
   std::optional<std::stop_callback<CancelJob>> on_stop_;
 };
 
