@@ -936,6 +936,22 @@ std::any& worker_resource(const Executor& executor) {
   return executor.core().worker_resource();
 }
 
+bool enter_interruptible(Executor& executor, Priority priority, unsigned interruptions,
+                         const std::stop_source& stop, std::atomic<bool>& requested) {
+  ExecutorCore& core = executor.core();
+  Worker* w = core.this_worker();
+  if (w == nullptr || w->external || !core.options().preemption ||
+      interruptions >= core.options().max_interruptions) {
+    return false;
+  }
+  core.enter_preemptible(*w, make_key(priority, 0), stop, requested);
+  return true;
+}
+
+void leave_interruptible(Executor& executor) noexcept {
+  if (Worker* w = executor.core().this_worker()) executor.core().leave_preemptible(*w);
+}
+
 TimerId start_timer(Executor& executor, TimePoint deadline, std::function<void()> fn) {
   return executor.core().timers().schedule(deadline, std::move(fn));
 }

@@ -139,8 +139,9 @@ class Executor {
   unsigned worker_count() const noexcept;
   const Clock& clock() const noexcept;
 
-  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions) on a worker; its result or
-  /// exception arrives through the Future.
+  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions, or `fn(JobContext&)`, an
+  /// interruptible job: job_context.hpp) on a worker; its result or exception arrives through
+  /// the Future.
   template <class F>
   auto submit(F&& fn, Priority priority = Priority::kNormal)
       -> Future<detail::submit_result_t<std::decay_t<F>>> {
@@ -153,11 +154,28 @@ class Executor {
     using R = detail::submit_result_t<std::decay_t<F>>;
     const unsigned lane = detail::reserve_queue_room(*this, options);
     auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(
-        *this, std::forward<F>(fn), std::move(options.stop_token), options.deadline);
+        *this, options.priority, std::forward<F>(fn), std::move(options.stop_token),
+        options.deadline);
     Future<R> future(job);
     job->cancel_on_stop();
     detail::schedule(*this, job, options.priority, lane);
     return future;
+  }
+
+  /// Submits an interruptible job with a state (job_context.hpp): `body(JobContext&, S&)`
+  /// starts from `initial`, or from the state it saved (S::save) when it last yielded
+  /// (restored with S::restore). To yield, it returns or throws when
+  /// job.interrupt_requested(); the state as it is then is saved. Its return value is the
+  /// result once it ends without being interrupted.
+  template <SavableState S, class F>
+  auto submit_stateful(S initial, F body, SubmitOptions options = {}) {
+    return submit(
+        [initial = std::move(initial), body = std::move(body)](JobContext& job) mutable {
+          S state = job.saved_state().empty() ? initial : S::restore(job.saved_state());
+          detail::SaveStateOnExit<S, JobContext> save{job, state};
+          return body(job, state);
+        },
+        std::move(options));
   }
 
   /// The priority of a class by name (built in or from ExecutorOptions::classes);

@@ -20,6 +20,7 @@
 #include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/detail/job.hpp"
+#include "taskloom/runtime/job_context.hpp"
 
 namespace taskloom::runtime {
 
@@ -40,7 +41,8 @@ namespace detail {
 template <class T>
 class FutureState {
  public:
-  explicit FutureState(Executor& executor) : executor_(&executor) {}
+  FutureState(Executor& executor, Priority priority)
+      : executor_(&executor), priority_(priority.value()) {}
   virtual ~FutureState() = default;
   FutureState(const FutureState&) = delete;
   FutureState& operator=(const FutureState&) = delete;
@@ -55,7 +57,9 @@ class FutureState {
   }
   bool cancel() { return cancel_because(/*deadline=*/false); }
   void set_priority(Priority p) {
-    if (!ready()) reprioritize(*executor_, job(), p);
+    if (ready()) return;
+    priority_.store(p.value(), std::memory_order_relaxed);  // where a yielded job goes back
+    reprioritize(*executor_, job(), p);
   }
 
   T take() {
@@ -67,7 +71,19 @@ class FutureState {
  protected:
   template <class F>
   void complete_with(F& fn) noexcept {
-    if (claim_.exchange(kStarted, std::memory_order_acq_rel) == kCancelled) return;  // done
+    if (start()) finish(fn);
+  }
+  /// Claims the job for the calling worker; false when cancel() came first.
+  bool start() noexcept {
+    std::uint8_t queued = kQueued;
+    return claim_.compare_exchange_strong(queued, kStarted, std::memory_order_acq_rel);
+  }
+  /// A started job that yielded goes back to queued (cancel() can claim it again).
+  void unstart() noexcept { claim_.store(kQueued, std::memory_order_release); }
+  Priority priority() const noexcept { return Priority(priority_.load(std::memory_order_relaxed)); }
+  /// Calls `fn` and publishes what it returned or threw.
+  template <class F>
+  void finish(F&& fn) noexcept {
     try {
       if constexpr (std::is_void_v<T>) {
         fn();
@@ -103,6 +119,7 @@ class FutureState {
   struct Empty {};
   static constexpr std::uint8_t kQueued = 0, kStarted = 1, kCancelled = 2;
   Executor* executor_;
+  std::atomic<int> priority_;                 // the job's priority now (set_priority)
   std::atomic<std::uint8_t> claim_{kQueued};  // who came first: the worker or cancel()
   std::atomic<int> refs_{2};                  // the Future and the executor
   std::atomic<std::uint32_t> done_{0};
@@ -110,17 +127,23 @@ class FutureState {
   std::exception_ptr error_;
 };
 
-/// What a submitted callable returns: fn(std::stop_token) when it takes one, else fn().
+/// What a submitted callable returns: fn(JobContext&) (interruptible) or fn(std::stop_token)
+/// when it takes one, else fn().
 template <class F>
-using submit_result_t = typename std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
-                                                    std::invoke_result<F&, std::stop_token>,
-                                                    std::invoke_result<F&>>::type;
+using submit_result_t = typename std::conditional_t<
+    std::is_invocable_v<F&, JobContext&>, std::invoke_result<F&, JobContext&>,
+    std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
+                       std::invoke_result<F&, std::stop_token>, std::invoke_result<F&>>>::type;
 
 template <class T, class F>
 class SubmittedJob final : public FutureState<T>, public Job {
  public:
-  SubmittedJob(Executor& executor, F fn, std::stop_token stop, TimePoint deadline)
-      : FutureState<T>(executor), fn_(std::move(fn)), stop_(std::move(stop)), deadline_(deadline) {}
+  SubmittedJob(Executor& executor, Priority priority, F fn, std::stop_token stop,
+               TimePoint deadline)
+      : FutureState<T>(executor, priority),
+        fn_(std::move(fn)),
+        stop_(std::move(stop)),
+        deadline_(deadline) {}
   /// Before scheduling: a stop request (or the deadline) that comes before the job starts
   /// cancels it. With a deadline the callable gets a token of the job's own, which fires at
   /// the deadline or when the caller's token fires.
@@ -139,14 +162,22 @@ class SubmittedJob final : public FutureState<T>, public Job {
     }
   }
   void run() noexcept override {
-    auto call = [this]() -> T {
-      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
-        return fn_(stop_);
-      } else {
-        return fn_();
+    if constexpr (kInterruptible) {
+      // Stopped while it ran and yielded meanwhile: it does not start again.
+      if (interruptions_ > 0 && stop_.stop_requested()) {
+        (void)this->cancel_because(deadline_passed_.load(std::memory_order_relaxed));
       }
-    };
-    this->complete_with(call);
+      if (this->start() && run_interruptible()) return;  // yielded: queued again
+    } else {
+      auto call = [this]() -> T {
+        if constexpr (std::is_invocable_v<F&, std::stop_token>) {
+          return fn_(stop_);
+        } else {
+          return fn_();
+        }
+      };
+      this->complete_with(call);
+    }
     if (timer_) stop_timer(this->executor(), *timer_);  // the callback uses this job
     this->release();
   }
@@ -163,9 +194,55 @@ class SubmittedJob final : public FutureState<T>, public Job {
     SubmittedJob* job;
     void operator()() const noexcept { job->own_->request_stop(); }
   };
+  static constexpr bool kInterruptible = std::is_invocable_v<F&, JobContext&>;
+  struct RequestStop {
+    std::stop_source* source;
+    void operator()() const noexcept { source->request_stop(); }
+  };
+
+  /// One call of an interruptible callable, with a stop source of its own that an interruption
+  /// fires as well as the job's. True when it yielded and was queued again; otherwise its
+  /// outcome is published.
+  bool run_interruptible() noexcept {
+    std::stop_source call_stop;
+    std::stop_callback<RequestStop> link(stop_, RequestStop{&call_stop});
+    std::atomic<bool> requested{false};
+    const bool preemptible = enter_interruptible(this->executor(), this->priority(), interruptions_,
+                                                 call_stop, requested);
+    std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value{};
+    std::exception_ptr error;
+    try {
+      JobContext ctx(call_stop.get_token(), requested, interruptions_, saved_);
+      if constexpr (std::is_void_v<T>) {
+        fn_(ctx);
+      } else {
+        value.emplace(fn_(ctx));
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (preemptible) leave_interruptible(this->executor());
+    // Asked to yield, it returned or threw: either way it yielded (throwing is how many
+    // bodies say "interrupted"). Queued again; the worker's hold on the job passes to the
+    // new queue entry.
+    if (requested.load(std::memory_order_acquire)) {
+      ++interruptions_;
+      this->unstart();
+      schedule(this->executor(), this, this->priority());
+      return true;
+    }
+    this->finish([&]() -> T {
+      if (error) std::rethrow_exception(error);
+      if constexpr (!std::is_void_v<T>) return std::move(*value);
+    });
+    return false;
+  }
+
   Job* job() noexcept override { return this; }
   F fn_;
-  std::stop_token stop_;  // what the callable is given
+  unsigned interruptions_ = 0;  // interruptible jobs: by the thread running it
+  std::string saved_;           // interruptible jobs: what it saved (JobContext::save_state)
+  std::stop_token stop_;        // what the callable is given
   TimePoint deadline_;
   std::optional<std::stop_source> own_;  // with a deadline: fired by it or by the caller's
   std::atomic<bool> deadline_passed_{false};

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <stop_token>
 #include <utility>
 
 #include "taskloom/core/clock.hpp"
@@ -44,6 +45,13 @@ using TimerId = std::pair<TimePoint, std::uint64_t>;
 TimerId start_timer(Executor& executor, TimePoint deadline, std::function<void()> fn);
 /// Disarms a timer; when it has fired already, returns once its callback has finished.
 void stop_timer(Executor& executor, const TimerId& id);
+
+/// Around a call of an interruptible job on the calling thread: makes it a candidate for
+/// preemption at `priority`, asked through `stop` and `requested`. False (and nothing to
+/// leave) off the pool, with preemption off, or past ExecutorOptions::max_interruptions.
+bool enter_interruptible(Executor& executor, Priority priority, unsigned interruptions,
+                         const std::stop_source& stop, std::atomic<bool>& requested);
+void leave_interruptible(Executor& executor) noexcept;
 
 /// The calling thread's per-worker resource.
 std::any& worker_resource(const Executor& executor);
