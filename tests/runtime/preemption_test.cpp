@@ -213,6 +213,37 @@ TEST(PreemptedJobs, AYieldedJobWaitingToResumeCanBeCancelled) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+// As for tasks (issue 12, defect 3): a thread that starts waiting while an interruptible job
+// runs must not run the more important work beside it, but let it preempt the job.
+TEST(PreemptedJobs, AWaitingCallerDoesNotRunWorkBesideTheJobItPreempts) {
+  Executor executor(1);  // caller_helps on, as by default
+  Recorder order;
+  Signal started;
+  auto background = executor.submit(
+      [&](JobContext& job) {
+        if (job.interruptions() == 0) {
+          order.add("background-start");
+          started.notify();
+          EXPECT_TRUE(eventually([&] { return job.interrupt_requested(); }));
+          order.add("background-yields");
+          return;
+        }
+        order.add("background-again");
+      },
+      Priority::kBackground);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit(
+      [&] {
+        order.add("interactive");
+        return executor.this_worker();
+      },
+      Priority::kInteractive);
+  EXPECT_EQ(interactive.get(), 0) << "the job ran on the waiting thread, not the worker";
+  ASSERT_TRUE(ready_without_helping(background));
+  EXPECT_EQ(order.snapshot(), (std::vector<std::string>{"background-start", "background-yields",
+                                                        "interactive", "background-again"}));
+}
+
 TEST(PreemptedJobs, AJobThatIsNotInterruptibleIsNeverAsked) {
   Executor executor(one_worker());
   Signal started, release;

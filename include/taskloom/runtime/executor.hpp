@@ -75,7 +75,7 @@ struct ExecutorOptions {
   /// in place of a worker that goes to sleep: no wake-up to wait for, and never more busy
   /// threads than workers. It only waits, without helping, when `pools` has a lane (it would
   /// run laned work outside its lane, with no lane's worker resource) and when it starts
-  /// waiting while an interruptible task runs (work that arrives must preempt that task, not
+  /// waiting while an interruptible task or job runs (arriving work must preempt it, not
   /// run beside it; see `preemption`). False: it never helps.
   bool caller_helps = true;
 
