@@ -14,6 +14,7 @@
 #include <exception>
 #include <optional>
 #include <stop_token>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -164,7 +165,7 @@ class SubmittedJob final : public FutureState<T>, public Job {
   void run() noexcept override {
     if constexpr (kInterruptible) {
       // Stopped while it ran and yielded meanwhile: it does not start again.
-      if (interruptions_ > 0 && stop_.stop_requested()) {
+      if (resume_.interruptions > 0 && stop_.stop_requested()) {
         (void)this->cancel_because(deadline_passed_.load(std::memory_order_relaxed));
       }
       if (this->start() && run_interruptible()) return;  // yielded: queued again
@@ -207,12 +208,12 @@ class SubmittedJob final : public FutureState<T>, public Job {
     std::stop_source call_stop;
     std::stop_callback<RequestStop> link(stop_, RequestStop{&call_stop});
     std::atomic<bool> requested{false};
-    const bool preemptible = enter_interruptible(this->executor(), this->priority(), interruptions_,
-                                                 call_stop, requested);
+    const bool preemptible = enter_interruptible(this->executor(), this->priority(),
+                                                 resume_.interruptions, call_stop, requested);
     std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value{};
     std::exception_ptr error;
     try {
-      JobContext ctx(call_stop.get_token(), requested, interruptions_, saved_);
+      JobContext ctx(call_stop.get_token(), requested, resume_.interruptions, resume_.saved);
       if constexpr (std::is_void_v<T>) {
         fn_(ctx);
       } else {
@@ -226,7 +227,7 @@ class SubmittedJob final : public FutureState<T>, public Job {
     // bodies say "interrupted"). Queued again; the worker's hold on the job passes to the
     // new queue entry.
     if (requested.load(std::memory_order_acquire)) {
-      ++interruptions_;
+      ++resume_.interruptions;
       this->unstart();
       schedule(this->executor(), this, this->priority());
       return true;
@@ -238,11 +239,17 @@ class SubmittedJob final : public FutureState<T>, public Job {
     return false;
   }
 
+  /// What an interruptible job keeps across its calls, touched only by the thread running it.
+  struct Resumable {
+    unsigned interruptions = 0;
+    std::string saved;  // JobContext::save_state
+  };
+  struct NotResumable {};
+
   Job* job() noexcept override { return this; }
   F fn_;
-  unsigned interruptions_ = 0;  // interruptible jobs: by the thread running it
-  std::string saved_;           // interruptible jobs: what it saved (JobContext::save_state)
-  std::stop_token stop_;        // what the callable is given
+  [[no_unique_address]] std::conditional_t<kInterruptible, Resumable, NotResumable> resume_;
+  std::stop_token stop_;  // what the callable is given
   TimePoint deadline_;
   std::optional<std::stop_source> own_;  // with a deadline: fired by it or by the caller's
   std::atomic<bool> deadline_passed_{false};
