@@ -4,6 +4,9 @@
 //   BM_<Workload>_Taskloom/<workers>   taskloom::runtime::Executor(workers) + TaskGraph
 //   BM_<Workload>_OneTbb/<workers>     tbb::flow::graph under global_control(parallelism)
 //   BM_<Workload>_StdThread/<workers>  ThreadPool(workers): one locked queue, atomic counters
+// and, when built with a Taskflow source tree (TASKLOOM_TASKFLOW_DIR), on a fourth:
+//   BM_<Workload>_Taskflow/<workers>   tf::Executor(workers) + tf::Taskflow; submit-and-wait
+//                                      is executor.async(fn).get()
 // Task bodies are empty. One iteration builds the graph, runs it and destroys it; the executor,
 // the TBB limit and the pool are set up once per benchmark, outside the timed loop.
 // "Workers" is each system's own knob, and they do not count the same threads: taskloom's
@@ -35,6 +38,9 @@
 #include <taskloom/runtime/executor.hpp>
 
 #include "taskloom_dag.hpp"
+#if TASKLOOM_WITH_TASKFLOW
+#include "taskflow_dag.hpp"
+#endif
 #include "tbb_flow.hpp"
 #include "thread_pool.hpp"
 #include "workloads.hpp"
@@ -138,6 +144,22 @@ struct StdThreadSystem {
   ThreadPool pool;
 };
 
+#if TASKLOOM_WITH_TASKFLOW
+struct TaskflowSystem {
+  static constexpr const char* kName = "Taskflow";
+  explicit TaskflowSystem(unsigned workers) : executor(workers) {}
+  template <class MakeBody>
+  void run(const Dag& dag, MakeBody&& make_body) {
+    run_dag_taskflow(executor, dag, make_body);
+  }
+  // The waiting thread blocks on a std::future; Taskflow's workers run the task.
+  void submit_and_wait() {
+    executor.async([] {}).get();
+  }
+  tf::Executor executor;
+};
+#endif
+
 const Dag& cached(const Workload& w) {
   static std::vector<std::unique_ptr<Dag>> dags(std::size(kWorkloads));
   auto& slot = dags[static_cast<std::size_t>(&w - kWorkloads)];
@@ -238,10 +260,16 @@ void register_all() {
     register_system<TaskloomSystem>(w);
     register_system<OneTbbSystem>(w);
     register_system<StdThreadSystem>(w);
+#if TASKLOOM_WITH_TASKFLOW
+    register_system<TaskflowSystem>(w);
+#endif
   }
   register_submit_wait<TaskloomSystem>();
   register_submit_wait<OneTbbSystem>();
   register_submit_wait<StdThreadSystem>();
+#if TASKLOOM_WITH_TASKFLOW
+  register_submit_wait<TaskflowSystem>();
+#endif
 }
 
 template <class System>
@@ -267,6 +295,9 @@ int verify_all() {
       ok = verify_system<TaskloomSystem>(w, workers) && ok;
       ok = verify_system<OneTbbSystem>(w, workers) && ok;
       ok = verify_system<StdThreadSystem>(w, workers) && ok;
+#if TASKLOOM_WITH_TASKFLOW
+      ok = verify_system<TaskflowSystem>(w, workers) && ok;
+#endif
     }
   }
   std::printf(ok ? "verify: all ok\n" : "verify: FAILED\n");

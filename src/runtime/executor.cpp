@@ -747,17 +747,22 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
        !(options_.preemption && preemptible_running_.load(std::memory_order_seq_cst) != 0));
   // A thread from outside without a helper slot (none free, or not helping): its next item
   // cannot be stolen, so share_next() publishes it instead.
-  Worker unregistered;
-  unregistered.core = this;
-  unregistered.index = worker_count();
-  unregistered.counter = counter_slots() - 1;
-  unregistered.external = true;
-  unregistered.registered = false;
+  // Made only when needed: a Worker is large, and its stop_source allocates.
+  std::optional<Worker> unregistered;
+  const auto make_unregistered = [&]() -> Worker* {
+    Worker& u = unregistered.emplace();
+    u.core = this;
+    u.index = worker_count();
+    u.counter = counter_slots() - 1;
+    u.external = true;
+    u.registered = false;
+    return &u;
+  };
   if (inside) {
     reclaim_next(*w);  // the enclosing task body shared it; this loop uses the slot now
   } else {
     w = helps ? claim_helper_slot() : nullptr;
-    if (w == nullptr) w = &unregistered;
+    if (w == nullptr) w = make_unregistered();
   }
   WorkerScope scope(w);
   w->last_end_valid = false;
@@ -804,14 +809,14 @@ void ExecutorCore::help_until(const std::atomic<std::uint32_t>& done) {
   } else {
     flush_next(*w);
     // Work this thread queued for other runs goes where anyone finds it once it leaves.
-    if (w != &unregistered) {
+    if (!unregistered) {
       for (Item left; w->queue.pop(left);) {
         injection_.push(left);
         announce(left.key);
       }
     }
     if (takes_slot) release_slot_of_helper();
-    if (w != &unregistered) w->claimed.store(false, std::memory_order_release);
+    if (!unregistered) w->claimed.store(false, std::memory_order_release);
   }
 }
 
@@ -929,6 +934,30 @@ void reprioritize(Executor& executor, Job* job, Priority priority) {
 
 std::any& worker_resource(const Executor& executor) {
   return executor.core().worker_resource();
+}
+
+bool enter_interruptible(Executor& executor, Priority priority, unsigned interruptions,
+                         const std::stop_source& stop, std::atomic<bool>& requested) {
+  ExecutorCore& core = executor.core();
+  Worker* w = core.this_worker();
+  if (w == nullptr || w->external || !core.options().preemption ||
+      interruptions >= core.options().max_interruptions) {
+    return false;
+  }
+  core.enter_preemptible(*w, make_key(priority, 0), stop, requested);
+  return true;
+}
+
+void leave_interruptible(Executor& executor) noexcept {
+  if (Worker* w = executor.core().this_worker()) executor.core().leave_preemptible(*w);
+}
+
+TimerId start_timer(Executor& executor, TimePoint deadline, std::function<void()> fn) {
+  return executor.core().timers().schedule(deadline, std::move(fn));
+}
+
+void stop_timer(Executor& executor, const TimerId& id) {
+  (void)executor.core().timers().cancel(id);
 }
 
 void help_until(Executor& executor, const std::atomic<std::uint32_t>& done) {

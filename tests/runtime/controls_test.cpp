@@ -1,13 +1,16 @@
 // Per-task and per-job controls while work is in flight: Run::status(id), Run::cancel(id) and
-// what its dependents become, Future::cancel, Future::wait_for, the results of all
-// dependencies as one view, and the ids of each wave in the report.
+// what its dependents become, Future::cancel, Future::wait_for, submit with a stop token or a
+// deadline, the results of all dependencies as one view, and the ids of each wave in the
+// report. Deadlines run on a ManualClock: no test waits for time to pass.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "taskloom/core/clock.hpp"
 #include "taskloom/core/error.hpp"
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/task_context.hpp"
@@ -206,6 +209,94 @@ TEST(FutureControls, ASubmittedJobThatTakesAStopTokenSeesTheStopRequest) {
   stop.request_stop();
   ASSERT_TRUE(ready_without_helping(f));
   EXPECT_TRUE(f.get()) << "the running job saw its token fire";
+}
+
+/// One worker, no helping, time moved by the test.
+struct ManualTime {
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  ExecutorOptions options() const { return {.workers = 1, .clock = clock, .caller_helps = false}; }
+};
+
+TEST(FutureControls, AJobWhoseDeadlinePassesBeforeItStartsNeverRuns) {
+  ManualTime time;
+  Executor executor(time.options());
+  std::atomic<bool> ran{false};
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
+  auto f = executor.submit(
+      [&] {
+        ran = true;
+        return 1;
+      },
+      {.deadline = executor.clock().now() + 10s});
+  time.clock->advance(9s);
+  EXPECT_FALSE(f.ready()) << "before its deadline, a queued job stays queued";
+  time.clock->advance(1s);
+  ASSERT_TRUE(ready_without_helping(f));
+  EXPECT_THROW((void)f.get(), DeadlineExceededError);
+  held.release();
+  auto after = executor.submit([] { return 2; });
+  ASSERT_TRUE(ready_without_helping(after));
+  EXPECT_EQ(after.get(), 2);
+  EXPECT_FALSE(ran.load());
+}
+
+TEST(FutureControls, ARunningJobSeesItsDeadlineAsAStopRequest) {
+  ManualTime time;
+  Executor executor(time.options());
+  Signal started;
+  auto f = executor.submit(
+      [&](std::stop_token token) {
+        started.notify();
+        return eventually([&] { return token.stop_requested(); }) ? 7 : -1;
+      },
+      {.deadline = executor.clock().now() + 1min});
+  ASSERT_TRUE(started.wait());
+  time.clock->advance(1min);
+  ASSERT_TRUE(ready_without_helping(f));
+  EXPECT_EQ(f.get(), 7) << "what the callable returns once stopped is the result";
+}
+
+TEST(FutureControls, WithADeadlineTheCallersStopTokenStillCancels) {
+  ManualTime time;
+  Executor executor(time.options());
+  std::stop_source stop;
+  HeldWorker held(executor);
+  ASSERT_TRUE(held.started());
+  auto queued = executor.submit(
+      [] {}, {.stop_token = stop.get_token(), .deadline = executor.clock().now() + 1h});
+  stop.request_stop();
+  ASSERT_TRUE(ready_without_helping(queued));
+  try {
+    queued.get();
+    ADD_FAILURE() << "a stopped job has no result";
+  } catch (const DeadlineExceededError&) {
+    ADD_FAILURE() << "stopped by its token, not by its deadline";
+  } catch (const CancelledError&) {
+  }
+  held.release();
+  std::stop_source stop_running;
+  Signal started;
+  auto running = executor.submit(
+      [&](std::stop_token token) {
+        started.notify();
+        return eventually([&] { return token.stop_requested(); });
+      },
+      {.stop_token = stop_running.get_token(), .deadline = executor.clock().now() + 1h});
+  ASSERT_TRUE(started.wait());
+  stop_running.request_stop();
+  ASSERT_TRUE(ready_without_helping(running));
+  EXPECT_TRUE(running.get()) << "the caller's stop reaches the token the callable was given";
+}
+
+TEST(FutureControls, AJobThatEndsBeforeItsDeadlineIsNotTouchedByIt) {
+  ManualTime time;
+  Executor executor(time.options());
+  auto f = executor.submit([](std::stop_token token) { return token.stop_requested(); },
+                           {.deadline = executor.clock().now() + 1s});
+  ASSERT_TRUE(ready_without_helping(f));
+  time.clock->advance(1h);  // the disarmed timer must not touch the job (ASan, TSan)
+  EXPECT_FALSE(f.get());
 }
 
 TEST(TaskContextView, TheResultsOfAllDependenciesAsOneView) {

@@ -1,15 +1,19 @@
-// Preemption of interruptible tasks: yielding to more important work, restarting or resuming
-// from saved state, declining to be rescheduled, and the bound on interruptions. One worker,
+// Preemption of interruptible tasks and submitted jobs: yielding to more important work,
+// restarting or resuming from saved state, declining to be rescheduled, and the bound on
+// interruptions. One worker,
 // run only by the executor (caller_helps = false), so "interactive runs before background
 // continues" is checked exactly.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "taskloom/runtime/executor.hpp"
+#include "taskloom/runtime/job_context.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
 
@@ -124,6 +128,139 @@ TEST(Preemption, AStatefulTaskResumesFromItsSavedState) {
   const TaskReport& t = run.report().task("count");
   EXPECT_EQ(t.result_as<int>(), 100);
   EXPECT_EQ(t.interruptions, 1u);
+}
+
+// ------------------------------------------------- interruptible and stateful submitted jobs
+
+TEST(PreemptedJobs, AnInterruptibleJobYieldsToInteractiveWorkAndIsCalledAgain) {
+  Executor executor(one_worker());
+  Recorder order;
+  Signal started;
+  auto background = executor.submit(
+      [&](JobContext& job) {
+        if (job.interruptions() == 0) {
+          order.add("background-start");
+          started.notify();
+          EXPECT_TRUE(eventually([&] { return job.stop_requested(); }));
+          EXPECT_TRUE(job.interrupt_requested());
+          return -1;  // yielded: this value is not the result
+        }
+        order.add("background-again");
+        return static_cast<int>(job.interruptions());
+      },
+      Priority::kBackground);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([&] { order.add("interactive"); }, Priority::kInteractive);
+  ASSERT_TRUE(ready_without_helping(background));
+  ASSERT_TRUE(ready_without_helping(interactive));
+  EXPECT_EQ(background.get(), 1);
+  EXPECT_EQ(order.snapshot(),
+            (std::vector<std::string>{"background-start", "interactive", "background-again"}));
+}
+
+TEST(PreemptedJobs, AStatefulJobResumesFromItsSavedStateEvenWhenItThrows) {
+  for (const bool throws : {false, true}) {
+    SCOPED_TRACE(throws ? "throws when interrupted" : "returns when interrupted");
+    Executor executor(one_worker());
+    Signal at_ten;
+    std::vector<int> resumed_at;  // only the worker's thread touches it until the end
+    auto count = executor.submit_stateful(
+        Progress{},
+        [&](JobContext& job, Progress& p) {
+          resumed_at.push_back(p.next);
+          for (; p.next < 100; ++p.next) {
+            if (p.next == 10 && job.interruptions() == 0) {
+              at_ten.notify();
+              EXPECT_TRUE(eventually([&] { return job.interrupt_requested(); }));
+            }
+            if (job.interrupt_requested()) {
+              if (throws) throw std::runtime_error("interrupted");
+              return -1;
+            }
+          }
+          return p.next;
+        },
+        {.priority = Priority::kLow});
+    ASSERT_TRUE(at_ten.wait());
+    auto urgent = executor.submit([] {}, Priority::kUrgent);
+    ASSERT_TRUE(ready_without_helping(count));
+    ASSERT_TRUE(ready_without_helping(urgent));
+    EXPECT_EQ(count.get(), 100) << "a throw after an interruption request is a yield";
+    EXPECT_EQ(resumed_at, (std::vector<int>{0, 10})) << "not from 0 again";
+  }
+}
+
+TEST(PreemptedJobs, AYieldedJobWaitingToResumeCanBeCancelled) {
+  Executor executor(one_worker());
+  Signal started;
+  std::atomic<int> calls{0};
+  Future<void> background = executor.submit(
+      [&](JobContext& job) {
+        ++calls;
+        started.notify();
+        EXPECT_TRUE(eventually([&] { return job.interrupt_requested(); }));
+      },
+      Priority::kBackground);
+  ASSERT_TRUE(started.wait());
+  // Runs while the yielded job waits in the queue behind it, on the only worker.
+  auto interactive = executor.submit([&] { return background.cancel(); }, Priority::kInteractive);
+  ASSERT_TRUE(ready_without_helping(interactive));
+  EXPECT_TRUE(interactive.get()) << "queued again after yielding: it has not started";
+  ASSERT_TRUE(ready_without_helping(background));
+  EXPECT_THROW(background.get(), CancelledError);
+  auto after = executor.submit([] { return 1; });
+  ASSERT_TRUE(ready_without_helping(after));
+  EXPECT_EQ(calls.load(), 1);
+}
+
+// As for tasks (issue 12, defect 3): a thread that starts waiting while an interruptible job
+// runs must not run the more important work beside it, but let it preempt the job.
+TEST(PreemptedJobs, AWaitingCallerDoesNotRunWorkBesideTheJobItPreempts) {
+  Executor executor(1);  // caller_helps on, as by default
+  Recorder order;
+  Signal started;
+  auto background = executor.submit(
+      [&](JobContext& job) {
+        if (job.interruptions() == 0) {
+          order.add("background-start");
+          started.notify();
+          EXPECT_TRUE(eventually([&] { return job.interrupt_requested(); }));
+          order.add("background-yields");
+          return;
+        }
+        order.add("background-again");
+      },
+      Priority::kBackground);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit(
+      [&] {
+        order.add("interactive");
+        return executor.this_worker();
+      },
+      Priority::kInteractive);
+  EXPECT_EQ(interactive.get(), 0) << "the job ran on the waiting thread, not the worker";
+  ASSERT_TRUE(ready_without_helping(background));
+  EXPECT_EQ(order.snapshot(), (std::vector<std::string>{"background-start", "background-yields",
+                                                        "interactive", "background-again"}));
+}
+
+TEST(PreemptedJobs, AJobThatIsNotInterruptibleIsNeverAsked) {
+  Executor executor(one_worker());
+  Signal started, release;
+  auto background = executor.submit(
+      [&](std::stop_token token) {
+        started.notify();
+        EXPECT_TRUE(release.wait());
+        return token.stop_requested();
+      },
+      Priority::kBackground);
+  ASSERT_TRUE(started.wait());
+  auto interactive = executor.submit([] {}, Priority::kInteractive);
+  EXPECT_TRUE(stays_false([&] { return interactive.ready(); }, kQuietWindow));
+  release.notify();
+  ASSERT_TRUE(ready_without_helping(background));
+  EXPECT_FALSE(background.get()) << "a stop_token job is stopped by its caller, not for work";
+  ASSERT_TRUE(ready_without_helping(interactive));
 }
 
 TEST(Preemption, ATaskMayDeclineToBeRescheduled) {

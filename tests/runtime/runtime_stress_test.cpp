@@ -9,12 +9,15 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "taskloom/runtime/executor.hpp"
 #include "taskloom/runtime/future.hpp"
+#include "taskloom/runtime/job_context.hpp"
 #include "taskloom/runtime/run.hpp"
 #include "taskloom/runtime/task_context.hpp"
 #include "taskloom/runtime/task_graph.hpp"
@@ -256,6 +259,85 @@ TEST_P(RuntimeStressTest, SubmitStormFromManyThreadsWithExceptions) {
   const long throwing = kThreads * ((per_thread + 9) / 10);
   EXPECT_EQ(errors.load(), throwing);
   EXPECT_EQ(values.load(), static_cast<long>(kThreads) * per_thread - throwing);
+}
+
+// Interruptible and stateful submitted jobs (JobContext), with stop tokens, deadlines and
+// Future::cancel racing their starts, their yields and their resumptions, while interactive
+// jobs keep arriving from another thread to preempt them (how often a job is asked to yield
+// depends on the machine's timing). Every future must end exactly once: with the full count,
+// stopped, or cancelled — never with what a yield returned or threw.
+TEST_P(RuntimeStressTest, InterruptibleJobsWithCancelsStopsAndDeadlines) {
+  // Waiters only wait, so that the jobs run on pool workers, where they can be interrupted.
+  Executor executor({.workers = workers(), .caller_helps = false});
+  const int jobs = static_cast<int>(scaled(2'000));
+  constexpr int kSteps = 2'000;
+  struct Steps {
+    int next = 0;
+    std::string save() const { return std::to_string(next); }
+    static Steps restore(std::string_view bytes) { return {std::stoi(std::string(bytes))}; }
+  };
+  std::atomic<bool> stop_pressure{false};
+  std::atomic<long> interactive_ran{0}, yields{0};
+  std::thread pressure([&] {
+    while (!stop_pressure.load()) {
+      executor.submit([&] { ++interactive_ran; }, Priority::kInteractive).get();
+    }
+  });
+  std::vector<std::stop_source> stops(static_cast<std::size_t>(jobs));
+  std::vector<Future<int>> futures;
+  futures.reserve(static_cast<std::size_t>(jobs));
+  for (int i = 0; i < jobs; ++i) {
+    SubmitOptions options{.priority = Priority::kBackground,
+                          .stop_token = stops[static_cast<std::size_t>(i)].get_token()};
+    if (i % 7 == 0) options.deadline = executor.clock().now() + std::chrono::microseconds(i % 50);
+    futures.push_back(executor.submit_stateful(
+        Steps{},
+        [&yields](JobContext& job, Steps& s) {
+          for (; s.next < kSteps; ++s.next) {
+            if (job.interrupt_requested()) {
+              ++yields;
+              if (s.next % 2 == 0) throw std::runtime_error("interrupted");
+              return -1;
+            }
+            if (job.stop_requested()) return -2;  // stopped by its caller or its deadline
+            volatile int work = s.next;           // a step of work the compiler keeps
+            (void)work;
+          }
+          return s.next;
+        },
+        options));
+    if (i % 5 == 1) stops[static_cast<std::size_t>(i)].request_stop();
+    if (i % 5 == 2) (void)futures.back().cancel();
+  }
+  // Jobs nobody stops, cancels or gives a deadline must run to the end, however often they
+  // yielded; the others may end any of the three ways.
+  long full = 0, stopped = 0, cancelled = 0, other = 0, untouched_not_full = 0;
+  for (int i = 0; i < jobs; ++i) {
+    const bool untouched = i % 5 != 1 && i % 5 != 2 && i % 7 != 0;
+    try {
+      const int v = futures[static_cast<std::size_t>(i)].get();
+      if (v == kSteps) {
+        ++full;
+      } else if (v == -2) {
+        ++stopped;
+      } else {
+        ++other;
+      }
+      if (v != kSteps && untouched) ++untouched_not_full;
+    } catch (const CancelledError&) {
+      ++cancelled;
+      if (untouched) ++untouched_not_full;
+    } catch (...) {
+      ++other;
+    }
+  }
+  stop_pressure = true;
+  pressure.join();
+  EXPECT_EQ(full + stopped + cancelled, jobs);
+  EXPECT_EQ(other, 0) << "a yield (return -1 or a throw) is never a job's outcome";
+  EXPECT_EQ(untouched_not_full, 0);
+  RecordProperty("yields", static_cast<int>(yields.load()));
+  RecordProperty("interactive", static_cast<int>(interactive_ran.load()));
 }
 
 TEST_P(RuntimeStressTest, SpawnTreeFromManyTasks) {

@@ -797,6 +797,28 @@ TEST(Errors, YamlSyntaxErrorsAreNeverInYamlCppsWords) {
   }
 }
 
+// Issue 12, defect 4: "task 'a' depends on unknown task 'zz' — did you mean 'a'?" A task
+// cannot run after itself, so it is never the suggestion; another close id still is.
+TEST(Errors, AnUnknownDependencyNeverSuggestsTheTaskItself) {
+  try {
+    parse("name: w\ntasks:\n  - id: a\n    run: x\n    after: zz\n");
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_EQ(e.diagnostics()[0].fix.find("did you mean"), std::string::npos) << e.what();
+  }
+  try {
+    parse(
+        "name: w\ntasks:\n  - id: fetch\n    run: x\n  - id: fetcher\n    run: x\n"
+        "    after: fetchez\n");
+    FAIL() << "expected an InputError";
+  } catch (const taskloom::InputError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_THAT(e.diagnostics()[0].fix, testing::HasSubstr("did you mean \"fetch\"?"))
+        << "fetchez is closer to fetcher itself";
+  }
+}
+
 // 300 tasks with two problems each: the 100 first by position are reported (those of the
 // dependency pass among them, although found after every problem of the parse), then a count.
 TEST(Errors, AtMostTheFirstHundredProblemsThenHowManyMore) {

@@ -75,7 +75,7 @@ struct ExecutorOptions {
   /// in place of a worker that goes to sleep: no wake-up to wait for, and never more busy
   /// threads than workers. It only waits, without helping, when `pools` has a lane (it would
   /// run laned work outside its lane, with no lane's worker resource) and when it starts
-  /// waiting while an interruptible task runs (work that arrives must preempt that task, not
+  /// waiting while an interruptible task or job runs (arriving work must preempt it, not
   /// run beside it; see `preemption`). False: it never helps.
   bool caller_helps = true;
 
@@ -117,6 +117,11 @@ struct SubmitOptions {
   /// (as Future::cancel: get() throws CancelledError); a callable invocable as
   /// fn(std::stop_token) is called with this token and decides when to look at it.
   std::stop_token stop_token;
+  /// On the executor's clock (Executor::clock()); max(): none. Not started by then, the job
+  /// never runs (get() throws DeadlineExceededError, a CancelledError); running by then, the
+  /// token given to fn(std::stop_token) fires (it fires for `stop_token` too), and what fn
+  /// then returns or throws is the result. E.g. {.deadline = executor.clock().now() + 50ms}.
+  TimePoint deadline = TimePoint::max();
 };
 
 namespace detail {
@@ -134,8 +139,9 @@ class Executor {
   unsigned worker_count() const noexcept;
   const Clock& clock() const noexcept;
 
-  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions) on a worker; its result or
-  /// exception arrives through the Future.
+  /// Runs `fn()` (or `fn(stop_token)`, see SubmitOptions, or `fn(JobContext&)`, an
+  /// interruptible job: job_context.hpp) on a worker; its result or exception arrives through
+  /// the Future.
   template <class F>
   auto submit(F&& fn, Priority priority = Priority::kNormal)
       -> Future<detail::submit_result_t<std::decay_t<F>>> {
@@ -147,12 +153,29 @@ class Executor {
   auto submit(F&& fn, SubmitOptions options) -> Future<detail::submit_result_t<std::decay_t<F>>> {
     using R = detail::submit_result_t<std::decay_t<F>>;
     const unsigned lane = detail::reserve_queue_room(*this, options);
-    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(*this, std::forward<F>(fn),
-                                                             std::move(options.stop_token));
+    auto* job = new detail::SubmittedJob<R, std::decay_t<F>>(
+        *this, options.priority, std::forward<F>(fn), std::move(options.stop_token),
+        options.deadline);
     Future<R> future(job);
     job->cancel_on_stop();
     detail::schedule(*this, job, options.priority, lane);
     return future;
+  }
+
+  /// Submits an interruptible job with a state (job_context.hpp): `body(JobContext&, S&)`
+  /// starts from `initial`, or from the state it saved (S::save) when it last yielded
+  /// (restored with S::restore). To yield, it returns or throws when
+  /// job.interrupt_requested(); the state as it is then is saved. Its return value is the
+  /// result once it ends without being interrupted.
+  template <SavableState S, class F>
+  auto submit_stateful(S initial, F body, SubmitOptions options = {}) {
+    return submit(
+        [initial = std::move(initial), body = std::move(body)](JobContext& job) mutable {
+          S state = job.saved_state().empty() ? initial : S::restore(job.saved_state());
+          detail::SaveStateOnExit<S, JobContext> save{job, state};
+          return body(job, state);
+        },
+        std::move(options));
   }
 
   /// The priority of a class by name (built in or from ExecutorOptions::classes);

@@ -29,20 +29,12 @@
 #include "taskloom/core/resources.hpp"
 #include "taskloom/runtime/completion.hpp"
 #include "taskloom/runtime/detail/task_function.hpp"
+#include "taskloom/runtime/job_context.hpp"  // SavableState
 
 namespace taskloom::runtime {
 
 namespace detail {
 struct GraphData;
-/// Saves a stateful task's state when it returns (or throws) after an interruption request.
-template <class S, class Context>
-struct SaveStateOnExit {
-  Context& ctx;
-  const S& state;
-  ~SaveStateOnExit() {
-    if (ctx.interrupt_requested()) ctx.save_state(state.save());
-  }
-};
 }  // namespace detail
 
 /// Everything about a task except its body. Designated initializers read well:
@@ -67,14 +59,6 @@ struct TaskOptions {
   /// Interruptions at most; then the task is no longer interrupted. Unset: the executor's
   /// ExecutorOptions::max_interruptions.
   std::optional<unsigned> max_interruptions;
-};
-
-/// A task state that survives interruptions: saved when the task yields, restored when it
-/// starts again.
-template <class S>
-concept SavableState = std::copy_constructible<S> && requires(const S& s, std::string_view bytes) {
-  { s.save() } -> std::convertible_to<std::string>;
-  { S::restore(bytes) } -> std::same_as<S>;
 };
 
 class TaskGraph;

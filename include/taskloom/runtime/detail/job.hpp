@@ -5,7 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <stop_token>
+#include <utility>
 
+#include "taskloom/core/clock.hpp"
 #include "taskloom/core/priority.hpp"
 
 namespace taskloom::runtime {
@@ -34,6 +38,20 @@ void schedule(Executor& executor, Job* job, Priority priority, unsigned lane = 0
 
 /// Moves `job`, if it is still queued, to the place of `priority`.
 void reprioritize(Executor& executor, Job* job, Priority priority);
+
+/// A callback armed on the executor's timer thread (its Clock).
+using TimerId = std::pair<TimePoint, std::uint64_t>;
+/// Calls `fn` on the executor's timer thread once its clock reaches `deadline`.
+TimerId start_timer(Executor& executor, TimePoint deadline, std::function<void()> fn);
+/// Disarms a timer; when it has fired already, returns once its callback has finished.
+void stop_timer(Executor& executor, const TimerId& id);
+
+/// Around a call of an interruptible job on the calling thread: makes it a candidate for
+/// preemption at `priority`, asked through `stop` and `requested`. False (and nothing to
+/// leave) off the pool, with preemption off, or past ExecutorOptions::max_interruptions.
+bool enter_interruptible(Executor& executor, Priority priority, unsigned interruptions,
+                         const std::stop_source& stop, std::atomic<bool>& requested);
+void leave_interruptible(Executor& executor) noexcept;
 
 /// The calling thread's per-worker resource.
 std::any& worker_resource(const Executor& executor);
