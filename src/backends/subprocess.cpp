@@ -142,10 +142,15 @@ bool same_file(int a, int b) {
 }
 
 /// A hint for a failed command whose regular log file sits on a full file system.
-std::string full_disk_hint(int fd, const std::filesystem::path& path) {
+/// By path, not by descriptor: the runner closes its copies of the log descriptors once the
+/// child has them (every descriptor it holds is copied, then closed, by each later spawn).
+std::string full_disk_hint(const std::filesystem::path& path) {
   struct stat st {};
   struct statvfs vfs {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ::fstatvfs(fd, &vfs) != 0) return {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      ::statvfs(path.c_str(), &vfs) != 0) {
+    return {};
+  }
   if (vfs.f_bavail != 0) return {};
   return "; the file system of log file " + path.string() + " is full, output may be missing";
 }
@@ -428,8 +433,8 @@ CommandOutcome run_command(const CommandSpec& spec, std::stop_token stop,
         (sent_kill ? "SIGKILL after " + units::format_limit(spec.kill_grace) + " grace"
                    : "which ended within the " + units::format_limit(spec.kill_grace) + " grace");
   } else if (!out.succeeded()) {
-    out.message += full_disk_hint(out_fd.get(), spec.stdout_path);
-    if (err_target != out_fd.get()) out.message += full_disk_hint(err_fd.get(), spec.stderr_path);
+    out.message += full_disk_hint(spec.stdout_path);
+    if (err_target != out_fd.get()) out.message += full_disk_hint(spec.stderr_path);
   }
   return out;
 }
@@ -506,8 +511,8 @@ AttemptResult result_of(LocalAttempt& a, int status, const rusage& usage, TimePo
              ? ", SIGKILL after " + units::format_limit(a.spec.kill_grace) + " grace"
              : ", which ended within the " + units::format_limit(a.spec.kill_grace) + " grace");
   } else if (!r.succeeded()) {
-    r.message += full_disk_hint(a.out_fd.get(), a.spec.stdout_path);
-    if (!a.shared_log) r.message += full_disk_hint(a.err_fd.get(), a.spec.stderr_path);
+    r.message += full_disk_hint(a.spec.stdout_path);
+    if (!a.shared_log) r.message += full_disk_hint(a.spec.stderr_path);
   }
   return r;
 }
@@ -772,6 +777,10 @@ void LocalBackend::start(AttemptSpec spec, std::stop_token stop, AttemptCallback
                          (direct && spawn_err == ENOENT ? " (not found in PATH)" : ""));
   }
   a->pid = pid;
+  // The child has its own copies: holding ours would make every later spawn copy and close
+  // two more descriptors per running attempt (quadratic with thousands in flight).
+  a->out_fd = UniqueFd();
+  a->err_fd = UniqueFd();
   a->pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!a->pidfd) {
     const int e = errno;
