@@ -55,6 +55,21 @@ class Recorder final : public runtime::RunObserver {
   std::atomic<bool> ended_{false};
 };
 
+/// Every task's transitions in `seen` are its events in the store, in the same order (the store
+/// also has each task's creation as pending; the runtime starts from there).
+void expect_in_store(const store::RunStore& db, store::RunId id,
+                     const std::map<std::string, std::vector<std::string>>& seen) {
+  std::map<std::string, std::vector<std::string>> stored;
+  for (const store::EventRecord& e : db.events(id)) {
+    if (!e.task.empty()) stored[e.task].push_back(e.to);
+  }
+  for (const auto& [task, transitions] : seen) {
+    std::vector<std::string> in_store = stored[task];
+    std::erase(in_store, "pending");
+    EXPECT_EQ(in_store, transitions) << "task " << task;
+  }
+}
+
 class RunnerTransitions : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -113,18 +128,9 @@ tasks:
   EXPECT_EQ(outcome.status, store::RunStatus::kFailed);
   EXPECT_TRUE(recorder->ended());
 
-  std::map<std::string, std::vector<std::string>> stored;
-  for (const store::EventRecord& e : db.events(id)) {
-    if (!e.task.empty()) stored[e.task].push_back(e.to);
-  }
   const auto seen = recorder->seen();
   ASSERT_EQ(seen.size(), 6u);
-  for (const auto& [task, transitions] : seen) {
-    std::vector<std::string> in_store = stored[task];
-    // The store also has the task's creation as pending; the runtime starts from there.
-    std::erase(in_store, "pending");
-    EXPECT_EQ(in_store, transitions) << "task " << task;
-  }
+  expect_in_store(db, id, seen);
   // And the runtime's rules, as the store has them.
   using V = std::vector<std::string>;
   EXPECT_EQ(seen.at("ok"), (V{"ready", "running", "succeeded"}));
@@ -175,17 +181,9 @@ tasks:
   const RunOutcome outcome = run.finish();
   EXPECT_EQ(outcome.status, store::RunStatus::kCancelled);
 
-  std::map<std::string, std::vector<std::string>> stored;
-  for (const store::EventRecord& e : db.events(id)) {
-    if (!e.task.empty()) stored[e.task].push_back(e.to);
-  }
   const auto seen = recorder->seen();
   ASSERT_EQ(seen.size(), 3u);
-  for (const auto& [task, transitions] : seen) {
-    std::vector<std::string> in_store = stored[task];
-    std::erase(in_store, "pending");
-    EXPECT_EQ(in_store, transitions) << "task " << task;
-  }
+  expect_in_store(db, id, seen);
   using V = std::vector<std::string>;
   EXPECT_EQ(seen.at("long"), (V{"ready", "running", "cancelled"}));
   EXPECT_EQ(seen.at("queued"), (V{"ready", "cancelled"}));
