@@ -64,19 +64,16 @@ std::string list(const Items& items, std::size_t shown, Name name) {
   return s;
 }
 
-/// The wall-time prediction from the runs recorded in the database beside the workflow (or
-/// --db); nullopt when there is none or it has no successful attempt of this workflow.
-std::optional<runner::Prediction> predicted(const workflow::Workflow& wf, const Resources& capacity,
-                                            const std::string& db_option) {
+/// The forecasts from the runs recorded in the database beside the workflow (or --db); empty
+/// when there is none or it has no successful attempt of this workflow.
+runner::Forecasts history(const workflow::Workflow& wf, const std::string& db_option) {
   const std::filesystem::path file =
       db_option.empty() ? database_beside(wf.file) : std::filesystem::path(db_option);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
+  if (!std::filesystem::is_regular_file(file, ec)) return {};
   store::RunStore db = store::RunStore::open(file, {.create = false});
-  const runner::Forecasts f(
+  return runner::Forecasts(
       wf, db.recent_durations(runner::new_run_of(wf).workflow_path, runner::kHistory));
-  if (f.empty()) return std::nullopt;
-  return runner::predict(wf, capacity, f);
 }
 
 void plan(const PlanArgs& a) {
@@ -90,12 +87,23 @@ void plan(const PlanArgs& a) {
   // On the graph layer directly, by task index: a million-task plan holds no second copy of
   // the ids (the loader refused cycles).
   const graph::Digraph g = workflow::dependency_graph(wf);
+  // Weighed as the runner weighs them: the forecast from history, else the timeout, else 1.
+  const runner::Forecasts forecasts = history(wf, a.db);
   std::vector<double> weights(wf.tasks.size());
-  bool all_timed = true;
+  std::size_t timed = 0, forecast = 0;
   for (std::size_t i = 0; i < wf.tasks.size(); ++i) {
-    weights[i] = workflow::weight_of(wf.tasks[i]);
-    all_timed = all_timed && wf.tasks[i].timeout > Duration::zero();
+    if (const auto d = forecasts.of(wf.tasks[i])) {
+      weights[i] = std::chrono::duration<double>(*d).count();
+      ++forecast;
+    } else {
+      weights[i] = workflow::weight_of(wf.tasks[i]);
+      timed += wf.tasks[i].timeout > Duration::zero() ? 1 : 0;
+    }
   }
+  // A plain value and a flag: GCC 12 warns (wrongly) about an optional of it below.
+  const bool have_prediction = !forecasts.empty();
+  const runner::Prediction predicted =
+      have_prediction ? runner::predict(wf, resources, forecasts) : runner::Prediction{};
   const graph::Analysis analysis = graph::analyze(g, weights);
   const graph::CriticalPath critical = graph::critical_path(g, analysis);
   auto id = [&](graph::NodeIndex v) -> const std::string& { return wf.tasks[v].id; };
@@ -126,7 +134,8 @@ void plan(const PlanArgs& a) {
     nlohmann::json res = nlohmann::json::object();
     for (const auto& [name, amount] : resources) res[name] = amount;
     j["resources"] = res;
-    if (const auto p = predicted(wf, resources, a.db)) {
+    if (have_prediction) {
+      const runner::Prediction* p = &predicted;
       j["predicted"] = {
           {"wall_seconds", std::chrono::duration<double>(p->wall).count()},
           {"critical_path_seconds", std::chrono::duration<double>(p->critical_path).count()},
@@ -161,14 +170,20 @@ void plan(const PlanArgs& a) {
       w = waves.size() - 2;
     }
   }
-  std::cout << "critical path (" << plural(critical.nodes.size(), "task") << ", "
-            << (all_timed ? "at most " +
-                                units::format_duration(std::chrono::duration_cast<Duration>(
-                                    std::chrono::duration<double>(critical.length))) +
-                                " by timeouts"
-                          : "weight " + number(critical.length) +
-                                ": timeouts in seconds, 1 per task without one")
-            << "):\n  ";
+  const std::string length = units::format_duration(
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(critical.length)));
+  std::string by;
+  if (forecast == wf.tasks.size()) {
+    by = length + " by recorded durations";
+  } else if (forecast > 0) {
+    by = "weight " + number(critical.length) +
+         ": recorded seconds where known, else the timeout, else 1";
+  } else if (timed == wf.tasks.size()) {
+    by = "at most " + length + " by timeouts";
+  } else {
+    by = "weight " + number(critical.length) + ": timeouts in seconds, 1 per task without one";
+  }
+  std::cout << "critical path (" << plural(critical.nodes.size(), "task") << ", " << by << "):\n  ";
   const std::vector<graph::NodeIndex>& path = critical.nodes;
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (i == kShown / 2 && path.size() > kShown) {  // its first and last tasks
@@ -178,7 +193,8 @@ void plan(const PlanArgs& a) {
     std::cout << (i > 0 ? " -> " : "") << id(path[i]);
   }
   std::cout << '\n';
-  if (const auto p = predicted(wf, resources, a.db)) {
+  if (have_prediction) {
+    const runner::Prediction* p = &predicted;
     std::cout << "predicted wall time " << units::format_duration(p->wall) << " (critical path "
               << units::format_duration(p->critical_path) << "), from the last runs of "
               << p->forecast << " of " << wf.tasks.size() << " tasks (median of up to "
