@@ -40,6 +40,10 @@ tasks:
   EXPECT_GE(j["predicted"]["wall_seconds"].get<double>(), 0.6) << r.out;
   EXPECT_EQ(j["predicted"]["wall_seconds"], j["predicted"]["critical_path_seconds"]) << r.out;
   EXPECT_EQ(j["predicted"]["tasks_with_history"], 2);
+  // status weighs the run's critical path by the times it recorded.
+  r = run_taskloom({"status", "1", "--db", (dir.path() / ".taskloom/taskloom.db").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" (recorded times): first -> second"), std::string::npos) << r.out;
 }
 
 }  // namespace

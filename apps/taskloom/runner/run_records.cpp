@@ -15,6 +15,9 @@
 
 #include "taskloom/core/error.hpp"
 #include "taskloom/core/units.hpp"
+#include "taskloom/graph/algorithms.hpp"
+#include "taskloom/runner/forecast.hpp"
+#include "taskloom/workflow/workflow.hpp"
 
 #include "runner/progress.hpp"
 
@@ -262,6 +265,54 @@ Sessions sessions_of(const store::RunStore& db, const store::RunRecord& r) {
   return s;
 }
 
+/// The run's critical path, each task weighed by its recorded time in this run, else its
+/// forecast from earlier runs, else its timeout, else 1 — when the workflow file is still the
+/// one the run was made from (its fingerprint); empty otherwise.
+std::string critical_path_line(const store::RunStore& db, const store::RunRecord& r,
+                               const std::vector<store::AttemptRecord>& attempts) {
+  workflow::Workflow wf;
+  try {
+    wf = workflow::load_workflow(r.workflow_path);
+  } catch (const std::exception&) {
+    return {};  // moved, or no longer valid: the table below still says everything recorded
+  }
+  if (wf.fingerprint != r.fingerprint) return {};
+  std::map<std::string_view, std::chrono::microseconds> took;
+  for (const auto& a : attempts) {
+    if (a.status == store::AttemptStatus::kSucceeded) took[a.task] = a.outcome.wall;
+  }
+  const runner::Forecasts forecasts(wf, db.recent_durations(r.workflow_path, runner::kHistory));
+  std::vector<double> weights(wf.tasks.size());
+  std::size_t recorded = 0;
+  for (std::size_t i = 0; i < wf.tasks.size(); ++i) {
+    const workflow::Task& t = wf.tasks[i];
+    if (auto it = took.find(t.id); it != took.end()) {
+      weights[i] = std::chrono::duration<double>(it->second).count();
+      ++recorded;
+    } else if (const auto d = forecasts.of(t)) {
+      weights[i] = std::chrono::duration<double>(*d).count();
+    } else {
+      weights[i] = workflow::weight_of(t);
+    }
+  }
+  const graph::Digraph g = workflow::dependency_graph(wf);
+  const graph::CriticalPath path = graph::critical_path(g, graph::analyze(g, weights));
+  std::string line =
+      "  critical path " + units::format_duration(std::chrono::duration_cast<Duration>(
+                               std::chrono::duration<double>(path.length)));
+  line += recorded == wf.tasks.size() ? " (recorded times): "
+                                      : " (recorded times, forecasts for the rest): ";
+  constexpr std::size_t kShown = 8;
+  for (std::size_t i = 0; i < path.nodes.size(); ++i) {
+    if (i == kShown / 2 && path.nodes.size() > kShown) {
+      line += " -> ... (" + std::to_string(path.nodes.size() - kShown) + " more)";
+      i = path.nodes.size() - kShown / 2;
+    }
+    line += (i > 0 ? " -> " : "") + wf.tasks[path.nodes[i]].id;
+  }
+  return line + "\n";
+}
+
 }  // namespace
 
 std::string status_text(const store::RunStore& db, store::RunId id) {
@@ -289,7 +340,7 @@ std::string status_text(const store::RunStore& db, store::RunId id) {
   for (const auto& t : tasks) ++counts[std::string(to_string(t.status))];
   o << "  tasks    " << tasks.size();
   for (const auto& [status, n] : counts) o << ", " << n << " " << status;
-  o << "\n\n";
+  o << '\n' << critical_path_line(db, r, attempts) << '\n';
 
   std::size_t width = 4;
   for (const auto& t : tasks) width = std::max(width, t.id.size());
