@@ -1,9 +1,16 @@
 // Forecasts from history, and the list schedule that predicts a run's wall time.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <thread>
 
+#include <taskloom/backends/local.hpp>
 #include <taskloom/runner/forecast.hpp>
+#include <taskloom/runner/journal.hpp>
+#include <taskloom/runner/workflow_run.hpp>
+#include <taskloom/store/run_store.hpp>
 #include <taskloom/workflow/workflow.hpp>
 
 namespace taskloom::runner {
@@ -66,6 +73,44 @@ TEST(Forecasts, ThePredictionIsTheListScheduleOnTheCapacity) {
   Resources one;
   one.set("cpu", 1);
   EXPECT_EQ(predict(wf, one, f).wall, Duration(seconds(14)));  // one at a time: the sum
+}
+
+TEST(Forecasts, ASecondRunHasAnEtaFromTheFirstRunsTimes) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("taskloom-eta-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const workflow::Workflow wf = workflow::parse_workflow(
+      "name: eta\ntasks:\n  - {id: nap, run: sleep 0.4}\n", dir / "eta.yaml");
+  store::RunStore db = store::RunStore::open(dir / "taskloom.db");
+  backends::LocalBackend local;
+  RunnerOptions options;
+  options.log_dir = dir / "logs";
+  {
+    const store::RunId first = db.create_run(new_run_of(wf));
+    store::Lease lease = db.acquire_lease(first);
+    auto journal = store_journal(db, lease);
+    ASSERT_EQ(run_workflow(wf, *journal, local, options).status, store::RunStatus::kSucceeded);
+    lease.release();
+  }
+  const store::RunId second = db.create_run(new_run_of(wf));
+  store::Lease lease = db.acquire_lease(second);
+  auto journal = store_journal(db, lease);
+  WorkflowRun run(wf, *journal, local, options);
+  RunProgress p = run.progress();
+  for (int i = 0; i < 400 && p.running == 0 && p.done() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    p = run.progress();
+  }
+  ASSERT_TRUE(p.eta.has_value()) << "no ETA although the task ran before";
+  EXPECT_EQ(p.without_forecast, 0u);
+  // At most the recorded time (at least the sleep), less what the attempt has run already.
+  const Duration recorded =
+      *Forecasts(wf, db.recent_durations(new_run_of(wf).workflow_path, kHistory)).of(wf.tasks[0]);
+  EXPECT_GE(recorded, std::chrono::milliseconds(400));
+  EXPECT_LE(*p.eta, recorded);
+  EXPECT_EQ(run.finish().status, store::RunStatus::kSucceeded);
+  lease.release();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
