@@ -23,6 +23,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "taskloom/cluster/policies.hpp"
@@ -223,22 +224,35 @@ std::string to_seconds(Duration d) {
   return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
+// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
+// line break (run labels such as "fcfs:weight=1,max=2" do).
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
 void write_jobs_csv(const std::string& path, const std::vector<Run>& runs) {
   std::ofstream out(path);
   if (!out) throw InvalidArgumentError("cannot write " + path);
   out << "run,id,user,partition,submit,start,end,wait,nodes,status\n";
   for (const Run& r : runs) {
     for (const JobRecord& j : r.result.jobs) {
-      out << r.label << ',' << j.id << ',' << j.user << ',' << j.partition << ','
-          << to_seconds(j.submit) << ',';
+      out << csv_field(r.label) << ',' << csv_field(j.id) << ',' << csv_field(j.user) << ','
+          << csv_field(j.partition) << ',' << to_seconds(j.submit) << ',';
       if (j.start) out << to_seconds(*j.start);
       out << ',';
       if (j.end) out << to_seconds(*j.end);
       out << ',';
       if (j.start) out << to_seconds(*j.start - j.submit);
       out << ',';
-      for (std::size_t i = 0; i < j.nodes.size(); ++i) out << (i ? ";" : "") << j.nodes[i];
-      out << ',' << to_string(j.status) << '\n';
+      std::string nodes;
+      for (std::size_t i = 0; i < j.nodes.size(); ++i) nodes += (i ? ";" : "") + j.nodes[i];
+      out << csv_field(nodes) << ',' << to_string(j.status) << '\n';
     }
   }
 }

@@ -102,7 +102,8 @@ Workload read_swf(std::istream& in, std::string_view source_name,
                   const WorkloadOptions& options = {});
 
 /// Reads a WfCommons instance (WfFormat 1.5; `machines` or `machine`): one job per task,
-/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), memory = memoryInBytes.
+/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), memory = memoryInBytes
+/// (none when some machine does not give its memoryInBytes: its memory is unknown, not zero).
 /// A task with a bad or missing field is skipped with its descendants (kSkip) or stops the read.
 Workload read_wfcommons(const std::filesystem::path& file, const WorkloadOptions& options = {});
 Workload read_wfcommons_string(std::string_view json, std::string_view source_name,
