@@ -744,7 +744,14 @@ void Scheduler::finish(JobIdx j, Duration now) {
   }
   js.status = (js.preemptions + js.failures > 0) ? JobStatus::kPreemptedThenCompleted
                                                  : JobStatus::kCompleted;
-  forecaster_->observe(*js.job, js.job->actual_runtime);
+  // Simulated, the job ran its actual runtime; live, what it ran is what the clock says (at
+  // speed 1, plus work kept by checkpoints before a preemption).
+  Duration ran = js.job->actual_runtime;
+  if (!config_.simulated_ends) {
+    ran = js.done + Duration{static_cast<Duration::rep>(
+                        static_cast<double>((now - js.start).count()) * js.speed)};
+  }
+  forecaster_->observe(*js.job, ran);
   for_each_dependent(j, [&](JobIdx d) {
     JobState& ds = jobs_[d];
     if (ds.phase == Phase::kDone) return;
@@ -1126,6 +1133,7 @@ bool Scheduler::preempt_for(JobIdx j, Duration now) {
   victims.erase(std::unique(victims.begin(), victims.end()), victims.end());
   for (JobIdx v : victims) {
     ++jobs_[v].preemptions;
+    preempted_.emplace_back(v, std::vector<NodeIdx>(jobs_[v].nodes.begin(), jobs_[v].nodes.end()));
     requeue(v, now, jobs_[v].checkpointable, true);  // its preemptor may use reserved room
   }
   std::sort(nodes.begin(), nodes.end());

@@ -25,6 +25,8 @@ std::string_view to_string(JobStatus s) noexcept {
       return "dependency_failed";
     case JobStatus::kNeverStarted:
       return "never_started";
+    case JobStatus::kRunning:
+      return "running";
   }
   return "unknown";
 }
@@ -109,6 +111,7 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
         ++m.dependency_failed;
         break;
       case JobStatus::kNeverStarted:
+      case JobStatus::kRunning:  // not in a finished simulation
         ++m.never_started;
         break;
     }
@@ -302,6 +305,7 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
       heap.push({js.end, EventKind::kFinish, j, js.attempt, seq++});
     }
     s.clear_started();
+    s.clear_preempted();  // the live scheduler reports them; the records count them
     if (auto wake = s.take_wakeup(); wake && *wake > now) {
       heap.push({*wake, EventKind::kWake, 0, 0, seq++});
     }

@@ -83,10 +83,11 @@ enum class JobStatus {
   kRejectedTooLarge,        ///< can never fit the cluster (or its partition's quota)
   kDependencyFailed,        ///< a job it depends on did not complete
   kNeverStarted,            ///< still queued when nothing more could happen (e.g. nodes down)
+  kRunning,                 ///< live only (ClusterScheduler::status): launched, not yet finished
 };
 
 /// "completed", "preempted_then_completed", "killed_at_limit", "rejected_too_large",
-/// "dependency_failed", "never_started".
+/// "dependency_failed", "never_started", "running".
 std::string_view to_string(JobStatus s) noexcept;
 
 struct JobRecord {

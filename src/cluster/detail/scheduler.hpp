@@ -130,6 +130,11 @@ class Scheduler {
   /// Jobs started since the last clear_started().
   const std::vector<JobIdx>& started() const noexcept { return started_; }
   void clear_started() noexcept { started_.clear(); }
+  /// Jobs preempted since the last clear_preempted(), each with the nodes it was stopped on.
+  const std::vector<std::pair<JobIdx, std::vector<NodeIdx>>>& preempted() const noexcept {
+    return preempted_;
+  }
+  void clear_preempted() noexcept { preempted_.clear(); }
   /// Asks for a pass at `t` even if nothing happens then (e.g. a reservation's start, or a job
   /// that becomes preemptible after its minimum runtime).
   void request_wakeup(Duration t) {
@@ -314,6 +319,7 @@ class Scheduler {
   // The queue: queue_[queue_head_..] in order. Entries of jobs that left kQueued ("dead") are
   // removed after each pass; in_queue_ counts a job's entries, dead_entries_ the dead ones.
   std::vector<JobIdx> queue_, arrivals_, started_;
+  std::vector<std::pair<JobIdx, std::vector<NodeIdx>>> preempted_;
   std::size_t queue_head_ = 0, dead_entries_ = 0;
   std::vector<std::uint8_t> in_queue_;
   std::vector<double> keys_;  // per job
