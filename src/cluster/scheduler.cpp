@@ -964,7 +964,13 @@ void Scheduler::start(JobIdx j, const std::vector<NodeIdx>& nodes, Duration now)
     }
   }
   ++js.attempt;
+  js.corrections = 0;
   js.phase = Phase::kRunning;
+  // Live, any job may outlive its estimate; simulated, only those whose end is past it.
+  if (!config_.simulated_ends || js.end > js.expected_end) {
+    overdue_.push_back({js.expected_end, j, js.attempt});
+    std::push_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+  }
   dead_entries_ += in_queue_[j];
   if (js.partition >= 0) {
     auto& used = partition_used_[static_cast<std::size_t>(js.partition)];
@@ -1034,8 +1040,43 @@ void Scheduler::compact_queue() {
   }
 }
 
+void Scheduler::correct_overdue(Duration now) {
+  while (!overdue_.empty() && overdue_.front().at <= now) {
+    std::pop_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    const Overdue o = overdue_.back();
+    overdue_.pop_back();
+    if (overdue_stale(o)) continue;
+    JobState& js = jobs_[o.job];
+    // Work done so far at speed 1 (with what checkpoints kept), and the forecaster's new
+    // prediction of the whole run, at the nodes' speed from now.
+    const Duration ran = js.done + Duration{static_cast<Duration::rep>(
+                                       static_cast<double>((now - js.start).count()) * js.speed)};
+    Duration total = forecaster_->correct(*js.job, ran, ++js.corrections);
+    if (total <= ran) total = ran + Duration{1};
+    Duration end = now + div_speed(total - ran, js.speed);
+    if (js.requested > Duration::zero()) end = std::min(end, js.start + js.requested);
+    js.expected_end = std::max(end, now + Duration{1});
+    ++plan_epoch_;
+    backfill_->end_moved_later(js);  // plans counted on its nodes coming back sooner
+    if (!config_.simulated_ends || js.end > js.expected_end) {
+      overdue_.push_back({js.expected_end, o.job, o.attempt});
+      std::push_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    }
+  }
+}
+
+std::optional<Duration> Scheduler::next_overdue() {
+  while (!overdue_.empty() && overdue_stale(overdue_.front())) {
+    std::pop_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    overdue_.pop_back();
+  }
+  if (overdue_.empty()) return std::nullopt;
+  return overdue_.front().at;
+}
+
 void Scheduler::schedule(Duration now) {
   ++passes_;
+  correct_overdue(now);
   bool first = true;
   do {
     restart_ = false;
@@ -1050,6 +1091,11 @@ void Scheduler::schedule(Duration now) {
     compact_queue();
   } while (restart_);
   restart_ = false;
+  // Jobs still waiting: a pass is due when a running job outlives its forecast (its nodes
+  // then come back later than planned, which may let other jobs backfill now).
+  if (queue_.size() != queue_head_) {
+    if (auto t = next_overdue()) request_wakeup(*t);
+  }
   if (config_.check_invariants) check_state(now);
 }
 

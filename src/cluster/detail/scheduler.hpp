@@ -264,6 +264,10 @@ class Scheduler {
   void order_queue(Duration now);
   void compact_queue();
   void try_preemption(Duration now);
+  // Raises the expected end of every running job that outlived it (Forecaster::correct).
+  void correct_overdue(Duration now);
+  // The earliest time a running job may outlive its expected end (a pass is due then).
+  std::optional<Duration> next_overdue();
   bool preempt_for(JobIdx j, Duration now);
   void check_state(Duration now) const;
   std::uint32_t shape_of(JobIdx j);
@@ -320,6 +324,19 @@ class Scheduler {
   // removed after each pass; in_queue_ counts a job's entries, dead_entries_ the dead ones.
   std::vector<JobIdx> queue_, arrivals_, started_;
   std::vector<std::pair<JobIdx, std::vector<NodeIdx>>> preempted_;
+  // Running jobs that may outlive their expected end, by it: a min-heap of (expected end,
+  // job, attempt); entries whose job stopped or moved its expected end are stale.
+  struct Overdue {
+    Duration at;
+    JobIdx job;
+    std::uint64_t attempt;
+    bool operator>(const Overdue& o) const noexcept { return at != o.at ? at > o.at : job > o.job; }
+  };
+  std::vector<Overdue> overdue_;
+  bool overdue_stale(const Overdue& o) const noexcept {
+    const JobState& js = jobs_[o.job];
+    return js.phase != Phase::kRunning || js.attempt != o.attempt || js.expected_end != o.at;
+  }
   std::size_t queue_head_ = 0, dead_entries_ = 0;
   std::vector<std::uint8_t> in_queue_;
   std::vector<double> keys_;  // per job

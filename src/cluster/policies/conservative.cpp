@@ -106,6 +106,12 @@ class Conservative final : public Backfill {
     }
   }
 
+  // A running job's nodes come back later than planned: the reservations on them may no
+  // longer fit, so their jobs are planned again; the others still hold.
+  void end_moved_later(const JobState& running) override {
+    for (NodeIdx n : running.nodes) node_changed(n, NodeState::kDown);
+  }
+
   void pass(Scheduler& s, Duration now) override {
     ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
