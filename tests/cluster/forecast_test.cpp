@@ -186,6 +186,25 @@ TEST(ForecastRecent, MeanOfTheUsersLastTwoRuntimesCappedAtTheLimit) {
   EXPECT_DOUBLE_EQ(to_sec(f->predict(other)), 700);
 }
 
+TEST(ForecastAccuracy, TheLimitTimesTheShareTheUsersLastJobRanButNotLessThanItsRuntime) {
+  auto f = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster, {"accuracy", {}});
+  Job j = job("j", 0, 1, 0, 1000);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 1000);  // no history: the wall limit
+  f->observe(job("a", 0, 1, 0, 400), sec(100));   // ran a quarter of its limit
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 250);   // a quarter of 1,000
+  Job small = job("s", 0, 1, 0, 200);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(small)), 100);  // 50, but the last job ran 100
+  Job unlimited = job("u", 0, 1, 0, 0);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(unlimited)), 100);  // no limit: the last runtime
+  f->observe(job("b", 0, 1, 0, 300), sec(300));          // an exact limit: window 1 forgets a
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 1000);
+  auto two = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster,
+                                                     {"accuracy", {{"window", 2.0}}});
+  two->observe(job("a", 0, 1, 0, 400), sec(100));
+  two->observe(job("b", 0, 1, 0, 300), sec(300));
+  EXPECT_DOUBLE_EQ(to_sec(two->predict(j)), 625);  // (0.25 + 1) / 2 x 1,000
+}
+
 TEST(ForecastCorrection, RaisesAPredictionThatWasExceededByEasyPlusPlusSteps) {
   auto f = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster, {"recent", {}});
   Job j = job("j", 0, 1, 0, 1e6);
