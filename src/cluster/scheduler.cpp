@@ -998,7 +998,16 @@ void Scheduler::order_queue(Duration now) {
          ++it) {
       keys_[*it] = queue_policy_->key(jobs_[*it], now);
     }
-    std::sort(queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_), queue_.end(), before);
+    // Only the prefix the backfill policy reads in order (all of it when preemption may look
+    // further): partial_sort with this strict order gives the same first entries as a sort.
+    const auto first = queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_);
+    const std::size_t prefix =
+        config_.preemption.enabled ? ~std::size_t{0} : backfill_->ordered_prefix();
+    if (prefix < queue_.size() - queue_head_) {
+      std::partial_sort(first, first + static_cast<std::ptrdiff_t>(prefix), queue_.end(), before);
+    } else {
+      std::sort(first, queue_.end(), before);
+    }
   } else if (!arrivals_.empty()) {
     std::sort(arrivals_.begin(), arrivals_.end(), before);
     std::size_t mid = queue_.size();

@@ -243,6 +243,11 @@ class Backfill : public Policy {
   virtual void reset() {}
   /// Node n changed state (down, draining or up). The default forgets every plan.
   virtual void node_changed(NodeIdx /*n*/, NodeState /*state*/) { reset(); }
+  /// How many jobs at the head of the queue the pass reads in order: with a queue order whose
+  /// keys change between passes (multifactor, DRF) only that many are sorted (the rest follow
+  /// in no particular order). A pass that needs more calls Scheduler::request_restart() after
+  /// raising it. The default: the whole queue.
+  virtual std::size_t ordered_prefix() const noexcept { return ~std::size_t{0}; }
   /// The running job outlived its expected end, which moved later (Forecaster::correct): its
   /// nodes come back later than plans counted on. The default forgets every plan.
   virtual void end_moved_later(const JobState& /*running*/) { reset(); }

@@ -182,6 +182,9 @@ class Scheduler {
   /// After a start: the queue order is stale and the policy must end its pass now (the
   /// scheduler re-sorts and runs it again).
   bool restart_pass() const noexcept { return restart_; }
+  /// The policy read every job of its Backfill::ordered_prefix() and needs more: the pass ends
+  /// and runs again with the queue sorted to the new prefix.
+  void request_restart() noexcept { restart_ = true; }
   /// The job's partition quota leaves room for it now.
   bool quota_allows(const JobState& job) const noexcept {
     return job.partition < 0 || !partition_limited_[static_cast<std::size_t>(job.partition)] ||
