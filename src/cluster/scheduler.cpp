@@ -900,11 +900,17 @@ Duration Scheduler::run_time_on(const JobState& js, std::span<const NodeIdx> nod
 }
 
 Duration Scheduler::run_time_worst(const JobState& js) const {
-  double speed = kInf;
-  for (NodeIdx n = 0; n < cluster_.size(); ++n) {
-    if (cluster_.could_fit(js, n)) speed = std::min(speed, cluster_.speed(n));
+  // The slowest node that could hold the shape, found once per shape (speeds, capacities and
+  // labels do not change).
+  if (js.shape >= worst_speed_.size()) worst_speed_.resize(js.shape + 1, 0.0);
+  double& speed = worst_speed_[js.shape];
+  if (speed == 0.0) {
+    speed = kInf;
+    for (NodeIdx n = 0; n < cluster_.size(); ++n) {
+      if (cluster_.could_fit(js, n)) speed = std::min(speed, cluster_.speed(n));
+    }
+    if (speed == kInf) speed = 1.0;
   }
-  if (speed == kInf) speed = 1.0;
   return div_speed(js.estimate, speed);
 }
 

@@ -352,6 +352,7 @@ class Scheduler {
   std::uint64_t passes_ = 0, placement_decisions_ = 0, plan_epoch_ = 0;
   double busy_energy_j_ = 0, cpu_seconds_ = 0;
   std::vector<double> scratch_;
+  mutable std::vector<double> worst_speed_;  // per shape; 0 until computed
 };
 
 }  // namespace taskloom::cluster::detail

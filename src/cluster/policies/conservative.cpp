@@ -164,7 +164,17 @@ class Conservative final : public Backfill {
       }
       Reservation r;
       r.dur = s.run_time_worst(js);
-      bool found = (has_old && !compress) ? false : earliest(s, js, now, r);
+      // Compressing, a start later than the one held is of no use while the held window still
+      // fits: look no further than it first (the same answer when there is an earlier one).
+      bool found = false;
+      if (!has_old || compress) {
+        const bool old_ok = has_old && window_ok(s, js, old);
+        found = earliest(s, js, now, r, old_ok ? old.start : kForever);
+        if (!found && old_ok) {
+          r = old;
+          found = true;
+        }
+      }
       if (has_old && (!found || r.start > old.start) && window_ok(s, js, old)) {
         r = old;
         found = true;
@@ -265,15 +275,18 @@ class Conservative final : public Backfill {
   }
 
   // Earliest start for js on node_count nodes (lowest-indexed nodes on ties).
-  bool earliest(const Scheduler& s, const JobState& js, Duration now, Reservation& r) {
+  // Starts after `bound` are not looked for (kForever: any start).
+  bool earliest(const Scheduler& s, const JobState& js, Duration now, Reservation& r,
+                Duration bound) {
     const ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
     sweep_.clear();
-    for (NodeIdx n = 0; n < c.size(); ++n) {
-      if (c.state(n) != NodeState::kUp || !c.could_fit(js, n)) continue;
+    const std::vector<NodeIdx>& candidates = could_hold(s, js);
+    for (NodeIdx n : candidates) {
+      if (c.state(n) != NodeState::kUp) continue;
       const Profile& p = profiles_[n];
       std::size_t i = 0;
-      while (i < p.t.size()) {
+      while (i < p.t.size() && p.t[i] <= bound) {
         if (!p.fits(i, js.request, D)) {
           ++i;
           continue;
@@ -282,11 +295,13 @@ class Conservative final : public Backfill {
         while (k + 1 < p.t.size() && p.fits(k + 1, js.request, D)) ++k;
         Duration a = std::max(p.t[i], now);
         if (k + 1 >= p.t.size()) {
+          if (a <= bound) {
+            sweep_.push_back({a, 0, n});
+            sweep_.push_back({bound, 1, n});
+          }
+        } else if (p.t[k + 1] - r.dur >= a && a <= bound) {
           sweep_.push_back({a, 0, n});
-          sweep_.push_back({kForever, 1, n});
-        } else if (p.t[k + 1] - r.dur >= a) {
-          sweep_.push_back({a, 0, n});
-          sweep_.push_back({p.t[k + 1] - r.dur, 1, n});
+          sweep_.push_back({std::min(p.t[k + 1] - r.dur, bound), 1, n});
         }
         i = k + 1;
       }
@@ -306,8 +321,9 @@ class Conservative final : public Backfill {
       if (open >= js.node_count) {
         r.start = pt.time;
         r.nodes.clear();
-        for (NodeIdx n = 0; n < c.size() && r.nodes.size() < js.node_count; ++n) {
-          if (c.state(n) == NodeState::kUp && c.could_fit(js, n) &&
+        for (NodeIdx n : candidates) {
+          if (r.nodes.size() == js.node_count) break;
+          if (c.state(n) == NodeState::kUp &&
               profiles_[n].window_fits(pt.time, r.dur, js.request, D))
             r.nodes.push_back(n);
         }
@@ -315,6 +331,21 @@ class Conservative final : public Backfill {
       }
     }
     return false;
+  }
+
+  // The nodes that could ever hold the job (labels and capacity), in cluster order, per shape.
+  const std::vector<NodeIdx>& could_hold(const Scheduler& s, const JobState& js) {
+    if (js.shape >= could_hold_.size()) {
+      could_hold_.resize(js.shape + 1);
+      could_hold_known_.resize(js.shape + 1, 0);
+    }
+    if (!could_hold_known_[js.shape]) {
+      for (NodeIdx n = 0; n < s.cluster().size(); ++n) {
+        if (s.cluster().could_fit(js, n)) could_hold_[js.shape].push_back(n);
+      }
+      could_hold_known_[js.shape] = 1;
+    }
+    return could_hold_[js.shape];
   }
 
   struct Point {
@@ -337,6 +368,8 @@ class Conservative final : public Backfill {
   std::vector<Point> sweep_;
   std::vector<char> allowed_;
   std::vector<NodeIdx> nodes_;
+  std::vector<std::vector<NodeIdx>> could_hold_;
+  std::vector<char> could_hold_known_;
 };
 }  // namespace
 
