@@ -1071,8 +1071,9 @@ void Scheduler::correct_overdue(Duration now) {
     Duration end = now + div_speed(total - ran, js.speed);
     if (js.requested > Duration::zero()) end = std::min(end, js.start + js.requested);
     js.expected_end = std::max(end, now + Duration{1});
-    ++plan_epoch_;
-    backfill_->end_moved_later(js);  // plans counted on its nodes coming back sooner
+    // Plans counted on its nodes coming back sooner. Nothing came back earlier than planned,
+    // so the plan epoch stays (it would make conservative re-plan every reservation).
+    backfill_->end_moved_later(js);
     if (!config_.simulated_ends || js.end > js.expected_end) {
       overdue_.push_back({js.expected_end, o.job, o.attempt});
       std::push_heap(overdue_.begin(), overdue_.end(), std::greater<>());

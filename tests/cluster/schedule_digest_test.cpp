@@ -14,7 +14,8 @@
 //     by a job that outlived its estimate waits for them instead of starting on top of it;
 //   - the five mixes of a forecaster and backfilling: a job that outlives
 //     its forecast has it raised (Forecaster::correct) instead of being projected to end now,
-//     so the shadow time no longer collapses to the present (issue 13).
+//     so the shadow time no longer collapses to the present (issue 13); conservative then
+//     plans again only the reservations on that job's nodes, not all of them.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -180,13 +181,13 @@ const Mix kMixes[] = {
      "conservative",
      "ewma:key=user",
      false,
-     {"1ec8b06d4ed2c317", "f53b28f9218653f5"}},
+     {"b0ca7c4f0efcf93d", "ab0149e5ea7b773e"}},
     {"fcfs",
      "first_fit",
      "conservative",
      "quantile:key=application,q=0.8",
      false,
-     {"156baa36efdc3a5a", "8b586337b7e7425a"}},
+     {"c71e662bd0382039", "2130ec020478d1fa"}},
     {"fcfs", "first_fit", "easy", "requested", true, {"8302c49ee155f21a", "67da21972656769b"}},
     // Changed on purpose: conservative backfilling keeps its reservations when a node comes up
     // and drops only those on a node that goes down or drains, where it used to plan everything
