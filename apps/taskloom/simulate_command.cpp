@@ -53,6 +53,7 @@ struct SimulateArgs {
   std::string on_error = "skip";
   std::string pack_by = "request";
   double pack_margin = 1.2;
+  double deadline_factor = 0;
   bool compare = false;
   bool check_invariants = false;
   bool quiet = false;
@@ -385,6 +386,7 @@ void run_simulate(const SimulateArgs& args) {
     }
   }
   if (!cluster.partitions.empty() || !w.partitions.empty()) add_missing_partitions(cluster, w);
+  if (args.deadline_factor > 0) assign_deadlines(w, args.deadline_factor);
   // Nothing to replay is bad input, not a table of zeros with exit status 0.
   if (w.jobs.empty()) {
     const std::size_t skipped = w.warnings.size();
@@ -484,6 +486,10 @@ void register_simulate_command(CLI::App& app) {
       ->check(CLI::IsMember({"request", "forecast"}));
   cmd->add_option("--pack-margin", args->pack_margin,
                   "safety factor on the forecast peak with --pack-by forecast (default 1.2)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--deadline-factor", args->deadline_factor,
+                  "give every job without a deadline one at submit + K x its requested time, "
+                  "so that edf, least_slack and the deadline misses can be compared")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--json", args->json_out, "write the metrics of every run here (JSON)");
   cmd->add_option("--jobs-out", args->jobs_out,

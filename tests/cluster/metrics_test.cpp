@@ -1,6 +1,9 @@
 // Metrics by hand: waits, bounded slowdown, percentiles, utilisation, energy, fair share.
 #include <gtest/gtest.h>
 
+#include "taskloom/cluster/workload.hpp"
+#include "taskloom/core/error.hpp"
+
 #include "cluster_test_support.hpp"
 
 namespace taskloom::cluster {
@@ -69,6 +72,38 @@ TEST(Metrics, BoundedSlowdownUsesTheTenSecondThreshold) {
   auto r = simulate({node("n", 1)}, {}, {job("blocker", 0, 1, 9), job("short", 0, 1, 1)});
   // blocker: 1; short: response 10 / 10 = 1.
   EXPECT_DOUBLE_EQ(r.metrics.mean_bounded_slowdown, 1);
+}
+
+}  // namespace
+}  // namespace taskloom::cluster
+
+namespace taskloom::cluster {
+namespace {
+using namespace testing;
+
+TEST(DeadlineModel, DeadlinesAtKTimesTheRequestMakeEdfAndFcfsDiffer) {
+  // No trace has deadlines; assign_deadlines gives submit + 2 x requested time to the jobs
+  // without one. One 1-cpu node, all at 0: L (100 s, due 200), S1-S3 (10 s, due 20).
+  // FCFS: L [0, 100), then S1, S2, S3 all late: 3 misses. EDF: S1 [0, 10), S2 [10, 20),
+  // S3 [20, 30) late, L [30, 130): 1 miss.
+  Workload w;
+  w.jobs = {job("L", 0, 1, 100), job("S1", 0, 1, 10), job("S2", 0, 1, 10), job("S3", 0, 1, 10)};
+  Job kept = job("K", 0, 1, 10, 0);  // no requested time: the actual runtime is the basis
+  kept.requested_runtime = Duration::zero();
+  w.jobs.push_back(kept);
+  w.jobs.push_back(job("D", 0, 1, 1));
+  w.jobs.back().deadline = sec(5000);  // has one: kept
+  EXPECT_THROW(assign_deadlines(w, 0), InvalidArgumentError);
+  EXPECT_EQ(assign_deadlines(w, 2.0), 5u);
+  EXPECT_DOUBLE_EQ(to_sec(*w.jobs[0].deadline), 200);
+  EXPECT_DOUBLE_EQ(to_sec(*w.jobs[1].deadline), 20);
+  EXPECT_DOUBLE_EQ(to_sec(*w.jobs[4].deadline), 20);
+  EXPECT_DOUBLE_EQ(to_sec(*w.jobs[5].deadline), 5000);
+  w.jobs.resize(4);
+  auto fcfs = simulate({node("n", 1)}, {}, w.jobs, options("fcfs", "first_fit", "none"));
+  auto edf = simulate({node("n", 1)}, {}, w.jobs, options("edf", "first_fit", "none"));
+  EXPECT_EQ(fcfs.metrics.deadline_misses, 3u);
+  EXPECT_EQ(edf.metrics.deadline_misses, 1u);
 }
 
 }  // namespace

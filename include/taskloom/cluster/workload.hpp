@@ -164,6 +164,13 @@ std::size_t exclude_unplaceable(Workload& w, std::span<const Node> nodes);
 /// cluster does not define (e.g. the queues of the extended SWF). Returns how many were added.
 std::size_t add_missing_partitions(ClusterSpec& cluster, const Workload& w);
 
+/// A deadline model, since no trace gives jobs deadlines: every job of `w` without one gets
+/// submit + factor x its requested time (its actual runtime when it asks for none), so EDF
+/// and least slack have something to order by and Metrics::deadline_misses something to
+/// count. Throws InvalidArgumentError unless factor > 0. Returns how many jobs got one.
+///   assign_deadlines(w, 3.0);  // due within three times their wall limit of arriving
+std::size_t assign_deadlines(Workload& w, double factor);
+
 /// "3170 records, 3145 jobs; excluded: 25 unknown runtime, ...": one line for reports.
 std::string summary(const Workload& w);
 
