@@ -144,6 +144,10 @@ std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
   row("energy (kWh)", [](const Metrics& m) { return format_number(m.energy_kwh, 1); });
   row("max fair-share deviation",
       [](const Metrics& m) { return format_number(m.max_fair_share_deviation, 3); });
+  row("max user mean wait (s)",
+      [](const Metrics& m) { return format_number(m.max_user_mean_wait_s, 1); });
+  row("user wait fairness (Jain)",
+      [](const Metrics& m) { return format_number(m.user_wait_fairness, 3); });
   if (partitions) {
     row("max partition share deviation",
         [](const Metrics& m) { return format_number(m.max_partition_share_deviation, 3); });
@@ -264,7 +268,9 @@ nlohmann::json shares_json(const std::vector<TenantShare>& shares) {
     out.push_back({{"tenant", t.tenant},
                    {"usage_share", t.usage_share},
                    {"target_share", t.target_share},
-                   {"deviation", t.deviation}});
+                   {"deviation", t.deviation},
+                   {"mean_wait_s", t.mean_wait_s},
+                   {"started", t.started}});
   }
   return out;
 }
@@ -297,6 +303,8 @@ nlohmann::json metrics_json(const Metrics& m) {
           {"deadline_misses", m.deadline_misses},
           {"energy_kwh", m.energy_kwh},
           {"max_fair_share_deviation", m.max_fair_share_deviation},
+          {"max_user_mean_wait_s", m.max_user_mean_wait_s},
+          {"user_wait_fairness", m.user_wait_fairness},
           {"fair_share", fair},
           {"max_partition_share_deviation", m.max_partition_share_deviation},
           {"partition_share", shares_json(m.partition_share)},

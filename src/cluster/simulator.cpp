@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <queue>
+#include <string_view>
+#include <unordered_map>
 
 #include "taskloom/core/error.hpp"
 
@@ -215,6 +217,31 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
     }
     std::sort(m.fair_share.begin(), m.fair_share.end(),
               [](const TenantShare& a, const TenantShare& b) { return a.tenant < b.tenant; });
+  }
+  // Waits per user, over the jobs that started.
+  {
+    std::unordered_map<std::string_view, std::pair<double, std::size_t>> user_waits;
+    for (const JobRecord& r : recs) {
+      if (!r.start) continue;
+      auto& [sum, n] = user_waits[r.user];
+      sum += secs(*r.start - r.submit);
+      ++n;
+    }
+    double sum = 0, sum_sq = 0;
+    for (const auto& [user, w] : user_waits) {
+      const double mean = w.first / static_cast<double>(w.second);
+      m.max_user_mean_wait_s = std::max(m.max_user_mean_wait_s, mean);
+      sum += mean;
+      sum_sq += mean * mean;
+    }
+    if (sum_sq > 0)
+      m.user_wait_fairness = sum * sum / (static_cast<double>(user_waits.size()) * sum_sq);
+    for (TenantShare& ts : m.fair_share) {
+      if (auto it = user_waits.find(ts.tenant); it != user_waits.end()) {
+        ts.started = it->second.second;
+        ts.mean_wait_s = it->second.first / static_cast<double>(it->second.second);
+      }
+    }
   }
   // Partitions: each one's share against its weight over the weights of those that ran.
   const auto& pu = s.partition_usage();

@@ -106,5 +106,30 @@ TEST(DeadlineModel, DeadlinesAtKTimesTheRequestMakeEdfAndFcfsDiffer) {
   EXPECT_EQ(edf.metrics.deadline_misses, 1u);
 }
 
+TEST(Metrics, WaitsPerUserRespondToThePolicyWhereSharesDoNot) {
+  // One 1-cpu node, 10 s jobs. A submits a1-a3 at 0, B submits b1 at 1. Every job runs, so
+  // both users' shares of the usage are the same under any order (3/4 and 1/4).
+  // FCFS: a1 [0, 10), a2, a3, then b1 [30, 40): A waits 0, 10, 20 (mean 10), B 29.
+  // DRF with past usage: at 10 A has used the node, B has not: b1 [10, 20), a2 [20, 30),
+  // a3 [30, 40): A waits 0, 20, 30 (mean 50/3), B 9.
+  std::vector<Job> jobs{job("a1", 0, 1, 10), job("a2", 0, 1, 10), job("a3", 0, 1, 10),
+                        job("b1", 1, 1, 10)};
+  for (Job& j : jobs) j.user = j.id[0] == 'a' ? "A" : "B";
+  auto fcfs = simulate({node("n", 1)}, {}, jobs, options("fcfs", "first_fit", "none"));
+  SimulationOptions drf = options("drf", "first_fit", "none");
+  drf.queue = {"drf", {{"half_life", 1000.0}}};
+  auto fair = simulate({node("n", 1)}, {}, jobs, drf);
+  EXPECT_DOUBLE_EQ(fcfs.metrics.max_fair_share_deviation, fair.metrics.max_fair_share_deviation);
+  EXPECT_DOUBLE_EQ(fcfs.metrics.max_user_mean_wait_s, 29);
+  EXPECT_DOUBLE_EQ(fair.metrics.max_user_mean_wait_s, 50.0 / 3);
+  EXPECT_DOUBLE_EQ(fcfs.metrics.user_wait_fairness, 39.0 * 39 / (2 * (100.0 + 841)));
+  const double a = 50.0 / 3;
+  EXPECT_DOUBLE_EQ(fair.metrics.user_wait_fairness, (a + 9) * (a + 9) / (2 * (a * a + 81)));
+  ASSERT_EQ(fcfs.metrics.fair_share.size(), 2u);
+  EXPECT_EQ(fcfs.metrics.fair_share[1].tenant, "B");
+  EXPECT_DOUBLE_EQ(fcfs.metrics.fair_share[1].mean_wait_s, 29);
+  EXPECT_EQ(fcfs.metrics.fair_share[0].started, 3u);
+}
+
 }  // namespace
 }  // namespace taskloom::cluster

@@ -113,6 +113,11 @@ struct TenantShare {
   double target_share;  ///< users: an equal share among the users that ran jobs; partitions:
                         ///< fair_share_weight over the weights of the partitions that ran jobs
   double deviation;     ///< |usage_share - target_share|
+  /// Users only: how long the tenant's jobs waited (first start - submit), over those that
+  /// started. Unlike the shares, which are the same for every policy once every job has run,
+  /// waits show whom a policy favours.
+  double mean_wait_s = 0;
+  std::size_t started = 0;
 };
 
 /// The error of the peak-usage predictions of one resource, over the jobs that completed with
@@ -160,6 +165,11 @@ struct Metrics {
   double energy_kwh = 0;
   std::vector<TenantShare> fair_share;  ///< per user, sorted by user
   double max_fair_share_deviation = 0;
+  /// The longest of the users' mean waits, and Jain's fairness index of the users' mean waits,
+  /// (sum x)^2 / (n sum x^2): 1 when every user waits as long on average, 1/n when one user
+  /// does all the waiting (1 when nobody waits).
+  double max_user_mean_wait_s = 0;
+  double user_wait_fairness = 1;
   /// Per partition, sorted by name, when partitions were given ("-": jobs without one).
   std::vector<TenantShare> partition_share;
   double max_partition_share_deviation = 0;
