@@ -54,6 +54,8 @@ struct SimulateArgs {
   std::string pack_by = "request";
   double pack_margin = 1.2;
   double deadline_factor = 0;
+  double suspend_after = 0;  // seconds; 0: nodes never sleep
+  double resume_time = 60;
   bool compare = false;
   bool check_invariants = false;
   bool quiet = false;
@@ -142,6 +144,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
       [](const Metrics& m) { return format_number(m.throughput_per_hour, 2); });
   row("deadline misses", [&](const Metrics& m) { return count(m.deadline_misses); });
   row("energy (kWh)", [](const Metrics& m) { return format_number(m.energy_kwh, 1); });
+  row("suspended node-hours",
+      [](const Metrics& m) { return format_number(m.suspended_node_hours, 1); });
   row("max fair-share deviation",
       [](const Metrics& m) { return format_number(m.max_fair_share_deviation, 3); });
   row("max user mean wait (s)",
@@ -302,6 +306,8 @@ nlohmann::json metrics_json(const Metrics& m) {
           {"throughput_per_hour", m.throughput_per_hour},
           {"deadline_misses", m.deadline_misses},
           {"energy_kwh", m.energy_kwh},
+          {"suspended_node_hours", m.suspended_node_hours},
+          {"suspensions", m.suspensions},
           {"max_fair_share_deviation", m.max_fair_share_deviation},
           {"max_user_mean_wait_s", m.max_user_mean_wait_s},
           {"user_wait_fairness", m.user_wait_fairness},
@@ -429,6 +435,13 @@ void run_simulate(const SimulateArgs& args) {
           r.options.backfill = b;
           r.options.forecaster = f;
           r.options.seed = args.seed;
+          if (args.suspend_after > 0) {
+            r.options.power_saving = {.enabled = true,
+                                      .suspend_after = std::chrono::duration_cast<Duration>(
+                                          std::chrono::duration<double>(args.suspend_after)),
+                                      .resume_time = std::chrono::duration_cast<Duration>(
+                                          std::chrono::duration<double>(args.resume_time))};
+          }
           r.options.packing = {args.pack_by == "forecast" ? PackBy::kForecast : PackBy::kRequest,
                                args.pack_margin};
           if (args.check_invariants) r.options.check_invariants = true;
@@ -499,6 +512,13 @@ void register_simulate_command(CLI::App& app) {
                   "give every job without a deadline one at submit + K x its requested time, "
                   "so that edf, least_slack and the deadline misses can be compared")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--suspend-after", args->suspend_after,
+                  "power saving: a node idle this many seconds sleeps (0 W) until --resume-time "
+                  "before its next job, as Slurm's SuspendTime; energy only, schedules unchanged")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--resume-time", args->resume_time,
+                  "seconds a sleeping node takes to resume, at idle power (default 60)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", args->json_out, "write the metrics of every run here (JSON)");
   cmd->add_option("--jobs-out", args->jobs_out,
                   "write one CSV row per job and run: id, submit, start, end, nodes, status");

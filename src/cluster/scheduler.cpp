@@ -568,6 +568,8 @@ Scheduler::Scheduler(const std::vector<Node>& nodes, const std::vector<Partition
   }
   if (config_.forecaster.name != "requested") estimates_are_bounds_ = false;
   running_on_.assign(cluster_.size(), {});
+  idle_gaps_.assign(cluster_.size(), {});
+  idle_since_.assign(cluster_.size(), Duration::min());
   tenant_usage_.assign(tenant_names_.size(), 0.0);
   partition_usage_.assign(partitions_.size() + 1, 0.0);
   queue_policy_->attach(*this);
@@ -799,6 +801,7 @@ void Scheduler::stop_running(JobIdx j, Duration now) {
   const std::size_t cd = cluster_.cpu_dim();
   for (NodeIdx n : js.nodes) {
     cluster_.release(n, js.request);
+    if (cluster_.running(n) == 0) idle_since_[n] = now;
     auto& list = running_on_[n];
     auto it = std::find(list.begin(), list.end(), j);
     *it = list.back();
@@ -947,6 +950,7 @@ void Scheduler::start(JobIdx j, const std::vector<NodeIdx>& nodes, Duration now)
   NodeIdx* slots = node_arena_.data() + node_offset_[j];
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const NodeIdx n = nodes[i];
+    if (cluster_.running(n) == 0) idle_gaps_[n].emplace_back(idle_since_[n], now);
     cluster_.allocate(n, js.request);
     running_on_[n].push_back(j);
     speed = std::min(speed, cluster_.speed(n));

@@ -77,7 +77,8 @@ double median(std::vector<double> v) {
 
 Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
                    const std::vector<Partition>& partitions,
-                   const std::vector<NodeEvent>& node_events, const std::vector<JobRecord>& recs,
+                   const std::vector<NodeEvent>& node_events,
+                   const PowerSavingOptions& power_saving, const std::vector<JobRecord>& recs,
                    std::uint64_t events) {
   Metrics m;
   m.jobs = recs.size();
@@ -196,6 +197,27 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
       }
       if (on) up += secs(last_end - since);
       idle_j += n.power.idle_watts * up;
+    }
+    // Power saving: in each idle period longer than suspend_after the node sleeps from then
+    // until resume_time before its next job (to the end of the schedule after its last).
+    if (power_saving.enabled) {
+      const PowerSavingOptions& ps = power_saving;
+      double suspended_s = 0;
+      for (detail::NodeIdx n = 0; n < s.cluster().size(); ++n) {
+        const double saved_w = nodes[n].power.idle_watts - ps.suspended_watts;
+        auto sleep = [&](Duration from, Duration to, bool resumes) {
+          from = std::max(from, first_submit);
+          to = std::min(to, last_end);
+          Duration asleep = to - from - ps.suspend_after - (resumes ? ps.resume_time : Duration{});
+          if (asleep <= Duration::zero()) return;
+          suspended_s += secs(asleep);
+          idle_j -= saved_w * secs(asleep);
+          ++m.suspensions;
+        };
+        for (const auto& [from, to] : s.idle_gaps(n)) sleep(from, to, true);
+        if (auto since = s.idle_since(n)) sleep(*since, last_end, false);
+      }
+      m.suspended_node_hours = suspended_s / 3600;
     }
     m.energy_kwh = (idle_j + s.busy_energy_joules()) / 3.6e6;
   }
@@ -362,7 +384,8 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
     r.estimated_runtime = js.estimate;
     r.reason = js.reason;
   }
-  result.metrics = metrics_of(s, nodes, partitions, options.node_events, result.jobs, events);
+  result.metrics = metrics_of(s, nodes, partitions, options.node_events, options.power_saving,
+                              result.jobs, events);
   return result;
 }
 

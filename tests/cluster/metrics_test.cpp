@@ -133,3 +133,50 @@ TEST(Metrics, WaitsPerUserRespondToThePolicyWhereSharesDoNot) {
 
 }  // namespace
 }  // namespace taskloom::cluster
+
+namespace taskloom::cluster {
+namespace {
+using namespace testing;
+
+SimulationOptions power_saving(const char* placement) {
+  SimulationOptions o = options("fcfs", placement, "none");
+  o.power_saving = {
+      .enabled = true, .suspend_after = sec(10), .resume_time = sec(5), .suspended_watts = 0};
+  return o;
+}
+
+TEST(PowerSaving, IdleNodesSleepAfterTheirIdleTimeAndWakeBeforeTheirNextJob) {
+  // Two 1-cpu nodes, idle 100 W, busy 200 W. a [0, 100) on n0, b [50, 70) on n1. n1 is idle
+  // [0, 50): asleep 50 - 10 - 5 (resuming for b) = 35 s, and [70, 100): asleep 30 - 10 = 20 s.
+  // Energy: idle 2 x 100 W x 100 s - 100 W x 55 s + busy 100 W x (100 + 20) s = 26,500 J.
+  std::vector<Node> nodes{node("n0", 1), node("n1", 1)};
+  for (Node& n : nodes) n.power = {.idle_watts = 100, .busy_watts = 200};
+  std::vector<Job> jobs{job("a", 0, 1, 100), job("b", 50, 1, 20)};
+  auto r = simulate(nodes, {}, jobs, power_saving("first_fit"));
+  EXPECT_DOUBLE_EQ(r.metrics.suspended_node_hours, 55.0 / 3600);
+  EXPECT_EQ(r.metrics.suspensions, 2u);
+  EXPECT_DOUBLE_EQ(r.metrics.energy_kwh, 26500 / 3.6e6);
+  auto always_on = simulate(nodes, {}, jobs, options("fcfs", "first_fit", "none"));
+  EXPECT_DOUBLE_EQ(always_on.metrics.energy_kwh, 32000 / 3.6e6);
+  EXPECT_EQ(always_on.metrics.suspensions, 0u);
+}
+
+TEST(PowerSaving, PackingJobsOntoFewNodesShowsItsSaving) {
+  // Two 2-cpu nodes, two 1-cpu jobs of 100 s at 0. Worst fit spreads them: no node idles.
+  // Best fit packs them on n0: n1 sleeps 100 - 10 s. With idle power charged to every node
+  // all along, both placements cost the same.
+  std::vector<Node> nodes{node("n0", 2), node("n1", 2)};
+  for (Node& n : nodes) n.power = {.idle_watts = 100, .busy_watts = 200};
+  std::vector<Job> jobs{job("a", 0, 1, 100), job("b", 0, 1, 100)};
+  auto packed = simulate(nodes, {}, jobs, power_saving("best_fit"));
+  auto spread = simulate(nodes, {}, jobs, power_saving("worst_fit"));
+  EXPECT_DOUBLE_EQ(packed.metrics.suspended_node_hours, 90.0 / 3600);
+  EXPECT_DOUBLE_EQ(spread.metrics.suspended_node_hours, 0);
+  EXPECT_LT(packed.metrics.energy_kwh, spread.metrics.energy_kwh);
+  EXPECT_DOUBLE_EQ(
+      simulate(nodes, {}, jobs, options("fcfs", "best_fit", "none")).metrics.energy_kwh,
+      simulate(nodes, {}, jobs, options("fcfs", "worst_fit", "none")).metrics.energy_kwh);
+}
+
+}  // namespace
+}  // namespace taskloom::cluster

@@ -241,6 +241,15 @@ class Scheduler {
   std::span<const double> predicted_peak(JobIdx j) const noexcept {
     return {peak_arena_.data() + static_cast<std::size_t>(j) * cluster_.dims(), cluster_.dims()};
   }
+  /// Node n's closed idle periods (start, end; start Duration::min(): since the beginning),
+  /// and when its open one began (nullopt: busy now).
+  const std::vector<std::pair<Duration, Duration>>& idle_gaps(NodeIdx n) const {
+    return idle_gaps_[n];
+  }
+  std::optional<Duration> idle_since(NodeIdx n) const {
+    if (cluster_.running(n) > 0) return std::nullopt;
+    return idle_since_[n];
+  }
   /// Dominant-share-seconds used per partition; the last entry: jobs without a partition.
   const std::vector<double>& partition_usage() const noexcept { return partition_usage_; }
 
@@ -352,6 +361,10 @@ class Scheduler {
   std::uint64_t passes_ = 0, placement_decisions_ = 0, plan_epoch_ = 0;
   double busy_energy_j_ = 0, cpu_seconds_ = 0;
   std::vector<double> scratch_;
+  // Idle periods per node: from when its last job stopped (Duration::min(): from the start)
+  // to when its next job started; idle_since_ is the open one.
+  std::vector<std::vector<std::pair<Duration, Duration>>> idle_gaps_;
+  std::vector<Duration> idle_since_;
   mutable std::vector<double> worst_speed_;  // per shape; 0 until computed
 };
 
