@@ -13,6 +13,7 @@
 // feasible start intervals [run start, run end - duration]; the earliest time covered by
 // node_count nodes' intervals is found by a sweep. Cost per job: O(profile steps x log).
 #include <algorithm>
+#include <functional>
 #include <span>
 
 #include "cluster/detail/registry.hpp"
@@ -280,44 +281,61 @@ class Conservative final : public Backfill {
                 Duration bound) {
     const ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
-    sweep_.clear();
     const std::vector<NodeIdx>& candidates = could_hold(s, js);
-    for (NodeIdx n : candidates) {
-      if (c.state(n) != NodeState::kUp) continue;
+    // A sweep over the nodes' feasible start intervals in time order, opens before closes at
+    // one time. Each node's intervals come in time order from a cursor over its profile, so
+    // only the events up to the answer are generated (a heap holds each node's next event)
+    // instead of every interval of every node being listed and sorted.
+    if (cursors_.size() < c.size()) cursors_.resize(c.size());
+    auto next_interval = [&](NodeIdx n) {  // the node's next interval: its open event
+      Cursor& cu = cursors_[n];
       const Profile& p = profiles_[n];
-      std::size_t i = 0;
-      while (i < p.t.size() && p.t[i] <= bound) {
+      while (cu.step < p.t.size() && p.t[cu.step] <= bound) {
+        std::size_t i = cu.step;
         if (!p.fits(i, js.request, D)) {
-          ++i;
+          ++cu.step;
           continue;
         }
         std::size_t k = i;
         while (k + 1 < p.t.size() && p.fits(k + 1, js.request, D)) ++k;
-        Duration a = std::max(p.t[i], now);
+        cu.step = k + 1;
+        const Duration a = std::max(p.t[i], now);
         if (k + 1 >= p.t.size()) {
           if (a <= bound) {
+            cu.close = bound;
             sweep_.push_back({a, 0, n});
-            sweep_.push_back({bound, 1, n});
+            std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+            return;
           }
         } else if (p.t[k + 1] - r.dur >= a && a <= bound) {
+          cu.close = std::min(p.t[k + 1] - r.dur, bound);
           sweep_.push_back({a, 0, n});
-          sweep_.push_back({std::min(p.t[k + 1] - r.dur, bound), 1, n});
+          std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+          return;
         }
-        i = k + 1;
       }
+    };
+    sweep_.clear();
+    for (NodeIdx n : candidates) {
+      if (c.state(n) != NodeState::kUp) continue;
+      cursors_[n].step = 0;
+      next_interval(n);
     }
-    std::sort(sweep_.begin(), sweep_.end());
     std::uint32_t open = 0;
-    for (std::size_t e = 0; e < sweep_.size(); ++e) {
-      const Point& pt = sweep_[e];
+    while (!sweep_.empty()) {
+      std::pop_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+      const Point pt = sweep_.back();
+      sweep_.pop_back();
       if (pt.kind == 1) {
         --open;
+        next_interval(pt.node);
         continue;
       }
       ++open;
+      sweep_.push_back({cursors_[pt.node].close, 1, pt.node});
+      std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
       // Count once every interval opening at this time is in.
-      if (e + 1 < sweep_.size() && sweep_[e + 1].time == pt.time && sweep_[e + 1].kind == 0)
-        continue;
+      if (sweep_.front().time == pt.time && sweep_.front().kind == 0) continue;
       if (open >= js.node_count) {
         r.start = pt.time;
         r.nodes.clear();
@@ -332,6 +350,12 @@ class Conservative final : public Backfill {
     }
     return false;
   }
+
+  struct Cursor {
+    std::size_t step = 0;  // next profile step to look at
+    Duration close{};      // the end of the interval last opened
+  };
+  std::vector<Cursor> cursors_;
 
   // The nodes that could ever hold the job (labels and capacity), in cluster order, per shape.
   const std::vector<NodeIdx>& could_hold(const Scheduler& s, const JobState& js) {
@@ -357,6 +381,7 @@ class Conservative final : public Backfill {
       if (kind != o.kind) return kind < o.kind;
       return node < o.node;
     }
+    bool operator>(const Point& o) const { return o < *this; }
   };
 
   std::size_t depth_;
