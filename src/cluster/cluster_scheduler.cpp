@@ -114,6 +114,10 @@ JobStatus ClusterScheduler::status(std::string_view job) const {
   return js.phase == detail::Phase::kRunning ? JobStatus::kRunning : js.status;
 }
 
+const Job& ClusterScheduler::job(std::string_view id) const {
+  return *impl_->scheduler->job(impl_->find(id)).job;
+}
+
 std::vector<std::string> ClusterScheduler::running() const {
   std::vector<std::string> ids;
   const detail::Scheduler& s = *impl_->scheduler;

@@ -309,5 +309,26 @@ TEST(LiveScheduler, APreemptionIsReturnedToTheCallerAndTheVictimRunsAgainLater) 
   EXPECT_TRUE(s.schedule().preempt.empty());
 }
 
+TEST(LiveScheduler, JobsCarryTheirDomainsMetadataBackToTheFarm) {
+  // A render farm tags jobs with what the scheduler does not know; a launch names the job, and
+  // job() gives back the job as submitted, metadata included (given up front or later).
+  auto clock = std::make_shared<ManualClock>();
+  Job up_front = live_job("frames-1", 4, 100);
+  up_front.metadata = {{"frames", "1-50"}, {"scene", "forest"}};
+  Node n = node("n0", 8);
+  n.metadata = {{"rack", "r7"}};
+  ClusterScheduler s({n}, {}, {up_front}, options("fcfs", "first_fit", "none"), clock);
+  Job later = live_job("frames-2", 4, 100);
+  later.metadata = {{"frames", "51-100"}};
+  s.submit("frames-1");
+  s.submit(later);
+  auto launched = s.schedule().launch;
+  ASSERT_EQ(launched.size(), 2u);
+  EXPECT_EQ(s.job(launched[0].job).metadata.at("frames"), "1-50");
+  EXPECT_EQ(s.job(launched[0].job).metadata.at("scene"), "forest");
+  EXPECT_EQ(s.job(launched[1].job).metadata.at("frames"), "51-100");
+  EXPECT_THROW(s.job("frames-3"), InvalidArgumentError);
+}
+
 }  // namespace
 }  // namespace taskloom::cluster

@@ -101,6 +101,9 @@ class ClusterScheduler {
   JobStatus status(std::string_view job) const;
   /// Job ids running now.
   std::vector<std::string> running() const;
+  /// The job as given (with its Job::metadata). Throws InvalidArgumentError for an unknown id.
+  /// The reference stays valid as long as the scheduler.
+  const Job& job(std::string_view id) const;
 
  private:
   struct Impl;
