@@ -23,6 +23,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "taskloom/cluster/policies.hpp"
@@ -52,6 +53,9 @@ struct SimulateArgs {
   std::string on_error = "skip";
   std::string pack_by = "request";
   double pack_margin = 1.2;
+  double deadline_factor = 0;
+  double suspend_after = 0;  // seconds; 0: nodes never sleep
+  double resume_time = 60;
   bool compare = false;
   bool check_invariants = false;
   bool quiet = false;
@@ -140,8 +144,14 @@ std::vector<std::pair<std::string, std::vector<std::string>>> metric_rows(
       [](const Metrics& m) { return format_number(m.throughput_per_hour, 2); });
   row("deadline misses", [&](const Metrics& m) { return count(m.deadline_misses); });
   row("energy (kWh)", [](const Metrics& m) { return format_number(m.energy_kwh, 1); });
+  row("suspended node-hours",
+      [](const Metrics& m) { return format_number(m.suspended_node_hours, 1); });
   row("max fair-share deviation",
       [](const Metrics& m) { return format_number(m.max_fair_share_deviation, 3); });
+  row("max user mean wait (s)",
+      [](const Metrics& m) { return format_number(m.max_user_mean_wait_s, 1); });
+  row("user wait fairness (Jain)",
+      [](const Metrics& m) { return format_number(m.user_wait_fairness, 3); });
   if (partitions) {
     row("max partition share deviation",
         [](const Metrics& m) { return format_number(m.max_partition_share_deviation, 3); });
@@ -223,22 +233,35 @@ std::string to_seconds(Duration d) {
   return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
+// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
+// line break (run labels such as "fcfs:weight=1,max=2" do).
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
 void write_jobs_csv(const std::string& path, const std::vector<Run>& runs) {
   std::ofstream out(path);
   if (!out) throw InvalidArgumentError("cannot write " + path);
   out << "run,id,user,partition,submit,start,end,wait,nodes,status\n";
   for (const Run& r : runs) {
     for (const JobRecord& j : r.result.jobs) {
-      out << r.label << ',' << j.id << ',' << j.user << ',' << j.partition << ','
-          << to_seconds(j.submit) << ',';
+      out << csv_field(r.label) << ',' << csv_field(j.id) << ',' << csv_field(j.user) << ','
+          << csv_field(j.partition) << ',' << to_seconds(j.submit) << ',';
       if (j.start) out << to_seconds(*j.start);
       out << ',';
       if (j.end) out << to_seconds(*j.end);
       out << ',';
       if (j.start) out << to_seconds(*j.start - j.submit);
       out << ',';
-      for (std::size_t i = 0; i < j.nodes.size(); ++i) out << (i ? ";" : "") << j.nodes[i];
-      out << ',' << to_string(j.status) << '\n';
+      std::string nodes;
+      for (std::size_t i = 0; i < j.nodes.size(); ++i) nodes += (i ? ";" : "") + j.nodes[i];
+      out << csv_field(nodes) << ',' << to_string(j.status) << '\n';
     }
   }
 }
@@ -249,7 +272,9 @@ nlohmann::json shares_json(const std::vector<TenantShare>& shares) {
     out.push_back({{"tenant", t.tenant},
                    {"usage_share", t.usage_share},
                    {"target_share", t.target_share},
-                   {"deviation", t.deviation}});
+                   {"deviation", t.deviation},
+                   {"mean_wait_s", t.mean_wait_s},
+                   {"started", t.started}});
   }
   return out;
 }
@@ -281,7 +306,11 @@ nlohmann::json metrics_json(const Metrics& m) {
           {"throughput_per_hour", m.throughput_per_hour},
           {"deadline_misses", m.deadline_misses},
           {"energy_kwh", m.energy_kwh},
+          {"suspended_node_hours", m.suspended_node_hours},
+          {"suspensions", m.suspensions},
           {"max_fair_share_deviation", m.max_fair_share_deviation},
+          {"max_user_mean_wait_s", m.max_user_mean_wait_s},
+          {"user_wait_fairness", m.user_wait_fairness},
           {"fair_share", fair},
           {"max_partition_share_deviation", m.max_partition_share_deviation},
           {"partition_share", shares_json(m.partition_share)},
@@ -371,6 +400,7 @@ void run_simulate(const SimulateArgs& args) {
     }
   }
   if (!cluster.partitions.empty() || !w.partitions.empty()) add_missing_partitions(cluster, w);
+  if (args.deadline_factor > 0) assign_deadlines(w, args.deadline_factor);
   // Nothing to replay is bad input, not a table of zeros with exit status 0.
   if (w.jobs.empty()) {
     const std::size_t skipped = w.warnings.size();
@@ -405,6 +435,13 @@ void run_simulate(const SimulateArgs& args) {
           r.options.backfill = b;
           r.options.forecaster = f;
           r.options.seed = args.seed;
+          if (args.suspend_after > 0) {
+            r.options.power_saving = {.enabled = true,
+                                      .suspend_after = std::chrono::duration_cast<Duration>(
+                                          std::chrono::duration<double>(args.suspend_after)),
+                                      .resume_time = std::chrono::duration_cast<Duration>(
+                                          std::chrono::duration<double>(args.resume_time))};
+          }
           r.options.packing = {args.pack_by == "forecast" ? PackBy::kForecast : PackBy::kRequest,
                                args.pack_margin};
           if (args.check_invariants) r.options.check_invariants = true;
@@ -471,6 +508,17 @@ void register_simulate_command(CLI::App& app) {
   cmd->add_option("--pack-margin", args->pack_margin,
                   "safety factor on the forecast peak with --pack-by forecast (default 1.2)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--deadline-factor", args->deadline_factor,
+                  "give every job without a deadline one at submit + K x its requested time, "
+                  "so that edf, least_slack and the deadline misses can be compared")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--suspend-after", args->suspend_after,
+                  "power saving: a node idle this many seconds sleeps (0 W) until --resume-time "
+                  "before its next job, as Slurm's SuspendTime; energy only, schedules unchanged")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--resume-time", args->resume_time,
+                  "seconds a sleeping node takes to resume, at idle power (default 60)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", args->json_out, "write the metrics of every run here (JSON)");
   cmd->add_option("--jobs-out", args->jobs_out,
                   "write one CSV row per job and run: id, submit, start, end, nodes, status");

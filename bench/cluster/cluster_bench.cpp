@@ -5,6 +5,12 @@
 //                                  backfilling and first-fit placement; target < 2 s. The trace
 //                                  is read once, outside the timed loop.
 //   BM_Cluster_MetacentrumRead     reads and converts that trace (the SWF reader alone).
+//   BM_Cluster_Metacentrum<Queue><Backfill><Forecaster>, e.g. ..MultifactorConservativeRecent:
+//                                  the same replay under every registered queue order x backfill
+//                                  (none, easy, conservative, easy:order=shortest as
+//                                  "EasyShortest") x forecaster, first-fit placement; and
+//   BM_Cluster_MetacentrumPlacement<Name>  every placement with FCFS + EASY; target: each
+//                                  combination < 1 s (issue 13). One iteration each.
 //   BM_Cluster_BestFitQueue        100,000 jobs queued at time 0 on 10,000 nodes (synthetic,
 //                                  seeded), FCFS with best-fit placement and no backfilling: the
 //                                  scheduler places the whole queue, pass after pass, until every
@@ -17,10 +23,13 @@
 // environment variable of that name.
 #include <benchmark/benchmark.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 
+#include <taskloom/cluster/policies.hpp>
 #include <taskloom/cluster/simulator.hpp>
 #include <taskloom/cluster/synthetic.hpp>
 #include <taskloom/cluster/workload.hpp>
@@ -81,6 +90,73 @@ void BM_Cluster_MetacentrumEasy(benchmark::State& state) {
   report(state, last);
 }
 BENCHMARK(BM_Cluster_MetacentrumEasy)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+
+// "least_slack" -> "LeastSlack": benchmark names that bench/compare reads as one case.
+std::string camel(const std::string& name) {
+  std::string out;
+  bool up = true;
+  for (char c : name) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    up = false;
+  }
+  return out;
+}
+
+void metacentrum_with(benchmark::State& state, SimulationOptions options) {
+  if (!have_metacentrum(state)) return;
+  static const auto inputs = [] {
+    ClusterSpec cluster = read_cluster(*machines_sibling(metacentrum()));
+    Workload w = read_swf(metacentrum());
+    exclude_unplaceable(w, cluster.nodes);
+    add_missing_partitions(cluster, w);
+    return std::pair{cluster, w};
+  }();
+  options.check_invariants = false;
+  Metrics last;
+  for (auto _ : state) {
+    SimulationResult r =
+        simulate(inputs.first.nodes, inputs.first.partitions, inputs.second.jobs, options);
+    benchmark::DoNotOptimize(r.metrics.mean_wait_s);
+    last = r.metrics;
+  }
+  report(state, last);
+}
+
+const bool kCombinations = [] {
+  for (const std::string& q : policy_names(PolicyKind::kQueue)) {
+    for (const std::string b : {"none", "easy", "conservative", "easy:order=shortest"}) {
+      for (const std::string& f : policy_names(PolicyKind::kForecaster)) {
+        SimulationOptions o;
+        o.queue = {q, {}};
+        o.backfill = parse_policy_choice(b);
+        o.forecaster = {f, {}};
+        const std::string backfill =
+            b == std::string("easy:order=shortest") ? "EasyShortest" : camel(b);
+        benchmark::RegisterBenchmark(
+            ("BM_Cluster_Metacentrum" + camel(q) + backfill + camel(f)).c_str(),
+            [o](benchmark::State& s) { metacentrum_with(s, o); })
+            ->Unit(benchmark::kMillisecond)
+            ->Iterations(1)
+            ->UseRealTime();
+      }
+    }
+  }
+  for (const std::string& p : policy_names(PolicyKind::kPlacement)) {
+    SimulationOptions o;
+    o.placement = {p, {}};
+    o.backfill = {"easy", {}};
+    benchmark::RegisterBenchmark(("BM_Cluster_MetacentrumPlacement" + camel(p)).c_str(),
+                                 [o](benchmark::State& s) { metacentrum_with(s, o); })
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime();
+  }
+  return true;
+}();
 
 void BM_Cluster_MetacentrumRead(benchmark::State& state) {
   if (!have_metacentrum(state)) return;

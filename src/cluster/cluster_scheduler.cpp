@@ -86,23 +86,36 @@ void ClusterScheduler::set_node_state(std::string_view node, NodeState state) {
   impl_->scheduler->node_state(*n, state, impl_->now());
 }
 
-std::vector<Launch> ClusterScheduler::schedule() {
+Decisions ClusterScheduler::schedule() {
   detail::Scheduler& s = *impl_->scheduler;
   s.schedule(impl_->now());
   (void)s.take_wakeup();
-  std::vector<Launch> out;
+  Decisions out;
+  for (const auto& [j, nodes] : s.preempted()) {
+    Preemption p{s.job(j).job->id, {}};
+    for (detail::NodeIdx n : nodes) p.nodes.push_back(s.cluster().id(n));
+    out.preempt.push_back(std::move(p));
+  }
+  s.clear_preempted();
   for (detail::JobIdx j : s.started()) {
     const detail::JobState& js = s.job(j);
+    // A job preempted later in the same pass is not running: its launch is void.
+    if (js.phase != detail::Phase::kRunning || js.start != impl_->now()) continue;
     Launch l{js.job->id, {}, js.expected_end - js.start};
     for (detail::NodeIdx n : js.nodes) l.nodes.push_back(s.cluster().id(n));
-    out.push_back(std::move(l));
+    out.launch.push_back(std::move(l));
   }
   s.clear_started();
   return out;
 }
 
 JobStatus ClusterScheduler::status(std::string_view job) const {
-  return impl_->scheduler->job(impl_->find(job)).status;
+  const detail::JobState& js = impl_->scheduler->job(impl_->find(job));
+  return js.phase == detail::Phase::kRunning ? JobStatus::kRunning : js.status;
+}
+
+const Job& ClusterScheduler::job(std::string_view id) const {
+  return *impl_->scheduler->job(impl_->find(id)).job;
 }
 
 std::vector<std::string> ClusterScheduler::running() const {

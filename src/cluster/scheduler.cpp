@@ -568,6 +568,8 @@ Scheduler::Scheduler(const std::vector<Node>& nodes, const std::vector<Partition
   }
   if (config_.forecaster.name != "requested") estimates_are_bounds_ = false;
   running_on_.assign(cluster_.size(), {});
+  idle_gaps_.assign(cluster_.size(), {});
+  idle_since_.assign(cluster_.size(), Duration::min());
   tenant_usage_.assign(tenant_names_.size(), 0.0);
   partition_usage_.assign(partitions_.size() + 1, 0.0);
   queue_policy_->attach(*this);
@@ -744,7 +746,14 @@ void Scheduler::finish(JobIdx j, Duration now) {
   }
   js.status = (js.preemptions + js.failures > 0) ? JobStatus::kPreemptedThenCompleted
                                                  : JobStatus::kCompleted;
-  forecaster_->observe(*js.job, js.job->actual_runtime);
+  // Simulated, the job ran its actual runtime; live, what it ran is what the clock says (at
+  // speed 1, plus work kept by checkpoints before a preemption).
+  Duration ran = js.job->actual_runtime;
+  if (!config_.simulated_ends) {
+    ran = js.done + Duration{static_cast<Duration::rep>(
+                        static_cast<double>((now - js.start).count()) * js.speed)};
+  }
+  forecaster_->observe(*js.job, ran);
   for_each_dependent(j, [&](JobIdx d) {
     JobState& ds = jobs_[d];
     if (ds.phase == Phase::kDone) return;
@@ -792,6 +801,7 @@ void Scheduler::stop_running(JobIdx j, Duration now) {
   const std::size_t cd = cluster_.cpu_dim();
   for (NodeIdx n : js.nodes) {
     cluster_.release(n, js.request);
+    if (cluster_.running(n) == 0) idle_since_[n] = now;
     auto& list = running_on_[n];
     auto it = std::find(list.begin(), list.end(), j);
     *it = list.back();
@@ -893,11 +903,17 @@ Duration Scheduler::run_time_on(const JobState& js, std::span<const NodeIdx> nod
 }
 
 Duration Scheduler::run_time_worst(const JobState& js) const {
-  double speed = kInf;
-  for (NodeIdx n = 0; n < cluster_.size(); ++n) {
-    if (cluster_.could_fit(js, n)) speed = std::min(speed, cluster_.speed(n));
+  // The slowest node that could hold the shape, found once per shape (speeds, capacities and
+  // labels do not change).
+  if (js.shape >= worst_speed_.size()) worst_speed_.resize(js.shape + 1, 0.0);
+  double& speed = worst_speed_[js.shape];
+  if (speed == 0.0) {
+    speed = kInf;
+    for (NodeIdx n = 0; n < cluster_.size(); ++n) {
+      if (cluster_.could_fit(js, n)) speed = std::min(speed, cluster_.speed(n));
+    }
+    if (speed == kInf) speed = 1.0;
   }
-  if (speed == kInf) speed = 1.0;
   return div_speed(js.estimate, speed);
 }
 
@@ -934,6 +950,7 @@ void Scheduler::start(JobIdx j, const std::vector<NodeIdx>& nodes, Duration now)
   NodeIdx* slots = node_arena_.data() + node_offset_[j];
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const NodeIdx n = nodes[i];
+    if (cluster_.running(n) == 0) idle_gaps_[n].emplace_back(idle_since_[n], now);
     cluster_.allocate(n, js.request);
     running_on_[n].push_back(j);
     speed = std::min(speed, cluster_.speed(n));
@@ -957,7 +974,13 @@ void Scheduler::start(JobIdx j, const std::vector<NodeIdx>& nodes, Duration now)
     }
   }
   ++js.attempt;
+  js.corrections = 0;
   js.phase = Phase::kRunning;
+  // Live, any job may outlive its estimate; simulated, only those whose end is past it.
+  if (!config_.simulated_ends || js.end > js.expected_end) {
+    overdue_.push_back({js.expected_end, j, js.attempt});
+    std::push_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+  }
   dead_entries_ += in_queue_[j];
   if (js.partition >= 0) {
     auto& used = partition_used_[static_cast<std::size_t>(js.partition)];
@@ -985,7 +1008,16 @@ void Scheduler::order_queue(Duration now) {
          ++it) {
       keys_[*it] = queue_policy_->key(jobs_[*it], now);
     }
-    std::sort(queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_), queue_.end(), before);
+    // Only the prefix the backfill policy reads in order (all of it when preemption may look
+    // further): partial_sort with this strict order gives the same first entries as a sort.
+    const auto first = queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_);
+    const std::size_t prefix =
+        config_.preemption.enabled ? ~std::size_t{0} : backfill_->ordered_prefix();
+    if (prefix < queue_.size() - queue_head_) {
+      std::partial_sort(first, first + static_cast<std::ptrdiff_t>(prefix), queue_.end(), before);
+    } else {
+      std::sort(first, queue_.end(), before);
+    }
   } else if (!arrivals_.empty()) {
     std::sort(arrivals_.begin(), arrivals_.end(), before);
     std::size_t mid = queue_.size();
@@ -1027,8 +1059,44 @@ void Scheduler::compact_queue() {
   }
 }
 
+void Scheduler::correct_overdue(Duration now) {
+  while (!overdue_.empty() && overdue_.front().at <= now) {
+    std::pop_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    const Overdue o = overdue_.back();
+    overdue_.pop_back();
+    if (overdue_stale(o)) continue;
+    JobState& js = jobs_[o.job];
+    // Work done so far at speed 1 (with what checkpoints kept), and the forecaster's new
+    // prediction of the whole run, at the nodes' speed from now.
+    const Duration ran = js.done + Duration{static_cast<Duration::rep>(
+                                       static_cast<double>((now - js.start).count()) * js.speed)};
+    Duration total = forecaster_->correct(*js.job, ran, ++js.corrections);
+    if (total <= ran) total = ran + Duration{1};
+    Duration end = now + div_speed(total - ran, js.speed);
+    if (js.requested > Duration::zero()) end = std::min(end, js.start + js.requested);
+    js.expected_end = std::max(end, now + Duration{1});
+    // Plans counted on its nodes coming back sooner. Nothing came back earlier than planned,
+    // so the plan epoch stays (it would make conservative re-plan every reservation).
+    backfill_->end_moved_later(js);
+    if (!config_.simulated_ends || js.end > js.expected_end) {
+      overdue_.push_back({js.expected_end, o.job, o.attempt});
+      std::push_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    }
+  }
+}
+
+std::optional<Duration> Scheduler::next_overdue() {
+  while (!overdue_.empty() && overdue_stale(overdue_.front())) {
+    std::pop_heap(overdue_.begin(), overdue_.end(), std::greater<>());
+    overdue_.pop_back();
+  }
+  if (overdue_.empty()) return std::nullopt;
+  return overdue_.front().at;
+}
+
 void Scheduler::schedule(Duration now) {
   ++passes_;
+  correct_overdue(now);
   bool first = true;
   do {
     restart_ = false;
@@ -1043,6 +1111,11 @@ void Scheduler::schedule(Duration now) {
     compact_queue();
   } while (restart_);
   restart_ = false;
+  // Jobs still waiting: a pass is due when a running job outlives its forecast (its nodes
+  // then come back later than planned, which may let other jobs backfill now).
+  if (queue_.size() != queue_head_) {
+    if (auto t = next_overdue()) request_wakeup(*t);
+  }
   if (config_.check_invariants) check_state(now);
 }
 
@@ -1126,6 +1199,7 @@ bool Scheduler::preempt_for(JobIdx j, Duration now) {
   victims.erase(std::unique(victims.begin(), victims.end()), victims.end());
   for (JobIdx v : victims) {
     ++jobs_[v].preemptions;
+    preempted_.emplace_back(v, std::vector<NodeIdx>(jobs_[v].nodes.begin(), jobs_[v].nodes.end()));
     requeue(v, now, jobs_[v].checkpointable, true);  // its preemptor may use reserved room
   }
   std::sort(nodes.begin(), nodes.end());

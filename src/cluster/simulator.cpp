@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <queue>
+#include <string_view>
+#include <unordered_map>
 
 #include "taskloom/core/error.hpp"
 
@@ -25,6 +27,8 @@ std::string_view to_string(JobStatus s) noexcept {
       return "dependency_failed";
     case JobStatus::kNeverStarted:
       return "never_started";
+    case JobStatus::kRunning:
+      return "running";
   }
   return "unknown";
 }
@@ -73,7 +77,8 @@ double median(std::vector<double> v) {
 
 Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
                    const std::vector<Partition>& partitions,
-                   const std::vector<NodeEvent>& node_events, const std::vector<JobRecord>& recs,
+                   const std::vector<NodeEvent>& node_events,
+                   const PowerSavingOptions& power_saving, const std::vector<JobRecord>& recs,
                    std::uint64_t events) {
   Metrics m;
   m.jobs = recs.size();
@@ -109,6 +114,7 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
         ++m.dependency_failed;
         break;
       case JobStatus::kNeverStarted:
+      case JobStatus::kRunning:  // not in a finished simulation
         ++m.never_started;
         break;
     }
@@ -192,6 +198,27 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
       if (on) up += secs(last_end - since);
       idle_j += n.power.idle_watts * up;
     }
+    // Power saving: in each idle period longer than suspend_after the node sleeps from then
+    // until resume_time before its next job (to the end of the schedule after its last).
+    if (power_saving.enabled) {
+      const PowerSavingOptions& ps = power_saving;
+      double suspended_s = 0;
+      for (detail::NodeIdx n = 0; n < s.cluster().size(); ++n) {
+        const double saved_w = nodes[n].power.idle_watts - ps.suspended_watts;
+        auto sleep = [&](Duration from, Duration to, bool resumes) {
+          from = std::max(from, first_submit);
+          to = std::min(to, last_end);
+          Duration asleep = to - from - ps.suspend_after - (resumes ? ps.resume_time : Duration{});
+          if (asleep <= Duration::zero()) return;
+          suspended_s += secs(asleep);
+          idle_j -= saved_w * secs(asleep);
+          ++m.suspensions;
+        };
+        for (const auto& [from, to] : s.idle_gaps(n)) sleep(from, to, true);
+        if (auto since = s.idle_since(n)) sleep(*since, last_end, false);
+      }
+      m.suspended_node_hours = suspended_s / 3600;
+    }
     m.energy_kwh = (idle_j + s.busy_energy_joules()) / 3.6e6;
   }
   // Fair share: each user's share of dominant-resource seconds against an equal share.
@@ -212,6 +239,31 @@ Metrics metrics_of(const detail::Scheduler& s, const std::vector<Node>& nodes,
     }
     std::sort(m.fair_share.begin(), m.fair_share.end(),
               [](const TenantShare& a, const TenantShare& b) { return a.tenant < b.tenant; });
+  }
+  // Waits per user, over the jobs that started.
+  {
+    std::unordered_map<std::string_view, std::pair<double, std::size_t>> user_waits;
+    for (const JobRecord& r : recs) {
+      if (!r.start) continue;
+      auto& [sum, n] = user_waits[r.user];
+      sum += secs(*r.start - r.submit);
+      ++n;
+    }
+    double sum = 0, sum_sq = 0;
+    for (const auto& [user, w] : user_waits) {
+      const double mean = w.first / static_cast<double>(w.second);
+      m.max_user_mean_wait_s = std::max(m.max_user_mean_wait_s, mean);
+      sum += mean;
+      sum_sq += mean * mean;
+    }
+    if (sum_sq > 0)
+      m.user_wait_fairness = sum * sum / (static_cast<double>(user_waits.size()) * sum_sq);
+    for (TenantShare& ts : m.fair_share) {
+      if (auto it = user_waits.find(ts.tenant); it != user_waits.end()) {
+        ts.started = it->second.second;
+        ts.mean_wait_s = it->second.first / static_cast<double>(it->second.second);
+      }
+    }
   }
   // Partitions: each one's share against its weight over the weights of those that ran.
   const auto& pu = s.partition_usage();
@@ -302,6 +354,7 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
       heap.push({js.end, EventKind::kFinish, j, js.attempt, seq++});
     }
     s.clear_started();
+    s.clear_preempted();  // the live scheduler reports them; the records count them
     if (auto wake = s.take_wakeup(); wake && *wake > now) {
       heap.push({*wake, EventKind::kWake, 0, 0, seq++});
     }
@@ -331,7 +384,8 @@ SimulationResult simulate(const std::vector<Node>& nodes, const std::vector<Part
     r.estimated_runtime = js.estimate;
     r.reason = js.reason;
   }
-  result.metrics = metrics_of(s, nodes, partitions, options.node_events, result.jobs, events);
+  result.metrics = metrics_of(s, nodes, partitions, options.node_events, options.power_saving,
+                              result.jobs, events);
   return result;
 }
 

@@ -1,6 +1,8 @@
 // Forecasters by hand: EWMA and quantile estimates, capping, keys, and the reported error.
 #include <gtest/gtest.h>
 
+#include "taskloom/cluster/scheduler.hpp"
+
 #include "cluster/detail/registry.hpp"
 #include "cluster_test_support.hpp"
 
@@ -156,6 +158,121 @@ TEST(ForecastRequested, UsesTheDefaultWithoutALimit) {
   auto f = forecaster("requested", {{"default_runtime", 77.0}});
   Job j = job("j", 0, 1, 10, 0);
   EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 77);
+}
+
+}  // namespace
+}  // namespace taskloom::cluster
+
+namespace taskloom::cluster {
+namespace {
+using namespace testing;
+
+TEST(ForecastRecent, MeanOfTheUsersLastTwoRuntimesCappedAtTheLimit) {
+  // EASY++'s predictor: the same user's last two runtimes, whatever the job's shape.
+  auto f = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster, {"recent", {}});
+  Job j = job("j", 0, 1, 0, 1000);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 1000);  // no history: the wall limit
+  f->observe(j, sec(100));
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 100);
+  Job wide = job("w", 0, 8, 0, 1000, 2);  // same user, other shape
+  f->observe(wide, sec(300));
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 200);  // (100 + 300) / 2
+  f->observe(j, sec(500));
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 400);  // (300 + 500) / 2: 100 left the window
+  Job short_limit = job("s", 0, 1, 0, 250);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(short_limit)), 250);  // capped at its limit
+  Job other = job("o", 0, 1, 0, 700);
+  other.user = "someone-else";
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(other)), 700);
+}
+
+TEST(ForecastAccuracy, TheLimitTimesTheShareTheUsersLastJobRanButNotLessThanItsRuntime) {
+  auto f = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster, {"accuracy", {}});
+  Job j = job("j", 0, 1, 0, 1000);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 1000);  // no history: the wall limit
+  f->observe(job("a", 0, 1, 0, 400), sec(100));   // ran a quarter of its limit
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 250);   // a quarter of 1,000
+  Job small = job("s", 0, 1, 0, 200);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(small)), 100);  // 50, but the last job ran 100
+  Job unlimited = job("u", 0, 1, 0, 0);
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(unlimited)), 100);  // no limit: the last runtime
+  f->observe(job("b", 0, 1, 0, 300), sec(300));          // an exact limit: window 1 forgets a
+  EXPECT_DOUBLE_EQ(to_sec(f->predict(j)), 1000);
+  auto two = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster,
+                                                     {"accuracy", {{"window", 2.0}}});
+  two->observe(job("a", 0, 1, 0, 400), sec(100));
+  two->observe(job("b", 0, 1, 0, 300), sec(300));
+  EXPECT_DOUBLE_EQ(to_sec(two->predict(j)), 625);  // (0.25 + 1) / 2 x 1,000
+}
+
+TEST(ForecastCorrection, RaisesAPredictionThatWasExceededByEasyPlusPlusSteps) {
+  auto f = detail::make_policy<detail::Forecaster>(PolicyKind::kForecaster, {"recent", {}});
+  Job j = job("j", 0, 1, 0, 1e6);
+  EXPECT_DOUBLE_EQ(to_sec(f->correct(j, sec(100), 1)), 160);              // + 1 min
+  EXPECT_DOUBLE_EQ(to_sec(f->correct(j, sec(160), 2)), 460);              // + 5 min
+  EXPECT_DOUBLE_EQ(to_sec(f->correct(j, sec(460), 3)), 1360);             // + 15 min
+  EXPECT_DOUBLE_EQ(to_sec(f->correct(j, sec(1000), 11)), 1000 + 360000);  // + 100 h
+  EXPECT_DOUBLE_EQ(to_sec(f->correct(j, sec(1000), 40)), 1000 + 360000);  // and so on
+}
+
+// p (user u, 100 s) teaches the forecaster that u's jobs run 100 s; a (u, 1,000 s, limit
+// 2,000 s) starts at 100 predicted to end at 200; b (4 cpus) is the head from 110, waiting for
+// a. a outlives its forecast: at 200 it is raised to 260 (+1 min), at 260 to 560 (+5 min).
+std::vector<Job> outlived_jobs(double c_submit) {
+  Job p = job("p", 0, 2, 100, 2000);
+  Job a = job("a", 100, 2, 1000, 2000);
+  Job b = job("b", 110, 4, 10, 10);
+  b.user = "v";
+  Job c = job("c", c_submit, 2, 250, 250);
+  c.user = "w";
+  return {p, a, b, c};
+}
+
+SimulationOptions ewma_easy() {
+  SimulationOptions o = options("fcfs", "first_fit", "easy");
+  o.forecaster = {"ewma", {{"key", std::string("user")}}};
+  return o;
+}
+
+TEST(ForecastCorrection, AJobPastItsForecastKeepsTheShadowAheadSoEasyBackfills) {
+  // c (2 cpus, 250 s) arrives at 300: the shadow is a's corrected end, 560, so c backfills at
+  // once and ends by it (projected to end "now", a left a shadow of 300: c waited for b).
+  auto r = simulate({node("n0", 4)}, {}, outlived_jobs(300), ewma_easy());
+  expect_schedule(r, {{"a", 100, {"n0"}}, {"c", 300, {"n0"}}, {"b", 1100, {"n0"}}});
+}
+
+TEST(ForecastCorrection, TheSchedulerPlansAgainWhenAForecastIsExceeded) {
+  // c arrives at 150, when the shadow (200) leaves it no room. No job arrives or ends until
+  // 1,100, but the pass due when a outlives its corrected end at 260 finds the new shadow, 560,
+  // and backfills c then.
+  auto r = simulate({node("n0", 4)}, {}, outlived_jobs(150), ewma_easy());
+  expect_schedule(r, {{"a", 100, {"n0"}}, {"c", 260, {"n0"}}, {"b", 1100, {"n0"}}});
+}
+
+TEST(ForecastCorrection, TheLiveSchedulerRaisesTheForecastOfAJobPastIt) {
+  // Live, nothing says when a will end: at 300 its forecast (200, then 260) was exceeded, so
+  // c (250 s) backfills before b, as in the simulation.
+  auto clock = std::make_shared<ManualClock>();
+  ClusterScheduler s({node("n0", 4)}, {}, ewma_easy(), clock);
+  auto jobs = outlived_jobs(300);
+  s.submit(jobs[0]);
+  ASSERT_EQ(s.schedule().launch.size(), 1u);
+  clock->advance(sec(100));
+  s.finished("p");
+  s.submit(jobs[1]);
+  ASSERT_EQ(s.schedule().launch.size(), 1u);
+  clock->advance(sec(10));
+  s.submit(jobs[2]);
+  EXPECT_TRUE(s.schedule().launch.empty());
+  clock->advance(sec(90));
+  EXPECT_TRUE(s.schedule().launch.empty());  // 200: raised to 260
+  clock->advance(sec(60));
+  EXPECT_TRUE(s.schedule().launch.empty());  // 260: raised to 560
+  clock->advance(sec(40));
+  s.submit(jobs[3]);
+  auto at300 = s.schedule().launch;
+  ASSERT_EQ(at300.size(), 1u);
+  EXPECT_EQ(at300[0].job, "c");
 }
 
 }  // namespace

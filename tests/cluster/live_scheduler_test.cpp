@@ -20,7 +20,7 @@ TEST(LiveScheduler, StartsWhatFitsAndBackfillsOnAManualClock) {
                      clock);
   s.submit("a");
   s.submit("b");
-  auto first = s.schedule();
+  auto first = s.schedule().launch;
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].job, "a");
   EXPECT_EQ(first[0].nodes, std::vector<std::string>{"n0"});
@@ -28,14 +28,14 @@ TEST(LiveScheduler, StartsWhatFitsAndBackfillsOnAManualClock) {
   clock->advance(sec(1));
   s.submit("c");
   s.submit("d");
-  auto second = s.schedule();
+  auto second = s.schedule().launch;
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].job, "d");
   EXPECT_DOUBLE_EQ(to_sec(second[0].estimated_runtime), 2);
   clock->advance(sec(4));
   s.finished("b");
   s.finished("d");
-  auto third = s.schedule();
+  auto third = s.schedule().launch;
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].job, "c");
   EXPECT_EQ(s.status("b"), JobStatus::kCompleted);
@@ -59,7 +59,7 @@ TEST(LiveScheduler, SubmitsJobsNotKnownAtConstruction) {
   ClusterScheduler s({node("n0", 4), node("n1", 2)}, {}, options("fcfs", "first_fit", "easy"),
                      clock);
   s.submit(job("a", 0, 4, 10));
-  auto first = s.schedule();
+  auto first = s.schedule().launch;
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].job, "a");
   EXPECT_EQ(first[0].nodes, std::vector<std::string>{"n0"});
@@ -67,11 +67,11 @@ TEST(LiveScheduler, SubmitsJobsNotKnownAtConstruction) {
   Job b = job("b", 5, 2, 3);
   b.after = {"a"};
   s.submit(b);
-  EXPECT_TRUE(s.schedule().empty());
+  EXPECT_TRUE(s.schedule().launch.empty());
   EXPECT_EQ(s.status("b"), JobStatus::kNeverStarted);
   clock->advance(sec(5));
   s.finished("a");
-  auto third = s.schedule();
+  auto third = s.schedule().launch;
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].job, "b");
   EXPECT_EQ(third[0].nodes, std::vector<std::string>{"n0"});
@@ -87,13 +87,13 @@ TEST(LiveScheduler, MixesJobsGivenUpFrontAndJobsSubmittedLater) {
   Job y = job("y", 0, 4, 10);
   y.after = {"x"};
   s.submit(y);
-  auto first = s.schedule();
+  auto first = s.schedule().launch;
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].job, "x");
   EXPECT_THROW(s.submit("y"), InvalidArgumentError);  // already submitted
   clock->advance(sec(10));
   s.finished("x");
-  auto second = s.schedule();
+  auto second = s.schedule().launch;
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].job, "y");
 }
@@ -158,7 +158,7 @@ TEST(LiveScheduler, RefusesBadJobsWithTypedErrorsNamingThem) {
   Job fixed = job("wide", 0, 4, 10);
   fixed.constraints = {"fast"};
   s.submit(fixed);
-  auto started = s.schedule();
+  auto started = s.schedule().launch;
   EXPECT_EQ(started.size(), 2u);  // late, and wide (on n1); known was never submitted
   bool on_fast = false;
   for (const Launch& l : started)
@@ -178,7 +178,7 @@ TEST(LiveScheduler, AJobAfterOneThatCouldNotRunFailsAtOnce) {
   after.after = {"big"};
   s.submit(after);
   EXPECT_EQ(s.status("after"), JobStatus::kDependencyFailed);
-  EXPECT_TRUE(s.schedule().empty());
+  EXPECT_TRUE(s.schedule().launch.empty());
 }
 
 TEST(LiveScheduler, ConservativeKeepsReservationsWhenAnUrgentJobArrives) {
@@ -188,23 +188,23 @@ TEST(LiveScheduler, ConservativeKeepsReservationsWhenAnUrgentJobArrives) {
   auto clock = std::make_shared<ManualClock>();
   ClusterScheduler s({node("n", 1)}, {}, options("edf", "first_fit", "conservative"), clock);
   s.submit(job("x", 0, 1, 100));
-  ASSERT_EQ(s.schedule().size(), 1u);
+  ASSERT_EQ(s.schedule().launch.size(), 1u);
   clock->advance(sec(1));
   s.submit(job("A", 1, 1, 50));
-  EXPECT_TRUE(s.schedule().empty());
+  EXPECT_TRUE(s.schedule().launch.empty());
   clock->advance(sec(1));
   Job e = job("E", 2, 1, 10);
   e.deadline = sec(120);
   s.submit(e);
-  EXPECT_TRUE(s.schedule().empty());
+  EXPECT_TRUE(s.schedule().launch.empty());
   clock->advance(sec(98));
   s.finished("x");
-  auto at100 = s.schedule();
+  auto at100 = s.schedule().launch;
   ASSERT_EQ(at100.size(), 1u);
   EXPECT_EQ(at100[0].job, "A");
   clock->advance(sec(50));
   s.finished("A");
-  auto at150 = s.schedule();
+  auto at150 = s.schedule().launch;
   ASSERT_EQ(at150.size(), 1u);
   EXPECT_EQ(at150[0].job, "E");
 }
@@ -221,20 +221,113 @@ TEST(LiveScheduler, ConservativeNeverStartsOnNodesAJobPastItsEstimateStillHolds)
     o.forecaster = {forecaster, {}};
     ClusterScheduler s({node("n0", 4)}, {}, o, clock);
     s.submit(job("a", 0, 4, 10));
-    ASSERT_EQ(s.schedule().size(), 1u);
+    ASSERT_EQ(s.schedule().launch.size(), 1u);
     clock->advance(sec(30));
     s.submit(job("b", 30, 4, 10));
     std::vector<Launch> at30;
-    ASSERT_NO_THROW(at30 = s.schedule());
+    ASSERT_NO_THROW(at30 = s.schedule().launch);
     EXPECT_TRUE(at30.empty());
     EXPECT_EQ(s.running(), std::vector<std::string>{"a"});
     clock->advance(sec(10));
     s.finished("a");
-    auto at40 = s.schedule();
+    auto at40 = s.schedule().launch;
     ASSERT_EQ(at40.size(), 1u);
     EXPECT_EQ(at40[0].job, "b");
     EXPECT_EQ(at40[0].nodes, std::vector<std::string>{"n0"});
   }
+}
+
+// Live, a job's runtime is what the clock says between its launch and finished(): the farm
+// does not know Job::actual_runtime (0 here, as a farm would leave it).
+Job live_job(std::string id, double cpus, double limit) {
+  Job j = job(std::move(id), 0, cpus, 0, limit);
+  j.actual_runtime = Duration::zero();
+  return j;
+}
+
+TEST(LiveScheduler, TheForecasterLearnsFromLaunchToFinished) {
+  // ewma by user: a runs 600 s (limit 1 h) on a node of speed 2, so 1,200 s of work at speed
+  // 1; b, the same user's next job, is estimated at 1,200 s of work: 600 s on that node (it
+  // used to be estimated from actual_runtime, 0 live, so at 1 microsecond).
+  auto clock = std::make_shared<ManualClock>();
+  SimulationOptions o = options("fcfs", "first_fit", "easy");
+  o.forecaster = {"ewma", {{"key", std::string("user")}}};
+  Node fast = node("n0", 4);
+  fast.speed = 2;
+  ClusterScheduler s({fast}, {}, o, clock);
+  s.submit(live_job("a", 4, 3600));
+  auto first = s.schedule().launch;
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_DOUBLE_EQ(to_sec(first[0].estimated_runtime), 1800);  // no history: the limit / 2
+  EXPECT_EQ(s.status("a"), JobStatus::kRunning);
+  clock->advance(sec(600));
+  s.finished("a");
+  EXPECT_EQ(s.status("a"), JobStatus::kCompleted);
+  s.submit(live_job("b", 4, 3600));
+  auto second = s.schedule().launch;
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_DOUBLE_EQ(to_sec(second[0].estimated_runtime), 600);
+}
+
+TEST(LiveScheduler, APreemptionIsReturnedToTheCallerAndTheVictimRunsAgainLater) {
+  // One 4-cpu node. low (preemptible) runs from 0; high (higher priority) arrives at 10: the
+  // pass tells the farm to stop low on n0 and to start high there. low is queued again (not
+  // running: finished("low") is refused), and starts again when high ends.
+  auto clock = std::make_shared<ManualClock>();
+  SimulationOptions o = options("fcfs", "first_fit", "easy");
+  o.preemption.enabled = true;
+  ClusterScheduler s({node("n0", 4)}, {}, o, clock);
+  Job low = live_job("low", 4, 100);
+  low.preemptible = true;
+  s.submit(low);
+  Decisions at0 = s.schedule();
+  EXPECT_TRUE(at0.preempt.empty());
+  ASSERT_EQ(at0.launch.size(), 1u);
+  EXPECT_EQ(s.status("low"), JobStatus::kRunning);
+  clock->advance(sec(10));
+  Job high = live_job("high", 4, 50);
+  high.priority = Priority::kHigh;
+  s.submit(high);
+  Decisions at10 = s.schedule();
+  ASSERT_EQ(at10.preempt.size(), 1u);
+  EXPECT_EQ(at10.preempt[0].job, "low");
+  EXPECT_EQ(at10.preempt[0].nodes, std::vector<std::string>{"n0"});
+  ASSERT_EQ(at10.launch.size(), 1u);
+  EXPECT_EQ(at10.launch[0].job, "high");
+  EXPECT_EQ(s.running(), std::vector<std::string>{"high"});
+  EXPECT_EQ(s.status("low"), JobStatus::kNeverStarted);  // queued again
+  EXPECT_THROW(s.finished("low"), InvalidArgumentError);
+  clock->advance(sec(20));
+  s.finished("high");
+  Decisions at30 = s.schedule();
+  EXPECT_TRUE(at30.preempt.empty());
+  ASSERT_EQ(at30.launch.size(), 1u);
+  EXPECT_EQ(at30.launch[0].job, "low");
+  clock->advance(sec(100));
+  s.finished("low");
+  EXPECT_EQ(s.status("low"), JobStatus::kPreemptedThenCompleted);
+  EXPECT_TRUE(s.schedule().preempt.empty());
+}
+
+TEST(LiveScheduler, JobsCarryTheirDomainsMetadataBackToTheFarm) {
+  // A render farm tags jobs with what the scheduler does not know; a launch names the job, and
+  // job() gives back the job as submitted, metadata included (given up front or later).
+  auto clock = std::make_shared<ManualClock>();
+  Job up_front = live_job("frames-1", 4, 100);
+  up_front.metadata = {{"frames", "1-50"}, {"scene", "forest"}};
+  Node n = node("n0", 8);
+  n.metadata = {{"rack", "r7"}};
+  ClusterScheduler s({n}, {}, {up_front}, options("fcfs", "first_fit", "none"), clock);
+  Job later = live_job("frames-2", 4, 100);
+  later.metadata = {{"frames", "51-100"}};
+  s.submit("frames-1");
+  s.submit(later);
+  auto launched = s.schedule().launch;
+  ASSERT_EQ(launched.size(), 2u);
+  EXPECT_EQ(s.job(launched[0].job).metadata.at("frames"), "1-50");
+  EXPECT_EQ(s.job(launched[0].job).metadata.at("scene"), "forest");
+  EXPECT_EQ(s.job(launched[1].job).metadata.at("frames"), "51-100");
+  EXPECT_THROW(s.job("frames-3"), InvalidArgumentError);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ TEST(PolicyNames, EveryKindListsItsPolicies) {
   EXPECT_EQ(policy_names(PolicyKind::kBackfill),
             (std::vector<std::string>{"conservative", "easy", "none"}));
   EXPECT_EQ(policy_names(PolicyKind::kForecaster),
-            (std::vector<std::string>{"ewma", "quantile", "requested"}));
+            (std::vector<std::string>{"accuracy", "ewma", "quantile", "recent", "requested"}));
   EXPECT_NE(describe_policies().find("max_age"), std::string::npos);
 }
 

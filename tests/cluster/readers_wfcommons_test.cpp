@@ -6,6 +6,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "taskloom/cluster/simulator.hpp"
 #include "taskloom/cluster/workload.hpp"
 
 #include "cluster/readers_test_paths.hpp"
@@ -67,6 +68,35 @@ TEST(ReadersWfCommons, SharedInstances) {
   Workload b = read_wfcommons(shared_data("wfcommons/blast-chameleon-small-001.json"));
   EXPECT_THAT(job(b, "blastall_ID000002").after, ElementsAre("split_fasta_ID000001"));
   EXPECT_DOUBLE_EQ(job(b, "blastall_ID000002").request.get("cpu"), 1);
+}
+
+TEST(ReadersWfCommons, MachinesWithoutMemoryMakeTasksAskForNone) {
+  // m2 does not give its memoryInBytes: its memory is unknown, not zero, so no task asks for
+  // memory (else none could run on it) and the reader says so once.
+  const char* doc = R"({"workflow": {
+    "specification": {"tasks": [{"id": "a", "parents": []}, {"id": "b", "parents": ["a"]}]},
+    "execution": {"machines": [{"nodeName": "m1", "cpu": {"coreCount": 4}, "memoryInBytes": 8e9},
+                               {"nodeName": "m2", "cpu": {"coreCount": 4}}],
+                  "tasks": [{"id": "a", "runtimeInSeconds": 1, "memoryInBytes": 1e9},
+                            {"id": "b", "runtimeInSeconds": 2, "memoryInBytes": 2e9}]}}})";
+  Workload w = read_wfcommons_string(doc, "nomem.json");
+  ASSERT_EQ(w.jobs.size(), 2u);
+  for (const Job& j : w.jobs) EXPECT_EQ(j.request.get("memory"), 0) << j.id;
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_THAT(w.warnings[0].message, HasSubstr("machine 'm2' has no memoryInBytes"));
+  SimulationResult r = simulate(w.machines, {}, w.jobs, {});
+  EXPECT_EQ(r.metrics.rejected, 0u);
+  EXPECT_EQ(r.metrics.completed, 2u);
+}
+
+TEST(ReadersWfCommons, SharedBlastRunsOnItsOwnMachines) {
+  // BLAST's machines give cores only: every task used to be "larger than the cluster".
+  TASKLOOM_REQUIRE_SHARED_DATA("wfcommons/blast-chameleon-small-001.json");
+  Workload b = read_wfcommons(shared_data("wfcommons/blast-chameleon-small-001.json"));
+  ASSERT_EQ(b.machines.size(), 2u);
+  SimulationResult r = simulate(b.machines, {}, b.jobs, {});
+  EXPECT_EQ(r.metrics.rejected, 0u);
+  EXPECT_EQ(r.metrics.completed, b.jobs.size());
 }
 
 constexpr const char* kBad = R"({

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +42,9 @@ struct Node {
   double speed = 1.0;               ///< runtime on this node = runtime / speed
   PowerProfile power;
   NodeState state = NodeState::kUp;
+  /// Free data for the domain built on the scheduler (a rack, a licence server...): carried
+  /// with the node, never read by the scheduler or its policies.
+  std::map<std::string, std::string, std::less<>> metadata;
 };
 
 /// A partition (queue) or tenant: a quota on the resources its jobs hold at once, and a
@@ -71,6 +76,9 @@ struct Job {
   bool preemptible = false;
   bool checkpointable = false;
   std::string application;  ///< for forecasting: jobs of one application run alike
+  /// Free data for the domain (a render job's frame range, a workflow's step...): carried
+  /// with the job (ClusterScheduler::job gives it back), never read by the scheduler.
+  std::map<std::string, std::string, std::less<>> metadata;
 };
 
 }  // namespace taskloom::cluster

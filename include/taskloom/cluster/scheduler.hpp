@@ -5,8 +5,13 @@
 //   auto clock = std::make_shared<taskloom::ManualClock>();
 //   ClusterScheduler s(nodes, {}, jobs, {.backfill = {"easy", {}}}, clock);
 //   s.submit("render.0001");
-//   for (const Launch& l : s.schedule()) backend.start(l.job, l.nodes);
+//   Decisions d = s.schedule();
+//   for (const Preemption& p : d.preempt) backend.stop(p.job);   // first: frees their nodes
+//   for (const Launch& l : d.launch) backend.start(l.job, l.nodes);
 //   ...  s.finished("render.0001");  clock->advance(1s);  s.schedule();
+// A preempted job is back in the queue (it is no longer running: finished() on it throws) and
+// is launched again by a later schedule(). The forecaster learns from the time between a
+// job's launch and finished() (at the nodes' speed), never from Job::actual_runtime.
 // Jobs may be given up front (a batch, a workflow: they enter the queue when submit(id) is
 // called) or arrive one by one with submit(Job), validated like the constructor's and refused
 // with a typed error naming the job. Job::actual_runtime and Job::used are not used, and
@@ -33,6 +38,19 @@ struct Launch {
   std::string job;
   std::vector<std::string> nodes;
   Duration estimated_runtime{};  ///< the forecaster's estimate, at the nodes' speed
+};
+
+/// A decision: stop `job` now (it was preempted by a job of higher priority) and free `nodes`;
+/// it is queued again and will be launched again.
+struct Preemption {
+  std::string job;
+  std::vector<std::string> nodes;
+};
+
+/// One pass's decisions, to carry out in this order: stop `preempt`, then start `launch`.
+struct Decisions {
+  std::vector<Preemption> preempt;
+  std::vector<Launch> launch;
 };
 
 /// A job that could never run on the cluster (more nodes than could ever hold it, a per-node
@@ -76,12 +94,16 @@ class ClusterScheduler {
   void finished(std::string_view job);
   /// A node changed state now; jobs on a node that went down are requeued.
   void set_node_state(std::string_view node, NodeState state);
-  /// One scheduling pass at the clock's time: what to start now.
-  std::vector<Launch> schedule();
-  /// The job's status so far (kNeverStarted while waiting, kCompleted once finished...).
+  /// One scheduling pass at the clock's time: what to stop and what to start now.
+  Decisions schedule();
+  /// The job's status so far: kNeverStarted while waiting (or preempted and queued again),
+  /// kRunning once launched, kCompleted once finished...
   JobStatus status(std::string_view job) const;
   /// Job ids running now.
   std::vector<std::string> running() const;
+  /// The job as given (with its Job::metadata). Throws InvalidArgumentError for an unknown id.
+  /// The reference stays valid as long as the scheduler.
+  const Job& job(std::string_view id) const;
 
  private:
   struct Impl;

@@ -55,6 +55,20 @@ struct PackingOptions {
   double margin = 1.2;  ///< safety factor on the predicted peak (>= 1 is sensible; > 0)
 };
 
+/// Power saving as Slurm's (SuspendTime, ResumeTimeout): a node idle for `suspend_after` is
+/// suspended, drawing `suspended_watts` instead of its idle watts, and resumed `resume_time`
+/// before its next job (drawing idle watts while it resumes). An accounting model: the
+/// resume is assumed to start in time, so jobs are not delayed and schedules do not change;
+/// what changes is Metrics::energy_kwh, so that placements that pack jobs onto few nodes
+/// (leaving others idle long enough to sleep) show their saving. Node events are not
+/// considered (a node that is down draws nothing anyway).
+struct PowerSavingOptions {
+  bool enabled = false;
+  Duration suspend_after = std::chrono::minutes(10);
+  Duration resume_time = std::chrono::minutes(1);
+  double suspended_watts = 0;
+};
+
 struct SimulationOptions {
   PolicyChoice queue{"fcfs", {}};
   PolicyChoice placement{"first_fit", {}};
@@ -66,6 +80,7 @@ struct SimulationOptions {
   /// A queued job may preempt running preemptible jobs of strictly lower Job::priority;
   /// checkpointable victims keep their progress, the others restart from the beginning.
   PreemptionOptions preemption;
+  PowerSavingOptions power_saving;
   std::vector<NodeEvent> node_events;
   /// Seeds the policies that draw random numbers (placement "random").
   std::uint64_t seed = 0;
@@ -83,10 +98,11 @@ enum class JobStatus {
   kRejectedTooLarge,        ///< can never fit the cluster (or its partition's quota)
   kDependencyFailed,        ///< a job it depends on did not complete
   kNeverStarted,            ///< still queued when nothing more could happen (e.g. nodes down)
+  kRunning,                 ///< live only (ClusterScheduler::status): launched, not yet finished
 };
 
 /// "completed", "preempted_then_completed", "killed_at_limit", "rejected_too_large",
-/// "dependency_failed", "never_started".
+/// "dependency_failed", "never_started", "running".
 std::string_view to_string(JobStatus s) noexcept;
 
 struct JobRecord {
@@ -112,6 +128,11 @@ struct TenantShare {
   double target_share;  ///< users: an equal share among the users that ran jobs; partitions:
                         ///< fair_share_weight over the weights of the partitions that ran jobs
   double deviation;     ///< |usage_share - target_share|
+  /// Users only: how long the tenant's jobs waited (first start - submit), over those that
+  /// started. Unlike the shares, which are the same for every policy once every job has run,
+  /// waits show whom a policy favours.
+  double mean_wait_s = 0;
+  std::size_t started = 0;
 };
 
 /// The error of the peak-usage predictions of one resource, over the jobs that completed with
@@ -157,8 +178,16 @@ struct Metrics {
   std::size_t deadline_misses = 0;
   /// Idle watts of every up node over the makespan plus busy watts in proportion to cpus used.
   double energy_kwh = 0;
+  /// With power saving: node-hours spent suspended, and how many times a node was suspended.
+  double suspended_node_hours = 0;
+  std::size_t suspensions = 0;
   std::vector<TenantShare> fair_share;  ///< per user, sorted by user
   double max_fair_share_deviation = 0;
+  /// The longest of the users' mean waits, and Jain's fairness index of the users' mean waits,
+  /// (sum x)^2 / (n sum x^2): 1 when every user waits as long on average, 1/n when one user
+  /// does all the waiting (1 when nobody waits).
+  double max_user_mean_wait_s = 0;
+  double user_wait_fairness = 1;
   /// Per partition, sorted by name, when partitions were given ("-": jobs without one).
   std::vector<TenantShare> partition_share;
   double max_partition_share_deviation = 0;

@@ -102,7 +102,8 @@ Workload read_swf(std::istream& in, std::string_view source_name,
                   const WorkloadOptions& options = {});
 
 /// Reads a WfCommons instance (WfFormat 1.5; `machines` or `machine`): one job per task,
-/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), memory = memoryInBytes.
+/// submitted at 0, `after` its parents, cpu = coreCount (1 when absent), memory = memoryInBytes
+/// (none when some machine does not give its memoryInBytes: its memory is unknown, not zero).
 /// A task with a bad or missing field is skipped with its descendants (kSkip) or stops the read.
 Workload read_wfcommons(const std::filesystem::path& file, const WorkloadOptions& options = {});
 Workload read_wfcommons_string(std::string_view json, std::string_view source_name,
@@ -162,6 +163,13 @@ std::size_t exclude_unplaceable(Workload& w, std::span<const Node> nodes);
 /// Adds to `cluster.partitions` a default Partition for every partition a job names that the
 /// cluster does not define (e.g. the queues of the extended SWF). Returns how many were added.
 std::size_t add_missing_partitions(ClusterSpec& cluster, const Workload& w);
+
+/// A deadline model, since no trace gives jobs deadlines: every job of `w` without one gets
+/// submit + factor x its requested time (its actual runtime when it asks for none), so EDF
+/// and least slack have something to order by and Metrics::deadline_misses something to
+/// count. Throws InvalidArgumentError unless factor > 0. Returns how many jobs got one.
+///   assign_deadlines(w, 3.0);  // due within three times their wall limit of arriving
+std::size_t assign_deadlines(Workload& w, double factor);
 
 /// "3170 records, 3145 jobs; excluded: 25 unknown runtime, ...": one line for reports.
 std::string summary(const Workload& w);

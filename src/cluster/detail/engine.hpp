@@ -5,7 +5,9 @@
 // Labels that jobs mention are mapped to bits of a 64-bit mask.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -68,8 +70,9 @@ struct JobState {
   std::optional<Duration> deadline;
   // Running state.
   Duration start{};
-  Duration expected_end{};  ///< start + estimate / speed
-  Duration end{};           ///< when it really ends (finish event)
+  Duration expected_end{};        ///< start + estimate / speed; raised when the job outlives it
+  std::uint32_t corrections = 0;  ///< times this attempt outlived its expected end
+  Duration end{};                 ///< when it really ends (finish event)
   double speed = 1.0;
   std::uint64_t attempt = 0;  ///< bumps on every start, so stale finish events are ignored
   Duration done{};            ///< work kept by checkpoints (speed 1)
@@ -240,6 +243,14 @@ class Backfill : public Policy {
   virtual void reset() {}
   /// Node n changed state (down, draining or up). The default forgets every plan.
   virtual void node_changed(NodeIdx /*n*/, NodeState /*state*/) { reset(); }
+  /// How many jobs at the head of the queue the pass reads in order: with a queue order whose
+  /// keys change between passes (multifactor, DRF) only that many are sorted (the rest follow
+  /// in no particular order). A pass that needs more calls Scheduler::request_restart() after
+  /// raising it. The default: the whole queue.
+  virtual std::size_t ordered_prefix() const noexcept { return ~std::size_t{0}; }
+  /// The running job outlived its expected end, which moved later (Forecaster::correct): its
+  /// nodes come back later than plans counted on. The default forgets every plan.
+  virtual void end_moved_later(const JobState& /*running*/) { reset(); }
 };
 
 /// Predicts runtimes (at speed 1) and peak usage per node from the history of similar jobs.
@@ -255,6 +266,20 @@ class Forecaster : public Policy {
   /// `ran` is how long the job really ran (at speed 1) when it ran to its end; its peak usage,
   /// when known, is Job::used.
   virtual void observe(const Job& job, Duration ran) = 0;
+  /// The job has run `ran` (work at speed 1) and not ended: its prediction was too short for
+  /// the `times`-th time (1, 2, ...). Returns the new prediction of its whole run (> ran); the
+  /// scheduler caps it at the wall limit. The default adds the increments of EASY++ (Tsafrir,
+  /// Etsion and Feitelson, TPDS 2007): 1 min, 5 min, 15 min, 30 min, 1, 2, 5, 10, 20, 50 h,
+  /// then 100 h at a time, so the shadow time of a job that outlives its forecast is not "now".
+  virtual Duration correct(const Job& /*job*/, Duration ran, std::uint32_t times) {
+    using std::chrono::minutes;
+    static constexpr minutes kSteps[] = {minutes(1),       minutes(5),       minutes(15),
+                                         minutes(30),      minutes(60),      minutes(2 * 60),
+                                         minutes(5 * 60),  minutes(10 * 60), minutes(20 * 60),
+                                         minutes(50 * 60), minutes(100 * 60)};
+    const std::size_t k = times == 0 ? 0 : times - 1;
+    return ran + kSteps[k < std::size(kSteps) ? k : std::size(kSteps) - 1];
+  }
 };
 
 }  // namespace taskloom::cluster::detail

@@ -130,6 +130,11 @@ class Scheduler {
   /// Jobs started since the last clear_started().
   const std::vector<JobIdx>& started() const noexcept { return started_; }
   void clear_started() noexcept { started_.clear(); }
+  /// Jobs preempted since the last clear_preempted(), each with the nodes it was stopped on.
+  const std::vector<std::pair<JobIdx, std::vector<NodeIdx>>>& preempted() const noexcept {
+    return preempted_;
+  }
+  void clear_preempted() noexcept { preempted_.clear(); }
   /// Asks for a pass at `t` even if nothing happens then (e.g. a reservation's start, or a job
   /// that becomes preemptible after its minimum runtime).
   void request_wakeup(Duration t) {
@@ -177,6 +182,9 @@ class Scheduler {
   /// After a start: the queue order is stale and the policy must end its pass now (the
   /// scheduler re-sorts and runs it again).
   bool restart_pass() const noexcept { return restart_; }
+  /// The policy read every job of its Backfill::ordered_prefix() and needs more: the pass ends
+  /// and runs again with the queue sorted to the new prefix.
+  void request_restart() noexcept { restart_ = true; }
   /// The job's partition quota leaves room for it now.
   bool quota_allows(const JobState& job) const noexcept {
     return job.partition < 0 || !partition_limited_[static_cast<std::size_t>(job.partition)] ||
@@ -233,6 +241,15 @@ class Scheduler {
   std::span<const double> predicted_peak(JobIdx j) const noexcept {
     return {peak_arena_.data() + static_cast<std::size_t>(j) * cluster_.dims(), cluster_.dims()};
   }
+  /// Node n's closed idle periods (start, end; start Duration::min(): since the beginning),
+  /// and when its open one began (nullopt: busy now).
+  const std::vector<std::pair<Duration, Duration>>& idle_gaps(NodeIdx n) const {
+    return idle_gaps_[n];
+  }
+  std::optional<Duration> idle_since(NodeIdx n) const {
+    if (cluster_.running(n) > 0) return std::nullopt;
+    return idle_since_[n];
+  }
   /// Dominant-share-seconds used per partition; the last entry: jobs without a partition.
   const std::vector<double>& partition_usage() const noexcept { return partition_usage_; }
 
@@ -259,6 +276,10 @@ class Scheduler {
   void order_queue(Duration now);
   void compact_queue();
   void try_preemption(Duration now);
+  // Raises the expected end of every running job that outlived it (Forecaster::correct).
+  void correct_overdue(Duration now);
+  // The earliest time a running job may outlive its expected end (a pass is due then).
+  std::optional<Duration> next_overdue();
   bool preempt_for(JobIdx j, Duration now);
   void check_state(Duration now) const;
   std::uint32_t shape_of(JobIdx j);
@@ -314,6 +335,20 @@ class Scheduler {
   // The queue: queue_[queue_head_..] in order. Entries of jobs that left kQueued ("dead") are
   // removed after each pass; in_queue_ counts a job's entries, dead_entries_ the dead ones.
   std::vector<JobIdx> queue_, arrivals_, started_;
+  std::vector<std::pair<JobIdx, std::vector<NodeIdx>>> preempted_;
+  // Running jobs that may outlive their expected end, by it: a min-heap of (expected end,
+  // job, attempt); entries whose job stopped or moved its expected end are stale.
+  struct Overdue {
+    Duration at;
+    JobIdx job;
+    std::uint64_t attempt;
+    bool operator>(const Overdue& o) const noexcept { return at != o.at ? at > o.at : job > o.job; }
+  };
+  std::vector<Overdue> overdue_;
+  bool overdue_stale(const Overdue& o) const noexcept {
+    const JobState& js = jobs_[o.job];
+    return js.phase != Phase::kRunning || js.attempt != o.attempt || js.expected_end != o.at;
+  }
   std::size_t queue_head_ = 0, dead_entries_ = 0;
   std::vector<std::uint8_t> in_queue_;
   std::vector<double> keys_;  // per job
@@ -326,6 +361,11 @@ class Scheduler {
   std::uint64_t passes_ = 0, placement_decisions_ = 0, plan_epoch_ = 0;
   double busy_energy_j_ = 0, cpu_seconds_ = 0;
   std::vector<double> scratch_;
+  // Idle periods per node: from when its last job stopped (Duration::min(): from the start)
+  // to when its next job started; idle_since_ is the open one.
+  std::vector<std::vector<std::pair<Duration, Duration>>> idle_gaps_;
+  std::vector<Duration> idle_since_;
+  mutable std::vector<double> worst_speed_;  // per shape; 0 until computed
 };
 
 }  // namespace taskloom::cluster::detail

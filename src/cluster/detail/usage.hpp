@@ -57,6 +57,16 @@ class TenantKey {
   /// The partitions a job's Job::partition index refers to (Scheduler::partitions()).
   void attach(const std::vector<Partition>& partitions) { partitions_ = &partitions; }
   std::size_t operator()(const JobState& js) {
+    // Cached per job: queue orders ask at every pass for every queued job, and a lookup by
+    // name costs a string copy.
+    if (js.index < by_job_.size() && by_job_[js.index] != kUnknown) return by_job_[js.index];
+    if (js.index >= by_job_.size()) by_job_.resize(js.index + 1, kUnknown);
+    return by_job_[js.index] = lookup(js);
+  }
+
+ private:
+  static constexpr std::size_t kUnknown = ~std::size_t{0};
+  std::size_t lookup(const JobState& js) {
     const Job& j = *js.job;
     const std::string& k = by_ == "group" ? j.group : by_ == "partition" ? j.partition : j.user;
     auto [it, fresh] = index_.emplace(k, index_.size());
@@ -70,6 +80,8 @@ class TenantKey {
     }
     return it->second;
   }
+
+ public:
   std::size_t count() const noexcept { return index_.size(); }
   double weight(std::size_t tenant) const noexcept { return weights_[tenant]; }
   /// The sum of the weights of the tenants seen so far.
@@ -85,6 +97,7 @@ class TenantKey {
   std::vector<double> weights_;
   double total_weight_ = 0;
   const std::vector<Partition>* partitions_ = nullptr;
+  std::vector<std::size_t> by_job_;  // per job index: its tenant, kUnknown until asked
 };
 
 }  // namespace taskloom::cluster::detail

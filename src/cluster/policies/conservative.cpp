@@ -13,6 +13,7 @@
 // feasible start intervals [run start, run end - duration]; the earliest time covered by
 // node_count nodes' intervals is found by a sweep. Cost per job: O(profile steps x log).
 #include <algorithm>
+#include <functional>
 #include <span>
 
 #include "cluster/detail/registry.hpp"
@@ -106,6 +107,12 @@ class Conservative final : public Backfill {
     }
   }
 
+  // A running job's nodes come back later than planned: the reservations on them may no
+  // longer fit, so their jobs are planned again; the others still hold.
+  void end_moved_later(const JobState& running) override {
+    for (NodeIdx n : running.nodes) node_changed(n, NodeState::kDown);
+  }
+
   void pass(Scheduler& s, Duration now) override {
     ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
@@ -158,7 +165,17 @@ class Conservative final : public Backfill {
       }
       Reservation r;
       r.dur = s.run_time_worst(js);
-      bool found = (has_old && !compress) ? false : earliest(s, js, now, r);
+      // Compressing, a start later than the one held is of no use while the held window still
+      // fits: look no further than it first (the same answer when there is an earlier one).
+      bool found = false;
+      if (!has_old || compress) {
+        const bool old_ok = has_old && window_ok(s, js, old);
+        found = earliest(s, js, now, r, old_ok ? old.start : kForever);
+        if (!found && old_ok) {
+          r = old;
+          found = true;
+        }
+      }
       if (has_old && (!found || r.start > old.start) && window_ok(s, js, old)) {
         r = old;
         found = true;
@@ -259,49 +276,72 @@ class Conservative final : public Backfill {
   }
 
   // Earliest start for js on node_count nodes (lowest-indexed nodes on ties).
-  bool earliest(const Scheduler& s, const JobState& js, Duration now, Reservation& r) {
+  // Starts after `bound` are not looked for (kForever: any start).
+  bool earliest(const Scheduler& s, const JobState& js, Duration now, Reservation& r,
+                Duration bound) {
     const ClusterState& c = s.cluster();
     const std::size_t D = c.dims();
-    sweep_.clear();
-    for (NodeIdx n = 0; n < c.size(); ++n) {
-      if (c.state(n) != NodeState::kUp || !c.could_fit(js, n)) continue;
+    const std::vector<NodeIdx>& candidates = could_hold(s, js);
+    // A sweep over the nodes' feasible start intervals in time order, opens before closes at
+    // one time. Each node's intervals come in time order from a cursor over its profile, so
+    // only the events up to the answer are generated (a heap holds each node's next event)
+    // instead of every interval of every node being listed and sorted.
+    if (cursors_.size() < c.size()) cursors_.resize(c.size());
+    auto next_interval = [&](NodeIdx n) {  // the node's next interval: its open event
+      Cursor& cu = cursors_[n];
       const Profile& p = profiles_[n];
-      std::size_t i = 0;
-      while (i < p.t.size()) {
+      while (cu.step < p.t.size() && p.t[cu.step] <= bound) {
+        std::size_t i = cu.step;
         if (!p.fits(i, js.request, D)) {
-          ++i;
+          ++cu.step;
           continue;
         }
         std::size_t k = i;
         while (k + 1 < p.t.size() && p.fits(k + 1, js.request, D)) ++k;
-        Duration a = std::max(p.t[i], now);
+        cu.step = k + 1;
+        const Duration a = std::max(p.t[i], now);
         if (k + 1 >= p.t.size()) {
+          if (a <= bound) {
+            cu.close = bound;
+            sweep_.push_back({a, 0, n});
+            std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+            return;
+          }
+        } else if (p.t[k + 1] - r.dur >= a && a <= bound) {
+          cu.close = std::min(p.t[k + 1] - r.dur, bound);
           sweep_.push_back({a, 0, n});
-          sweep_.push_back({kForever, 1, n});
-        } else if (p.t[k + 1] - r.dur >= a) {
-          sweep_.push_back({a, 0, n});
-          sweep_.push_back({p.t[k + 1] - r.dur, 1, n});
+          std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+          return;
         }
-        i = k + 1;
       }
+    };
+    sweep_.clear();
+    for (NodeIdx n : candidates) {
+      if (c.state(n) != NodeState::kUp) continue;
+      cursors_[n].step = 0;
+      next_interval(n);
     }
-    std::sort(sweep_.begin(), sweep_.end());
     std::uint32_t open = 0;
-    for (std::size_t e = 0; e < sweep_.size(); ++e) {
-      const Point& pt = sweep_[e];
+    while (!sweep_.empty()) {
+      std::pop_heap(sweep_.begin(), sweep_.end(), std::greater<>());
+      const Point pt = sweep_.back();
+      sweep_.pop_back();
       if (pt.kind == 1) {
         --open;
+        next_interval(pt.node);
         continue;
       }
       ++open;
+      sweep_.push_back({cursors_[pt.node].close, 1, pt.node});
+      std::push_heap(sweep_.begin(), sweep_.end(), std::greater<>());
       // Count once every interval opening at this time is in.
-      if (e + 1 < sweep_.size() && sweep_[e + 1].time == pt.time && sweep_[e + 1].kind == 0)
-        continue;
+      if (sweep_.front().time == pt.time && sweep_.front().kind == 0) continue;
       if (open >= js.node_count) {
         r.start = pt.time;
         r.nodes.clear();
-        for (NodeIdx n = 0; n < c.size() && r.nodes.size() < js.node_count; ++n) {
-          if (c.state(n) == NodeState::kUp && c.could_fit(js, n) &&
+        for (NodeIdx n : candidates) {
+          if (r.nodes.size() == js.node_count) break;
+          if (c.state(n) == NodeState::kUp &&
               profiles_[n].window_fits(pt.time, r.dur, js.request, D))
             r.nodes.push_back(n);
         }
@@ -309,6 +349,27 @@ class Conservative final : public Backfill {
       }
     }
     return false;
+  }
+
+  struct Cursor {
+    std::size_t step = 0;  // next profile step to look at
+    Duration close{};      // the end of the interval last opened
+  };
+  std::vector<Cursor> cursors_;
+
+  // The nodes that could ever hold the job (labels and capacity), in cluster order, per shape.
+  const std::vector<NodeIdx>& could_hold(const Scheduler& s, const JobState& js) {
+    if (js.shape >= could_hold_.size()) {
+      could_hold_.resize(js.shape + 1);
+      could_hold_known_.resize(js.shape + 1, 0);
+    }
+    if (!could_hold_known_[js.shape]) {
+      for (NodeIdx n = 0; n < s.cluster().size(); ++n) {
+        if (s.cluster().could_fit(js, n)) could_hold_[js.shape].push_back(n);
+      }
+      could_hold_known_[js.shape] = 1;
+    }
+    return could_hold_[js.shape];
   }
 
   struct Point {
@@ -320,6 +381,7 @@ class Conservative final : public Backfill {
       if (kind != o.kind) return kind < o.kind;
       return node < o.node;
     }
+    bool operator>(const Point& o) const { return o < *this; }
   };
 
   std::size_t depth_;
@@ -331,6 +393,8 @@ class Conservative final : public Backfill {
   std::vector<Point> sweep_;
   std::vector<char> allowed_;
   std::vector<NodeIdx> nodes_;
+  std::vector<std::vector<NodeIdx>> could_hold_;
+  std::vector<char> could_hold_known_;
 };
 }  // namespace
 

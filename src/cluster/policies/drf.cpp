@@ -35,21 +35,23 @@ class Drf final : public QueueOrder {
   double key(const JobState& job, Duration now) override {
     std::size_t t = tenants_(job);
     grow(t);
-    double dominant = 0;
-    for (std::size_t d = 0; d < total_.size(); ++d) {
-      if (total_[d] > 0) dominant = std::max(dominant, alloc_[t][d] / total_[d]);
-    }
-    double past = half_life_s_ > 0 ? usage_.usage(t, now) / (half_life_s_ / std::numbers::ln2) : 0;
-    return (dominant + past) / tenants_.weight(t);
+    // The key is the tenant's: computed once per tenant while nothing starts or stops and the
+    // time stays (the queue asks for every queued job at every pass).
+    Memo& m = memo_[t];
+    if (m.version == version_ && m.now == now) return m.key;
+    m = {version_, now, tenant_key(t, now)};
+    return m.key;
   }
 
   void on_start(const JobState& job, Duration) override {
+    ++version_;
     std::size_t t = tenants_(job);
     grow(t);
     for (std::size_t d = 0; d < total_.size(); ++d) alloc_[t][d] += job.request[d] * job.node_count;
   }
 
   void on_stop(const JobState& job, Duration start, Duration now) override {
+    ++version_;
     std::size_t t = tenants_(job);
     grow(t);
     for (std::size_t d = 0; d < total_.size(); ++d) {
@@ -59,14 +61,32 @@ class Drf final : public QueueOrder {
   }
 
  private:
+  struct Memo {
+    std::uint64_t version = ~std::uint64_t{0};
+    Duration now{};
+    double key = 0;
+  };
+  double tenant_key(std::size_t t, Duration now) {
+    double dominant = 0;
+    for (std::size_t d = 0; d < total_.size(); ++d) {
+      if (total_[d] > 0) dominant = std::max(dominant, alloc_[t][d] / total_[d]);
+    }
+    double past = half_life_s_ > 0 ? usage_.usage(t, now) / (half_life_s_ / std::numbers::ln2) : 0;
+    return (dominant + past) / tenants_.weight(t);
+  }
   void grow(std::size_t t) {
-    if (t >= alloc_.size()) alloc_.resize(t + 1, std::vector<double>(total_.size(), 0.0));
+    if (t >= alloc_.size()) {
+      alloc_.resize(t + 1, std::vector<double>(total_.size(), 0.0));
+      memo_.resize(t + 1);
+    }
   }
   double half_life_s_;
   DecayedUsage usage_;
   TenantKey tenants_;
   std::vector<double> total_;
   std::vector<std::vector<double>> alloc_;
+  std::vector<Memo> memo_;  // per tenant
+  std::uint64_t version_ = 0;
 };
 }  // namespace
 

@@ -11,6 +11,9 @@
 // checked at every pass with check_invariants. A job that cannot be reserved at all (its
 // nodes are down) does not block the queue.
 //
+// With order=shortest the jobs behind the head are tried shortest estimate first, as EASY++
+// (Tsafrir et al. 2007) does; with the "recent" forecaster that is EASY++.
+//
 // Cost per pass: O(queue) cheap steps. A job whose shape is known not to fit (it failed in
 // this pass, or failed in an earlier one and nothing was released since) is passed over by
 // its shape alone; a job that cannot end by the shadow even on the fastest node is only tried
@@ -27,7 +30,8 @@ namespace {
 class Easy final : public Backfill {
  public:
   explicit Easy(const ParamReader& p)
-      : max_candidates_(static_cast<std::size_t>(p.number_in("max_candidates", 0, 1e12))) {}
+      : max_candidates_(static_cast<std::size_t>(p.number_in("max_candidates", 0, 1e12))),
+        shortest_first_(p.choice("order", {"queue", "shortest"}) == "shortest") {}
 
   void reset() override {
     prev_head_.reset();
@@ -48,7 +52,60 @@ class Easy final : public Backfill {
     JobIdx head = 0;
     std::size_t tested = 0;
     const bool pure = s.placement_is_pure();
-    for (JobIdx j : s.queue()) {
+    // One job behind the head: starts it now if it may backfill. True: the pass must end.
+    auto backfill = [&](JobIdx j) {
+      const JobState& js = s.job(j);
+      if (js.phase != Phase::kQueued || !s.quota_allows(js)) return false;
+      if (failed_now_[js.shape] == stamp_) return false;
+      // A job that cannot end by the shadow even on the fastest node can only start within the
+      // spare; with a pure placement policy the unlimited attempt is skipped (its answer could
+      // not start the job).
+      if (!pure || now + s.run_time_best(js) <= shadow_) {
+        if (!s.place(js, nodes_)) {
+          failed_now_[js.shape] = stamp_;
+          return false;
+        }
+        if (now + s.run_time_on(js, nodes_) <= shadow_) {
+          s.start(j, nodes_, now);
+          return s.restart_pass();
+        }
+      }
+      if (failed_limited_[js.shape] == stamp_) return false;
+      c.set_limit(&limit_);
+      bool ok = s.place(js, nodes_);
+      c.set_limit(nullptr);
+      if (!ok) {
+        failed_limited_[js.shape] = stamp_;
+        return false;
+      }
+      for (NodeIdx n : nodes_) {
+        for (std::size_t d = 0; d < D; ++d) limit_[n * D + d] -= js.request[d];
+      }
+      s.start(j, nodes_, now);
+      return s.restart_pass();
+    };
+    const std::span<const JobIdx> queue = s.queue();
+    for (std::size_t qi = 0; qi < queue.size(); ++qi) {
+      const JobIdx j = queue[qi];
+      if (have_head && shortest_first_) {
+        // EASY++: the jobs behind the head are tried shortest estimate first (ties: queue
+        // order), the first max_candidates of them in queue order.
+        order_.clear();
+        for (std::size_t k = qi; k < queue.size(); ++k) {
+          const JobState& ks = s.job(queue[k]);
+          if (ks.phase != Phase::kQueued || failed_now_[ks.shape] == stamp_ ||
+              s.known_unfit(ks.shape))
+            continue;
+          if (max_candidates_ > 0 && order_.size() == max_candidates_) break;
+          order_.emplace_back(ks.estimate, queue[k]);
+        }
+        std::stable_sort(order_.begin(), order_.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (const auto& [estimate, k] : order_) {
+          if (backfill(k)) break;
+        }
+        break;
+      }
       if (have_head && max_candidates_ == 0) {
         // Behind the head: a shape that cannot be placed is passed over without reading the job.
         const std::uint32_t shape = s.shape(j);
@@ -86,34 +143,7 @@ class Easy final : public Backfill {
         continue;
       }
       if (max_candidates_ > 0 && ++tested > max_candidates_) break;
-      if (failed_now_[js.shape] == stamp_) continue;
-      // A job that cannot end by the shadow even on the fastest node can only start within the
-      // spare; with a pure placement policy the unlimited attempt is skipped (its answer could
-      // not start the job).
-      if (!pure || now + s.run_time_best(js) <= shadow_) {
-        if (!s.place(js, nodes_)) {
-          failed_now_[js.shape] = stamp_;
-          continue;
-        }
-        if (now + s.run_time_on(js, nodes_) <= shadow_) {
-          s.start(j, nodes_, now);
-          if (s.restart_pass()) break;
-          continue;
-        }
-      }
-      if (failed_limited_[js.shape] == stamp_) continue;
-      c.set_limit(&limit_);
-      bool ok = s.place(js, nodes_);
-      c.set_limit(nullptr);
-      if (!ok) {
-        failed_limited_[js.shape] = stamp_;
-        continue;
-      }
-      for (NodeIdx n : nodes_) {
-        for (std::size_t d = 0; d < D; ++d) limit_[n * D + d] -= js.request[d];
-      }
-      s.start(j, nodes_, now);
-      if (s.restart_pass()) break;
+      if (backfill(j)) break;
     }
     if (have_head) {
       if (s.check_invariants() && s.plans_are_firm()) {
@@ -239,6 +269,8 @@ class Easy final : public Backfill {
   }
 
   std::size_t max_candidates_;
+  bool shortest_first_;
+  std::vector<std::pair<Duration, JobIdx>> order_;
   std::vector<double> limit_, acc_;
   std::vector<std::uint64_t> failed_now_, failed_limited_;
   std::uint64_t stamp_ = 0;
@@ -257,7 +289,10 @@ const PolicyEntry& policy_easy() {
       PolicyKind::kBackfill,
       "easy",
       "EASY backfilling: a reservation for the first blocked job only",
-      {{"max_candidates", 0.0, "jobs behind the head tried per pass (0: all)"}},
+      {{"max_candidates", 0.0, "jobs behind the head tried per pass (0: all)"},
+       {"order", std::string("queue"),
+        "order in which jobs behind the head are tried: queue, or shortest (estimate) first "
+        "as EASY++ does"}},
       [](const ParamReader& p) { return std::make_unique<Easy>(p); }};
   return e;
 }

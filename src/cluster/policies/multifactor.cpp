@@ -44,9 +44,7 @@ class Multifactor final : public QueueOrder {
     double age = std::chrono::duration<double>(now - job.eligible).count() / max_age_s_;
     age = std::clamp(age, 0.0, 1.0);
     std::size_t t = tenants_(job);
-    double total = usage_.total(now);
-    double u = total > 0 ? usage_.usage(t, now) / total : 0.0;
-    double fs = std::exp2(-u / tenants_.target_share(t));
+    double fs = fair_share(t, now);
     double size = favor_small_ ? 1.0 - job.size_share : job.size_share;
     double part = 0;
     if (job.partition >= 0 && max_part_ > 0) {
@@ -58,11 +56,31 @@ class Multifactor final : public QueueOrder {
   }
 
   void on_stop(const JobState& job, Duration start, Duration now) override {
+    ++version_;
     usage_.add(tenants_(job),
                job.dominant_share * std::chrono::duration<double>(now - start).count(), now);
   }
 
  private:
+  // The tenant's fair-share factor, computed once per tenant while no usage is added, the time
+  // stays and no tenant appears (the queue asks for every queued job at every pass).
+  double fair_share(std::size_t t, Duration now) {
+    if (t >= memo_.size()) memo_.resize(t + 1);
+    Memo& m = memo_[t];
+    if (m.version == version_ && m.now == now && m.tenants == tenants_.count()) return m.fs;
+    double total = usage_.total(now);
+    double u = total > 0 ? usage_.usage(t, now) / total : 0.0;
+    m = {version_, now, tenants_.count(), std::exp2(-u / tenants_.target_share(t))};
+    return m.fs;
+  }
+  struct Memo {
+    std::uint64_t version = ~std::uint64_t{0};
+    Duration now{};
+    std::size_t tenants = 0;  // target shares change as tenants appear
+    double fs = 0;
+  };
+  std::vector<Memo> memo_;
+  std::uint64_t version_ = 0;
   double w_age_, w_fs_, w_size_, w_part_, w_qos_, max_age_s_;
   bool favor_small_;
   DecayedUsage usage_;

@@ -94,6 +94,9 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
   if (const json* n = find(doc, "name"); n != nullptr && n->is_string()) workflow_name = *n;
 
   // Machines: `machines` (array, what instances hold) or `machine` (what the schema names).
+  // A machine that does not say how much memory it has (BLAST's do not) has an unknown amount,
+  // not none: tasks then ask for no memory, or none of them could run on these machines.
+  std::string machine_without_memory;
   const json* machines = find(*exec, "machines");
   if (machines == nullptr) machines = find(*exec, "machine");
   if (machines != nullptr) {
@@ -114,11 +117,22 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
         node.capacity.set("cpu", std::max(cores, 1.0));
         if (const json* mem = find(m, "memoryInBytes"); mem != nullptr && mem->is_number()) {
           node.capacity.set("memory", std::max(mem->get<double>(), 0.0));
+        } else {
+          if (machine_without_memory.empty()) machine_without_memory = node.id;
         }
         node.labels.push_back("host=" + node.id);
         w.machines.push_back(std::move(node));
       }
     }
+  }
+
+  if (!machine_without_memory.empty()) {
+    report(w, options,
+           {w.source, 0, 0,
+            "machine '" + machine_without_memory +
+                "' has no memoryInBytes: tasks are scheduled by cores alone",
+            "give the machines memoryInBytes, or simulate on a cluster file"},
+           false);
   }
 
   // Execution records by id.
@@ -190,7 +204,8 @@ Workload read_wfcommons_string(std::string_view text, std::string_view source_na
       cores = c->get<double>();
     }
     job.request.set("cpu", cores);
-    if (const json* mem = find(x, "memoryInBytes"); mem != nullptr && mem->is_number()) {
+    if (const json* mem = find(x, "memoryInBytes");
+        mem != nullptr && mem->is_number() && machine_without_memory.empty()) {
       job.request.set("memory", std::max(mem->get<double>(), 0.0));
     }
     if (const json* cmd = find(x, "command")) {

@@ -2,10 +2,14 @@
 #include "taskloom/cluster/workload.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "taskloom/core/error.hpp"
 
 #include "reader_support.hpp"
 
@@ -106,6 +110,24 @@ std::size_t exclude_unplaceable(Workload& w, std::span<const Node> nodes) {
   w.jobs = std::move(kept);
   w.too_large += excluded;
   return excluded;
+}
+
+std::size_t assign_deadlines(Workload& w, double factor) {
+  if (!(factor > 0) || !std::isfinite(factor)) {
+    throw InvalidArgumentError("the deadline factor must be a positive number, not " +
+                               std::to_string(factor));
+  }
+  std::size_t given = 0;
+  for (Job& j : w.jobs) {
+    if (j.deadline) continue;
+    const Duration basis =
+        j.requested_runtime > Duration::zero() ? j.requested_runtime : j.actual_runtime;
+    j.deadline = j.submit_time + std::chrono::duration_cast<Duration>(
+                                     std::chrono::duration<double, Duration::period>(
+                                         static_cast<double>(basis.count()) * factor));
+    ++given;
+  }
+  return given;
 }
 
 std::size_t add_missing_partitions(ClusterSpec& cluster, const Workload& w) {
