@@ -421,12 +421,10 @@ void run_file(const RunArgs& a) {
     if (!a.targets.empty()) wf = workflow::select_targets(wf, a.targets);
     if (!a.force_tasks.empty()) workflow::select_targets(wf, a.force_tasks);  // names exist
     if (a.dry_run) {
-      print_dry_run(wf, std::cout, [&a](const workflow::Task& t) {
-        return a.force_all ||
-               std::find(a.force_tasks.begin(), a.force_tasks.end(), t.id) != a.force_tasks.end() ||
-               std::find(a.force_tasks.begin(), a.force_tasks.end(), t.group) !=
-                   a.force_tasks.end();
-      });
+      runner::RunnerOptions force;  // only its --force part: what the dry run says is forced
+      force.force_all = a.force_all;
+      force.force = a.force_tasks;
+      print_dry_run(wf, std::cout, [&force](const workflow::Task& t) { return force.forces(t); });
       return 0;
     }
     const std::string backend_name = backend_choice(a, "", wf);

@@ -259,12 +259,11 @@ void WorkflowRun::State::build() {
   // Which tasks may be found up to date: with outputs, not forced, and not left by an attempt
   // that did not succeed (its files may be partial).
   const std::vector<std::string> untrusted = journal.tasks_without_success();
-  const std::unordered_set<std::string_view> forced(options.force.begin(), options.force.end()),
-      distrusted(untrusted.begin(), untrusted.end());
+  const std::unordered_set<std::string_view> distrusted(untrusted.begin(), untrusted.end());
   for (Slot& slot : slots) {
     const workflow::Task& t = *slot.task;
-    slot.may_be_up_to_date = !t.outputs.empty() && !options.force_all && !forced.contains(t.id) &&
-                             !forced.contains(t.group) && !distrusted.contains(t.id) && !slot.open;
+    slot.may_be_up_to_date =
+        !t.outputs.empty() && !options.forces(t) && !distrusted.contains(t.id) && !slot.open;
     if (slot.may_be_up_to_date && task_of.empty()) {
       for (const workflow::Task& w : wf.tasks) task_of.emplace(w.id, &w);
     }
@@ -693,6 +692,11 @@ RunOutcome WorkflowRun::finish() {
   }
   s.journal.run_ended(out.status, out.message);
   return out;
+}
+
+bool RunnerOptions::forces(const workflow::Task& t) const {
+  return force_all || std::find(force.begin(), force.end(), t.id) != force.end() ||
+         std::find(force.begin(), force.end(), t.group) != force.end();
 }
 
 RunOutcome run_workflow(const workflow::Workflow& wf, Journal& journal, backends::Backend& backend,

@@ -103,6 +103,19 @@ TEST(Outputs, OnlyWhatChangedRunsAgainAsWithMake) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(attempts_of(db, 5),
             (M{{"encode", 1}, {"notify", 1}, {"render-1", 1}, {"render-2", 1}, {"render-3", 1}}));
+  // The dry run says which tasks are up to date, which are forced, and why the rest would run.
+  for (const char* f : {"frame-1.txt", "frame-2.txt", "frame-3.txt"}) age(dir.path() / f, 20s);
+  age(dir.path() / "shot.txt", 10s);
+  r = run_taskloom({"run", "-n", wf.string(), "--force=render-2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("up to date: 1 output newer than 1 input: would not run"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("runs: forced (--force)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("runs: render-2, which it runs after, would run"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("3 tasks would run, 2 up to date; nothing was run or recorded"),
+            std::string::npos)
+      << r.out;
   // A name that is neither a task nor a group is refused before anything runs.
   r = run_taskloom({"run", wf.string(), "--force=rendr"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;

@@ -116,6 +116,8 @@ struct RunnerOptions {
   /// those with these ids or groups (what depends on them then runs as their outputs change).
   bool force_all = false;
   std::vector<std::string> force;
+  /// Whether force_all or force names `t` (its id or its group).
+  bool forces(const workflow::Task& t) const;
 };
 
 struct RunOutcome {
