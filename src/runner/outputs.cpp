@@ -43,6 +43,12 @@ std::vector<Found> match(const fs::path& cwd, const std::string& pattern) {
   return out;
 }
 
+/// Why a pattern of `kind` ("input", "output") found nothing.
+std::string missing(const char* kind, const std::string& pattern) {
+  return std::string(kind) + " " + pattern +
+         (is_glob(pattern) ? " matches no file" : " does not exist");
+}
+
 std::string shown(const Found& f, const fs::path& cwd) {
   const fs::path rel = f.path.lexically_relative(cwd);
   return (rel.empty() || *rel.begin() == "..") ? f.path.string() : rel.string();
@@ -57,10 +63,7 @@ Freshness freshness(const workflow::Task& t, std::span<const workflow::Task* con
   std::size_t outputs = 0;
   for (const std::string& pattern : t.outputs) {
     const std::vector<Found> found = match(cwd, pattern);
-    if (found.empty()) {
-      return {false,
-              "output " + pattern + (is_glob(pattern) ? " matches no file" : " does not exist")};
-    }
+    if (found.empty()) return {false, missing("output", pattern)};
     outputs += found.size();
     for (const Found& f : found) {
       if (!oldest || f.time < oldest->time) oldest = f;
@@ -69,10 +72,7 @@ Freshness freshness(const workflow::Task& t, std::span<const workflow::Task* con
   std::size_t inputs = 0;
   for (const std::string& pattern : t.inputs) {
     const std::vector<Found> found = match(cwd, pattern);
-    if (found.empty()) {
-      return {false,
-              "input " + pattern + (is_glob(pattern) ? " matches no file" : " does not exist")};
-    }
+    if (found.empty()) return {false, missing("input", pattern)};
     inputs += found.size();
     for (const Found& f : found) {
       if (f.time > oldest->time) {

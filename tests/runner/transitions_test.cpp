@@ -86,6 +86,15 @@ class RunnerTransitions : public ::testing::Test {
     return dir_ / name;
   }
 
+  /// What both runs use: logs here, `recorder` told every transition, a short kill grace.
+  RunnerOptions options_with(std::shared_ptr<Recorder> recorder) const {
+    RunnerOptions options;
+    options.log_dir = dir_ / "logs";
+    options.observer = std::move(recorder);
+    options.kill_grace = std::chrono::milliseconds(100);
+    return options;
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -119,10 +128,7 @@ tasks:
   auto journal = store_journal(db, lease);
   backends::LocalBackend local;
   auto recorder = std::make_shared<Recorder>();
-  RunnerOptions options;
-  options.log_dir = dir_ / "logs";
-  options.observer = recorder;
-  options.kill_grace = std::chrono::milliseconds(100);
+  RunnerOptions options = options_with(recorder);
   options.backoff = {.initial = std::chrono::milliseconds(10), .multiplier = 1, .jitter = 0};
   const RunOutcome outcome = run_workflow(wf, *journal, local, options);
   EXPECT_EQ(outcome.status, store::RunStatus::kFailed);
@@ -166,10 +172,7 @@ tasks:
   auto journal = store_journal(db, lease);
   backends::LocalBackend local;
   auto recorder = std::make_shared<Recorder>();
-  RunnerOptions options;
-  options.log_dir = dir_ / "logs";
-  options.observer = recorder;
-  options.kill_grace = std::chrono::milliseconds(100);
+  RunnerOptions options = options_with(recorder);
   options.cancel_poll = std::chrono::milliseconds(10);
   WorkflowRun run(wf, *journal, local, options);
   for (int i = 0; i < 2000 && run.progress().running == 0; ++i) {
